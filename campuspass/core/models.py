@@ -1,0 +1,48 @@
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+
+
+class LogEntry(models.Model):
+    """One line of the audit log: who did what to which object, when, why, with which data.
+
+    Rows are only ever added (by `campuspass.core.audit.log_action` and friends), never changed.
+    `plate` and `staff_no` are copied in so the log can be searched by person and vehicle without
+    joining through objects that may have changed since.
+    """
+
+    created_at = models.DateTimeField("时间", default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="操作人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField("操作人名称", max_length=150)
+    action = models.CharField("操作", max_length=100, db_index=True)
+    content_type = models.ForeignKey(
+        ContentType,
+        verbose_name="对象类型",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_entries",
+    )
+    object_id = models.CharField("对象 ID", max_length=64, blank=True)
+    object_repr = models.CharField("对象", max_length=200, blank=True)
+    plate = models.CharField("车牌号", max_length=16, blank=True, db_index=True)
+    staff_no = models.CharField("工号", max_length=32, blank=True, db_index=True)
+    reason = models.TextField("原因", blank=True)
+    data = models.JSONField("数据", default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "审计日志"
+        verbose_name_plural = "审计日志"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["content_type", "object_id"], name="core_log_object_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_repr}"

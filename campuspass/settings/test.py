@@ -1,0 +1,19 @@
+"""Settings for the test suite: same as development, but fast hashing and isolated state."""
+
+import os
+import tempfile
+
+from .base import *  # noqa: F403
+from .base import CACHES
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "test-secret-key-not-for-production")  # noqa: S105
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+PRIVATE_STORAGE_ROOT = __import__("pathlib").Path(tempfile.mkdtemp(prefix="campuspass-private-"))
+CACHES["progress"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "progress"}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Tasks run in-process, at once, so tests see their effects without a worker.
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import path
+
+from campuspass.core import views as core_views
+
+admin.site.site_header = "CampusPass 车证管理后台"
+admin.site.site_title = "CampusPass"
+admin.site.index_title = "数据维护"
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("admin/", admin.site.urls),
+]
