@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "campuspass.core",
     "campuspass.registry",
+    "campuspass.sms",
+    "campuspass.payments",
 ]
 
 MIDDLEWARE = [
