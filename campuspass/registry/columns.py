@@ -20,7 +20,15 @@ HEADERS = [
     "有效期起",
     "有效期止",
 ]
-REQUIRED = ["工号", "姓名", "手机号", "人员状态", "车牌号", "通行证编号", "审核状态"]  # and 年度 unless --year
+REQUIRED = [
+    "工号",
+    "姓名",
+    "手机号",
+    "人员状态",
+    "车牌号",
+    "通行证编号",
+    "审核状态",
+]  # and 年度 unless --year
 OPTIONAL = ["部门", "车辆类型", "品牌型号", "车身颜色", "有效期起", "有效期止"]
 
 STAFF_STATUS_BY_LABEL = {label: value for value, label in Staff.Status.choices}

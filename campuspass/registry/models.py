@@ -113,7 +113,11 @@ class ImportJob(models.Model):
     report = models.JSONField("导入结果", null=True, blank=True)
     error = models.TextField("错误", blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name="上传人", null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name="上传人",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     created_at = models.DateTimeField("上传时间", auto_now_add=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)

@@ -79,7 +79,10 @@ def database_config(url: str) -> dict:
     config = dj_database_url.parse(url, conn_max_age=0)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                " PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
+            ),
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         }
@@ -101,7 +104,11 @@ else:
 # and must not live inside the job's own database transaction: a file cache by default, Redis when
 # configured.
 CACHES["progress"] = (
-    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "progress"}
+    {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "progress",
+    }
     if REDIS_URL
     else {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",

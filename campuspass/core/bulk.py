@@ -1,0 +1,77 @@
+"""Plain multi-row INSERTs for the few places that write tens of thousands of rows at once (the
+registry import). Django's bulk_create prepares every field of every object through the ORM, which
+measured at about 0.3 ms per row on SQLite here; a prepared statement with executemany is an order of
+magnitude faster. Callers pass values already in database form (see `db_value`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from django.db import connection, models
+
+
+def db_value(model: type[models.Model], field_name: str, value: Any) -> Any:
+    """A Python value as the database adapter expects it for this field."""
+    field = model._meta.get_field(field_name)
+    return field.get_db_prep_save(value, connection)
+
+
+def insert_many(model: type[models.Model], field_names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    rows = list(rows)
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in field_names)
+    placeholders = ", ".join(["%s"] * len(field_names))
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def insert_returning_keys(
+    model: type[models.Model],
+    field_names: Sequence[str],
+    records: Sequence[Any],
+    values: Callable[[Any], Sequence[Any]],
+    batch_size: int = 500,
+) -> None:
+    """Insert one row per record with multi-row INSERT … RETURNING and set each record's `pk`.
+
+    Relies on the database returning the keys in the order of the VALUES list, as PostgreSQL and
+    SQLite (3.35+) do and as Django's own bulk_create relies on.
+    """
+    if not records:
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in field_names)
+    row_placeholder = "(" + ", ".join(["%s"] * len(field_names)) + ")"
+    pk_column = quote(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        for start in range(0, len(records), batch_size):
+            batch = records[start : start + batch_size]
+            params = [value for record in batch for value in values(record)]
+            sql = (
+                f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608
+                f"VALUES {', '.join([row_placeholder] * len(batch))} RETURNING {pk_column}"
+            )
+            cursor.execute(sql, params)
+            keys = [row[0] for row in cursor.fetchall()]
+            if len(keys) != len(batch):
+                raise RuntimeError(
+                    f"INSERT into {model._meta.db_table} returned {len(keys)} keys for {len(batch)} rows"
+                )
+            for record, key in zip(batch, keys, strict=True):
+                record.pk = key
+
+
+def update_many(model: type[models.Model], field_names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """UPDATE … SET fields WHERE pk = last value of each row; one statement per row, in order."""
+    rows = list(rows)
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(model._meta.get_field(name).column)} = %s" for name in field_names)
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
