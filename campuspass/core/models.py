@@ -30,6 +30,7 @@ class LogEntry(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="audit_entries",
+        db_index=False,  # the (content_type, object_id) index below serves every lookup
     )
     object_id = models.CharField("对象 ID", max_length=64, blank=True)
     object_repr = models.CharField("对象", max_length=200, blank=True)

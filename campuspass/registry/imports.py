@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
@@ -39,7 +39,6 @@ from .reading import ImportFileError, Table, clean_text, open_table
 __all__ = ["ImportFileError", "ImportReport", "import_passes"]
 
 CHUNK_SIZE = 1000
-ABSENT = object()  # an optional column the file does not have: never overwrite what is on file
 STAFF_NO_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,31}$")
 YEAR_RE = re.compile(r"^(\d{4})(?:\.0+)?年?(?:度)?$")
 DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]0?0:00(?::00)?)?$")
@@ -81,8 +80,7 @@ class ImportReport:
         }
 
 
-@dataclass
-class ParsedRow:
+class ParsedRow(NamedTuple):
     row: int
     staff_no: str
     staff: dict[str, Any]  # name, mobile, status[, department]
@@ -129,70 +127,68 @@ def _limited(text: str, limit: int) -> str:
     return text
 
 
-class RowParser:
-    def __init__(self, table: Table, year: int | None):
-        self.columns = table.columns
-        self.year = year
+VEHICLE_COLUMNS = (("车辆类型", "vehicle_type"), ("品牌型号", "brand_model"), ("车身颜色", "color"))
+VALIDITY_COLUMNS = (("有效期起", "valid_from"), ("有效期止", "valid_to"))
 
-    def cell(self, values: tuple, name: str) -> object:
-        index = self.columns.get(name)
-        if index is None:
-            return ABSENT
-        return values[index] if index < len(values) else None
+
+class RowParser:
+    """Validates one row at a time. The converters are looked up once per file, not per row."""
+
+    def __init__(self, table: Table, year: int | None):
+        self.year = year
+        converters: list[tuple[str, Callable[[object], Any]]] = [
+            ("工号", self._staff_no),
+            ("姓名", lambda v: _limited(_required(v), 64)),
+            ("部门", lambda v: _limited(clean_text(v), 128)),
+            ("手机号", lambda v: normalize_phone(_required(v, strip_apostrophe=True))),
+            ("人员状态", lambda v: _choice(v, STAFF_STATUS_BY_LABEL)),
+            ("车牌号", lambda v: normalize_plate(_required(v))),
+            ("车辆类型", lambda v: _limited(clean_text(v), 32)),
+            ("品牌型号", lambda v: _limited(clean_text(v), 64)),
+            ("车身颜色", lambda v: _limited(clean_text(v), 16)),
+            ("通行证编号", self._pass_number),
+            ("年度", self._year),
+            ("审核状态", lambda v: _choice(v, REVIEW_STATUS_BY_LABEL)),
+            ("有效期起", parse_date),
+            ("有效期止", parse_date),
+        ]
+        self.fields = [
+            (name, table.columns[name], convert) for name, convert in converters if name in table.columns
+        ]
 
     def parse(self, row: int, values: tuple) -> ParsedRow | list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
-
-        def take(name: str, convert: Callable[[object], Any]) -> Any:
-            raw = self.cell(values, name)
-            if raw is ABSENT:
-                return ABSENT
+        got: dict[str, Any] = {}  # a column the file lacks stays out of `got`: never overwrite it
+        count = len(values)
+        for name, index, convert in self.fields:
             try:
-                return convert(raw)
+                got[name] = convert(values[index] if index < count else None)
             except (ValueError, InvalidPlate, InvalidPhone) as exc:
                 problems.append((name, getattr(exc, "reason", None) or str(exc)))
-                return None
+                got[name] = None
 
-        staff_no = take("工号", self._staff_no)
-        name = take("姓名", lambda v: _limited(_required(v), 64))
-        department = take("部门", lambda v: _limited(clean_text(v), 128))
-        mobile = take("手机号", lambda v: normalize_phone(_required(v, strip_apostrophe=True)))
-        status = take("人员状态", lambda v: _choice(v, STAFF_STATUS_BY_LABEL))
-        plate = take("车牌号", lambda v: normalize_plate(_required(v)))
-        vehicle_type = take("车辆类型", lambda v: _limited(clean_text(v), 32))
-        brand_model = take("品牌型号", lambda v: _limited(clean_text(v), 64))
-        color = take("车身颜色", lambda v: _limited(clean_text(v), 16))
-        number = take("通行证编号", self._pass_number)
-        year = take("年度", self._year)
-        review_status = take("审核状态", lambda v: _choice(v, REVIEW_STATUS_BY_LABEL))
-        valid_from = take("有效期起", parse_date)
-        valid_to = take("有效期止", parse_date)
-
-        if year is ABSENT or (year is None and not any(n == "年度" for n, _ in problems)):
+        year = got.get("年度")
+        if year is None and not any(name == "年度" for name, _ in problems):
             year = self.year
             if year is None:
                 problems.append(("年度", "不能为空"))
         elif year is not None and self.year is not None and year != self.year:
             problems.append(("年度", f"{year} 与导入时指定的年度 {self.year} 不一致"))
-        if isinstance(valid_from, dt.date) and isinstance(valid_to, dt.date) and valid_from > valid_to:
+        valid_from, valid_to = got.get("有效期起"), got.get("有效期止")
+        if valid_from and valid_to and valid_from > valid_to:
             problems.append(("有效期止", f"{valid_to:%Y-%m-%d} 早于有效期起 {valid_from:%Y-%m-%d}"))
         if problems:
             return problems
 
-        staff = {"name": name, "mobile": mobile, "status": status}
-        if department is not ABSENT:
-            staff["department"] = department
-        vehicle = {
-            key: value
-            for key, value in (("vehicle_type", vehicle_type), ("brand_model", brand_model), ("color", color))
-            if value is not ABSENT
-        }
-        pass_values = {"review_status": review_status}
-        if valid_from is not ABSENT:
-            pass_values["valid_from"] = valid_from
-        if valid_to is not ABSENT:
-            pass_values["valid_to"] = valid_to
-        return ParsedRow(row, staff_no, staff, plate, vehicle, year, number, pass_values)
+        staff = {"name": got["姓名"], "mobile": got["手机号"], "status": got["人员状态"]}
+        if "部门" in got:
+            staff["department"] = got["部门"]
+        vehicle = {key: got[name] for name, key in VEHICLE_COLUMNS if name in got}
+        pass_values = {"review_status": got["审核状态"]}
+        pass_values.update((key, got[name]) for name, key in VALIDITY_COLUMNS if name in got)
+        return ParsedRow(
+            row, got["工号"], staff, got["车牌号"], vehicle, year, got["通行证编号"], pass_values
+        )
 
     @staticmethod
     def _staff_no(value: object) -> str:

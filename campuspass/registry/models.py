@@ -11,7 +11,7 @@ class Staff(models.Model):
         RETIRED = "retired", "退休"
 
     staff_no = models.CharField("工号", max_length=32, unique=True)
-    name = models.CharField("姓名", max_length=64, db_index=True)
+    name = models.CharField("姓名", max_length=64)
     department = models.CharField("部门", max_length=128, blank=True)
     mobile = models.CharField("手机号", max_length=11, db_index=True)
     status = models.CharField("人员状态", max_length=16, choices=Status.choices)
