@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "campuspass.core",
     "campuspass.registry",
+    "campuspass.renewals",
     "campuspass.sms",
     "campuspass.payments",
 ]

@@ -1,0 +1,267 @@
+import datetime as dt
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from campuspass.registry.models import Pass, Staff, Vehicle
+
+
+class Campaign(models.Model):
+    """One renewal campaign per pass year (product.md section 2). Every field is editable in the
+    back office; nothing here needs a deploy to change."""
+
+    year = models.PositiveSmallIntegerField("通行证年度", unique=True)
+    previous_year = models.PositiveSmallIntegerField("可续费的上一年度")
+    product_name = models.CharField("商品名称", max_length=100)
+    price_fen = models.PositiveIntegerField("价格（分）")
+    window_start = models.DateTimeField("线上办理开始")
+    window_end = models.DateTimeField("线上办理结束")
+    valid_from = models.DateField("新证有效期起")
+    valid_to = models.DateField("新证有效期止")
+    local_prefixes = models.CharField(
+        "可线上办理的号牌前缀", max_length=64, default="京", help_text="多个用逗号分隔，如：京,津"
+    )
+    pickup_place = models.CharField("领取地点", max_length=100, default="行政2号楼1层122、123室")
+    pickup_hours = models.CharField("领取时间", max_length=100, default="工作日 8:30—11:30，13:30—17:00")
+    contact_phones = models.CharField("咨询电话", max_length=100, default="82802290、82805604")
+    pickup_delay_working_days = models.PositiveSmallIntegerField("审核通过后几个工作日可领取", default=1)
+    unpaid_timeout_minutes = models.PositiveSmallIntegerField("未支付订单超时（分钟）", default=15)
+    photo_retention_days = models.PositiveSmallIntegerField("审核后证件照片保留天数", default=30)
+    auto_refund_on_reject = models.BooleanField("审核不通过时自动退款", default=False)
+    pass_number_prefix = models.CharField("通行证编号前缀", max_length=16, default="YXB")
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "续费活动"
+        verbose_name_plural = "续费活动"
+        ordering = ["-year"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(window_start__lt=models.F("window_end")), name="campaign_window"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(valid_from__lte=models.F("valid_to")), name="campaign_validity"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year}年度续费"
+
+    @property
+    def prefixes(self) -> list[str]:
+        return [p.strip() for p in self.local_prefixes.replace("，", ",").split(",") if p.strip()]
+
+    def window_open(self, at: dt.datetime | None = None) -> bool:
+        at = at or timezone.now()
+        return self.window_start <= at < self.window_end
+
+    @property
+    def price_yuan(self) -> str:
+        return f"{self.price_fen // 100}.{self.price_fen % 100:02d}"
+
+    def current_consent(self) -> "ConsentVersion | None":
+        return self.consent_versions.order_by("-version").first()
+
+
+class ConsentVersion(models.Model):
+    """A version of the 知情同意书. Versions are only added, never edited: what someone agreed to
+    stays exactly what they saw (the hash is kept with their agreement)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="consent_versions")
+    version = models.PositiveIntegerField("版本")
+    text = models.TextField("知情同意书正文")
+    sha256 = models.CharField("正文 SHA-256", max_length=64, editable=False)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "知情同意书版本"
+        verbose_name_plural = "知情同意书版本"
+        ordering = ["campaign", "-version"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "version"], name="consent_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign.year}年 知情同意书 第{self.version}版"
+
+    @staticmethod
+    def hash_text(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Holiday(models.Model):
+    """A day that overrides the built-in calendar: a public holiday (not a working day) or a make-up
+    working day (调休上班). Needed for years the chinese-calendar package does not know yet."""
+
+    date = models.DateField("日期", unique=True)
+    is_workday = models.BooleanField("是否上班", help_text="勾选：调休上班日；不勾选：放假")
+    name = models.CharField("说明", max_length=50, blank=True)
+
+    class Meta:
+        verbose_name = "节假日调整"
+        verbose_name_plural = "节假日调整"
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {'上班' if self.is_workday else '放假'} {self.name}"
+
+
+class RenewalOrder(models.Model):
+    class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment", "待支付"
+        CLOSED = "closed", "已关闭"
+        PAID = "paid", "待审核"
+        APPROVED = "approved", "审核通过"
+        REJECTED = "rejected", "审核未通过"
+        REFUNDING = "refunding", "退款中"
+        REFUNDED = "refunded", "已退款"
+        REFUND_FAILED = "refund_failed", "退款异常"
+
+    class Validity(models.TextChoices):
+        NOT_YET = "not_yet", "待生效"
+        IN_USE = "in_use", "使用中"
+        EXPIRED = "expired", "已过期"
+
+    class Fulfilment(models.TextChoices):
+        PICKUP = "pickup", "到保卫处领取"
+        DELIVERY = "delivery", "送证上门"
+
+    OPEN_STATUSES = (Status.PENDING_PAYMENT, Status.PAID, Status.APPROVED)
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name="活动", on_delete=models.PROTECT, related_name="orders"
+    )
+    previous_pass = models.ForeignKey(
+        Pass, verbose_name="上一年度通行证", on_delete=models.PROTECT, related_name="renewal_orders"
+    )
+    staff = models.ForeignKey(
+        Staff, verbose_name="职工", on_delete=models.PROTECT, related_name="renewal_orders"
+    )
+    vehicle = models.ForeignKey(
+        Vehicle, verbose_name="车辆", on_delete=models.PROTECT, related_name="renewal_orders"
+    )
+    plate = models.CharField("车牌号", max_length=8, db_index=True)
+    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.PENDING_PAYMENT)
+    validity = models.CharField("有效状态", max_length=8, choices=Validity.choices, blank=True)
+    amount_fen = models.PositiveIntegerField("金额（分）")
+    out_trade_no = models.CharField("商户订单号", max_length=32, unique=True)
+    transaction_id = models.CharField("微信支付订单号", max_length=64, unique=True, null=True, blank=True)
+    payer_openid = models.CharField("付款人 openid", max_length=128, blank=True)
+    paid_amount_fen = models.PositiveIntegerField("实付金额（分）", default=0)
+    paid_at = models.DateTimeField("支付时间", null=True, blank=True)
+    payment_method = models.CharField("支付方式", max_length=16, blank=True)
+    fulfilment = models.CharField(
+        "领取方式", max_length=8, choices=Fulfilment.choices, default=Fulfilment.PICKUP
+    )
+    delivery_address = models.CharField("校内详细地址", max_length=200, blank=True)
+    id_photo = models.CharField("证件照片", max_length=200, blank=True)
+    id_photo_deleted_at = models.DateTimeField("照片删除时间", null=True, blank=True)
+    decided_at = models.DateTimeField("审核时间", null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="审核人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reject_reason = models.CharField("不通过原因", max_length=300, blank=True)
+    pickup_from = models.DateField("可领取日期", null=True, blank=True)
+    new_pass = models.OneToOneField(
+        Pass,
+        verbose_name="新通行证",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="issued_by_order",
+    )
+    handed_out_at = models.DateTimeField("发放时间", null=True, blank=True)
+    closed_at = models.DateTimeField("关闭时间", null=True, blank=True)
+    created_at = models.DateTimeField("下单时间", default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "续费订单"
+        verbose_name_plural = "续费订单"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["previous_pass", "campaign"],
+                condition=models.Q(status__in=["pending_payment", "paid", "approved"]),
+                name="one_open_order_per_pass_and_year",
+            ),
+            models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="order_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["status", "paid_at"], name="order_status_paid_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.out_trade_no}（{self.plate}）"
+
+    @property
+    def status_label(self) -> str:
+        """What the staff member sees: approved orders show 待生效 / 使用中 / 已过期."""
+        if self.status == self.Status.APPROVED and self.validity:
+            return self.get_validity_display()
+        return self.get_status_display()
+
+    @property
+    def amount_yuan(self) -> str:
+        return f"{self.amount_fen // 100}.{self.amount_fen % 100:02d}"
+
+
+class ConsentRecord(models.Model):
+    """Who agreed to which version of the 知情同意书, when, from which device."""
+
+    order = models.OneToOneField(RenewalOrder, on_delete=models.PROTECT, related_name="consent")
+    consent_version = models.ForeignKey(ConsentVersion, on_delete=models.PROTECT, related_name="records")
+    text_sha256 = models.CharField("同意时正文 SHA-256", max_length=64)
+    agreed_at = models.DateTimeField("同意时间", default=timezone.now)
+    ip_address = models.GenericIPAddressField("IP 地址", null=True, blank=True)
+    user_agent = models.CharField("设备", max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "知情同意记录"
+        verbose_name_plural = "知情同意记录"
+
+    def __str__(self) -> str:
+        return f"{self.order} 同意第{self.consent_version.version}版"
+
+
+class Refund(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "待提交"
+        PROCESSING = "processing", "退款处理中"
+        SUCCEEDED = "succeeded", "退款成功"
+        FAILED = "failed", "退款失败"
+
+    order = models.ForeignKey(
+        RenewalOrder, verbose_name="订单", on_delete=models.PROTECT, related_name="refunds"
+    )
+    out_refund_no = models.CharField("商户退款单号", max_length=64, unique=True)
+    amount_fen = models.PositiveIntegerField("退款金额（分）")
+    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.PENDING)
+    refund_id = models.CharField("微信退款单号", max_length=64, blank=True)
+    platform_status = models.CharField("平台状态", max_length=32, blank=True)
+    reason = models.CharField("退款原因", max_length=80)
+    attempts = models.PositiveSmallIntegerField("提交次数", default=0)
+    last_error = models.CharField("最近错误", max_length=300, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField("申请时间", default=timezone.now)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "退款"
+        verbose_name_plural = "退款"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="refund_amount_positive")
+        ]
+
+    def __str__(self) -> str:
+        return self.out_refund_no

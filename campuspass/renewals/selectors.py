@@ -1,0 +1,121 @@
+"""Reads that cross relations: who may renew online (product.md section 5), and which campaign."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from campuspass.core.plates import is_local
+from campuspass.registry.models import Pass, Staff
+
+from .models import Campaign, RenewalOrder
+
+
+def current_campaign(at=None) -> Campaign | None:
+    """The campaign whose window contains `at`; else the next one to open; else the latest."""
+    at = at or timezone.now()
+    campaigns = Campaign.objects.all()
+    return (
+        campaigns.filter(window_start__lte=at, window_end__gt=at).first()
+        or campaigns.filter(window_start__gt=at).order_by("window_start").first()
+        or campaigns.order_by("-year").first()
+    )
+
+
+def onsite_instructions(campaign: Campaign) -> str:
+    return f"请到{campaign.pickup_place}现场办理（{campaign.pickup_hours}），咨询电话：{campaign.contact_phones}。"
+
+
+def window_text(campaign: Campaign) -> str:
+    start = timezone.localtime(campaign.window_start)
+    end = timezone.localtime(campaign.window_end)
+    return f"{start:%Y年%-m月%-d日 %H:%M}至{end:%Y年%-m月%-d日 %H:%M}"
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Either may renew (`ok`), or the first reason why not, with the sentence the staff member sees."""
+
+    ok: bool
+    code: str
+    message: str
+    previous_pass: Pass | None = None
+    open_order: RenewalOrder | None = None
+
+
+def renewal_eligibility(*, plate: str, campaign: Campaign | None, at=None) -> Eligibility:
+    """The one place that decides whether `plate` (normalised) may renew online in `campaign`.
+    Checks in the order of product.md section 5 and returns the first that fails."""
+    if campaign is None:
+        return Eligibility(False, "no_campaign", "目前没有开放的通行证续费活动，请留意保卫处通知。")
+    onsite = onsite_instructions(campaign)
+    previous = (
+        Pass.objects.select_related("holder", "vehicle")
+        .filter(year=campaign.previous_year, vehicle__plate=plate)
+        .first()
+    )
+    if previous is not None and previous.holder.status != Staff.Status.ACTIVE:
+        return Eligibility(
+            False,
+            "not_in_service",
+            f"线上办理仅限在职职工，您的人员状态为“{previous.holder.get_status_display()}”。{onsite}",
+            previous,
+        )
+    if previous is None:
+        return Eligibility(
+            False,
+            "no_previous_pass",
+            f"该车辆没有{campaign.previous_year}年度的通行证，只能线上续办上一年度审核通过的通行证；"
+            f"新入职职工或新购车辆{onsite}",
+        )
+    if previous.review_status != Pass.ReviewStatus.APPROVED:
+        return Eligibility(
+            False,
+            "previous_not_approved",
+            f"该车辆{campaign.previous_year}年度通行证的审核状态为“{previous.get_review_status_display()}”，"
+            f"只准许线上办理{campaign.previous_year}年度审核通过的通行证。{onsite}",
+            previous,
+        )
+    if not is_local(plate, campaign.prefixes):
+        return Eligibility(
+            False,
+            "not_local_plate",
+            f"外省（市）号牌的机动车不在线上办理范围内，需到现场办理。{onsite}",
+            previous,
+        )
+    at = at or timezone.now()
+    if not campaign.window_open(at):
+        when = "尚未开始" if at < campaign.window_start else "已结束"
+        return Eligibility(
+            False,
+            "window_closed",
+            f"{campaign.year}年度通行证线上办理时间为{window_text(campaign)}，目前{when}。"
+            f"已提交的订单仍可查看和申请退款。{onsite}",
+            previous,
+        )
+    open_order = (
+        RenewalOrder.objects.filter(
+            previous_pass=previous, campaign=campaign, status__in=RenewalOrder.OPEN_STATUSES
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if open_order is not None and open_order.status != RenewalOrder.Status.PENDING_PAYMENT:
+        return Eligibility(
+            False,
+            "order_exists",
+            f"该车辆已有{campaign.year}年度的续费订单（{open_order.status_label}），请在“订单记录”中查看，无需重复办理。",
+            previous,
+            open_order,
+        )
+    # An unpaid order of one's own is not a reason to refuse: submitting again continues it.
+    return Eligibility(True, "ok", "可以线上续费。", previous, open_order)
+
+
+def orders_for_plate(plate: str):
+    return (
+        RenewalOrder.objects.filter(plate=plate)
+        .select_related("campaign", "new_pass")
+        .order_by("-created_at")
+    )
