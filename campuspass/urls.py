@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from campuspass.core import views as core_views
 
@@ -10,4 +10,5 @@ admin.site.index_title = "数据维护"
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("admin/", admin.site.urls),
+    path("pay/", include("campuspass.payments.urls")),
 ]

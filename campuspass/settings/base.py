@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "campuspass.renewals",
     "campuspass.sms",
     "campuspass.payments",
+    "campuspass.verification",
 ]
 
 MIDDLEWARE = [
@@ -159,3 +160,40 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- SMS (campuspass.sms) ---------------------------------------------------------------------
+# console | file | locmem | aliyun | tencent (the Django email-backend pattern).
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
+SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(VAR_DIR / "sms.jsonl"))
+SMS_SIGN_NAME = os.environ.get("SMS_SIGN_NAME", "保卫处")
+# Vendor settings (only read by their backends): template codes per message kind as JSON,
+# e.g. {"otp": "SMS_123", "approved_pickup": "SMS_456", …}.
+SMS_TEMPLATE_CODES = os.environ.get("SMS_TEMPLATE_CODES", "{}")
+ALIYUN_SMS_ACCESS_KEY_ID = os.environ.get("ALIYUN_SMS_ACCESS_KEY_ID", "")
+ALIYUN_SMS_ACCESS_KEY_SECRET = os.environ.get("ALIYUN_SMS_ACCESS_KEY_SECRET", "")
+ALIYUN_SMS_ENDPOINT = os.environ.get("ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com")
+TENCENT_SMS_SECRET_ID = os.environ.get("TENCENT_SMS_SECRET_ID", "")
+TENCENT_SMS_SECRET_KEY = os.environ.get("TENCENT_SMS_SECRET_KEY", "")
+TENCENT_SMS_SDK_APP_ID = os.environ.get("TENCENT_SMS_SDK_APP_ID", "")
+TENCENT_SMS_REGION = os.environ.get("TENCENT_SMS_REGION", "ap-guangzhou")
+
+# --- Payments (campuspass.payments) -----------------------------------------------------------
+# simulator (default: a local stand-in for WeChat Pay) | wechatpay (WeChat Pay API v3).
+PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "simulator")
+# The public address of this site, used for notify_url (and by the simulator to reach us).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+WECHATPAY_MCHID = os.environ.get("WECHATPAY_MCHID", "")
+WECHATPAY_APPID = os.environ.get("WECHATPAY_APPID", "")
+WECHATPAY_APP_SECRET = os.environ.get("WECHATPAY_APP_SECRET", "")  # official account, for OAuth
+WECHATPAY_APIV3_KEY = os.environ.get("WECHATPAY_APIV3_KEY", "")
+WECHATPAY_CERT_SERIAL_NO = os.environ.get("WECHATPAY_CERT_SERIAL_NO", "")  # merchant API cert
+WECHATPAY_PRIVATE_KEY = os.environ.get("WECHATPAY_PRIVATE_KEY", "")  # PEM text or a file path
+WECHATPAY_PUBLIC_KEY = os.environ.get("WECHATPAY_PUBLIC_KEY", "")  # platform public key: PEM or path
+WECHATPAY_PUBLIC_KEY_ID = os.environ.get("WECHATPAY_PUBLIC_KEY_ID", "")  # "PUB_KEY_ID_…"
+WECHATPAY_NOTIFY_TOLERANCE_SECONDS = 300
+# The simulator keeps its generated keys and state here (never in git).
+PAYMENT_SIMULATOR_DIR = Path(os.environ.get("PAYMENT_SIMULATOR_DIR", VAR_DIR / "paysim"))
+# Fault injection for the simulator: comma-separated of drop, delay, duplicate, reorder, refund_fail.
+PAYMENT_SIMULATOR_FAULTS = env_list("PAYMENT_SIMULATOR_FAULTS")
+# Seconds between the simulator's notification retries are WeChat's schedule divided by this.
+PAYMENT_SIMULATOR_TIME_SCALE = float(os.environ.get("PAYMENT_SIMULATOR_TIME_SCALE", "1"))

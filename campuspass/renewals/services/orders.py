@@ -1,0 +1,421 @@
+"""Every state change of a renewal order. One shape for all of them (architecture.md):
+atomic; the order row locked; the move checked against transitions.py; save(update_fields);
+an audit entry; SMS and tasks only after commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from campuspass.core.audit import log_action
+from campuspass.core.errors import CampusPassError
+from campuspass.registry.models import Pass
+
+from ..models import Campaign, ConsentRecord, ConsentVersion, RenewalOrder
+from ..selectors import renewal_eligibility
+from ..transitions import check_transition
+from ..workdays import add_working_days
+from . import notify
+
+S = RenewalOrder.Status
+
+
+class NotEligible(CampusPassError):
+    def __init__(self, message: str, code: str):
+        super().__init__(message, code=code)
+
+
+class PaymentMismatch(CampusPassError):
+    """A payment whose amount or order does not match ours: never applied."""
+
+
+def _locked(order: RenewalOrder | int) -> RenewalOrder:
+    pk = order.pk if isinstance(order, RenewalOrder) else order
+    return RenewalOrder.objects.select_for_update().select_related("staff", "campaign").get(pk=pk)
+
+
+def _move(
+    order: RenewalOrder,
+    target: str,
+    *,
+    acting_user: Any,
+    action: str,
+    reason: str = "",
+    fields: tuple[str, ...] = (),
+    data: dict | None = None,
+) -> None:
+    """Check, save and audit one status move of a locked order."""
+    check_transition(order.status, target)
+    previous = order.status
+    order.status = target
+    order.save(update_fields=["status", "updated_at", *fields])
+    log_action(
+        actor=acting_user,
+        action=action,
+        obj=order,
+        reason=reason,
+        data={"from": previous, "to": target, **(data or {})},
+        plate=order.plate,
+        staff_no=order.staff.staff_no,
+    )
+
+
+def new_out_trade_no(campaign: Campaign) -> str:
+    # WeChat Pay: 6–32 characters of letters and digits, unique per merchant.
+    return f"CP{campaign.year}{timezone.now():%m%d%H%M%S}{secrets.token_hex(5).upper()}"
+
+
+def order_create(
+    *,
+    plate: str,
+    campaign: Campaign,
+    id_photo: str,
+    fulfilment: str = RenewalOrder.Fulfilment.PICKUP,
+    delivery_address: str = "",
+    acting_user: Any = None,
+) -> RenewalOrder:
+    """Submit a renewal ("提交订单"). Submitting again while an unpaid order exists returns that order
+    instead of a second one. Raises NotEligible (with the staff member's sentence)."""
+    fulfilment, delivery_address = _check_fulfilment(fulfilment, delivery_address)
+    if not id_photo:
+        raise CampusPassError("请先上传工作证（校园一卡通）照片，再提交订单。", code="photo_required")
+    with transaction.atomic():
+        eligibility = renewal_eligibility(plate=plate, campaign=campaign)
+        if not eligibility.ok:
+            raise NotEligible(eligibility.message, eligibility.code)
+        # Lock the pass so two submits of the same plate queue here instead of racing.
+        previous = (
+            Pass.objects.select_for_update()
+            .select_related("holder", "vehicle")
+            .get(pk=eligibility.previous_pass.pk)
+        )
+        existing = (
+            RenewalOrder.objects.filter(
+                previous_pass=previous, campaign=campaign, status__in=RenewalOrder.OPEN_STATUSES
+            )
+            .select_related("staff", "campaign")
+            .first()
+        )
+        if existing is not None:
+            return existing
+        order = RenewalOrder(
+            campaign=campaign,
+            previous_pass=previous,
+            staff=previous.holder,
+            vehicle=previous.vehicle,
+            plate=previous.vehicle.plate,
+            amount_fen=campaign.price_fen,
+            out_trade_no=new_out_trade_no(campaign),
+            fulfilment=fulfilment,
+            delivery_address=delivery_address,
+            id_photo=id_photo,
+        )
+        try:
+            with transaction.atomic():
+                order.save()
+        except IntegrityError:
+            # The database constraint caught a concurrent submit that got past the lock (SQLite has
+            # no row locks): return the order that won.
+            return RenewalOrder.objects.select_related("staff", "campaign").get(
+                previous_pass=previous, campaign=campaign, status__in=RenewalOrder.OPEN_STATUSES
+            )
+        log_action(
+            actor=acting_user,
+            action="renewals.order.created",
+            obj=order,
+            data={
+                "amount_fen": order.amount_fen,
+                "out_trade_no": order.out_trade_no,
+                "fulfilment": fulfilment,
+            },
+            plate=order.plate,
+            staff_no=order.staff.staff_no,
+        )
+    return order
+
+
+def _check_fulfilment(fulfilment: str, address: str) -> tuple[str, str]:
+    if fulfilment not in RenewalOrder.Fulfilment.values:
+        raise CampusPassError("请选择领取方式：到保卫处领取或送证上门。", code="fulfilment")
+    address = " ".join((address or "").split())
+    if fulfilment == RenewalOrder.Fulfilment.DELIVERY:
+        if len(address) < 4:
+            raise CampusPassError(
+                "选择送证上门时，请填写校内详细地址（楼号、楼层、房间号）。", code="address_required"
+            )
+        if len(address) > 200:
+            raise CampusPassError("校内详细地址最多 200 个字，请精简后重新填写。", code="address_too_long")
+        return fulfilment, address
+    return fulfilment, ""
+
+
+def order_set_fulfilment(
+    *, order: RenewalOrder, fulfilment: str, delivery_address: str = "", acting_user: Any = None
+):
+    """Change pickup ↔ delivery; allowed until the pass is handed out. Raises CampusPassError."""
+    fulfilment, delivery_address = _check_fulfilment(fulfilment, delivery_address)
+    with transaction.atomic():
+        order = _locked(order)
+        if order.status not in RenewalOrder.OPEN_STATUSES or order.handed_out_at:
+            raise CampusPassError("该订单已发放或已结束，不能再修改领取方式。", code="fulfilment_locked")
+        if (order.fulfilment, order.delivery_address) == (fulfilment, delivery_address):
+            return order
+        before = [order.fulfilment, order.delivery_address]
+        order.fulfilment, order.delivery_address = fulfilment, delivery_address
+        order.save(update_fields=["fulfilment", "delivery_address", "updated_at"])
+        log_action(
+            actor=acting_user,
+            action="renewals.order.fulfilment_changed",
+            obj=order,
+            data={
+                "changes": {
+                    "fulfilment": [before[0], fulfilment],
+                    "delivery_address": [before[1], delivery_address],
+                }
+            },
+            plate=order.plate,
+            staff_no=order.staff.staff_no,
+        )
+    return order
+
+
+def order_record_consent(
+    *, order: RenewalOrder, consent_version: ConsentVersion, ip_address: str | None, user_agent: str
+) -> ConsentRecord:
+    """ "同意": record who agreed to which version, when and from which device. Raises CampusPassError."""
+    with transaction.atomic():
+        order = _locked(order)
+        if order.status != S.PENDING_PAYMENT:
+            raise CampusPassError("该订单已不是待支付状态，无需再同意知情同意书。", code="consent_not_needed")
+        if consent_version.campaign_id != order.campaign_id:
+            raise CampusPassError("知情同意书版本与订单不符，请刷新页面后重试。", code="consent_mismatch")
+        existing = ConsentRecord.objects.filter(order=order).first()
+        if existing is not None:
+            return existing
+        record = ConsentRecord.objects.create(
+            order=order,
+            consent_version=consent_version,
+            text_sha256=consent_version.sha256,
+            ip_address=ip_address,
+            user_agent=(user_agent or "")[:300],
+        )
+        log_action(
+            actor=None,
+            action="renewals.order.consent_given",
+            obj=order,
+            data={"consent_version": consent_version.version, "sha256": consent_version.sha256},
+            plate=order.plate,
+            staff_no=order.staff.staff_no,
+        )
+    return record
+
+
+def order_mark_paid(
+    *,
+    out_trade_no: str,
+    transaction_id: str,
+    amount_fen: int,
+    paid_at: dt.datetime | None = None,
+    payer_openid: str = "",
+    method: str = "wechat",
+    acting_user: Any = None,
+    source: str,
+) -> tuple[RenewalOrder, bool]:
+    """Apply a confirmed payment (notification, query or the counter). Returns (order, changed);
+    a payment already applied is a no-op. Raises PaymentMismatch for a wrong amount or order."""
+    with transaction.atomic():
+        try:
+            order = (
+                RenewalOrder.objects.select_for_update()
+                .select_related("staff", "campaign")
+                .get(out_trade_no=out_trade_no)
+            )
+        except RenewalOrder.DoesNotExist:
+            raise PaymentMismatch(f"找不到商户订单号 {out_trade_no}。", code="unknown_order") from None
+        if order.transaction_id and order.transaction_id == transaction_id:
+            return order, False
+        if amount_fen != order.amount_fen:
+            log_action(
+                actor=acting_user,
+                action="renewals.order.payment_mismatch",
+                obj=order,
+                data={"expected_fen": order.amount_fen, "paid_fen": amount_fen, "source": source},
+                plate=order.plate,
+                staff_no=order.staff.staff_no,
+            )
+            raise PaymentMismatch("支付金额与订单金额不符，未入账。", code="amount_mismatch")
+        if order.status != S.PENDING_PAYMENT:
+            if order.transaction_id:  # paid twice under different transactions: finance must refund one
+                log_action(
+                    actor=acting_user,
+                    action="renewals.order.duplicate_payment",
+                    obj=order,
+                    data={"transaction_id": transaction_id, "amount_fen": amount_fen, "source": source},
+                    plate=order.plate,
+                    staff_no=order.staff.staff_no,
+                )
+                return order, False
+            check_transition(order.status, S.PAID)  # e.g. closed: raises, the caller alerts finance
+        order.transaction_id = transaction_id or None
+        order.paid_amount_fen = amount_fen
+        order.paid_at = paid_at or timezone.now()
+        order.payer_openid = payer_openid
+        order.payment_method = method
+        _move(
+            order,
+            S.PAID,
+            acting_user=acting_user,
+            action="renewals.order.paid",
+            fields=("transaction_id", "paid_amount_fen", "paid_at", "payer_openid", "payment_method"),
+            data={
+                "transaction_id": transaction_id,
+                "amount_fen": amount_fen,
+                "source": source,
+                "method": method,
+            },
+        )
+    return order, True
+
+
+def order_close(*, order: RenewalOrder, acting_user: Any = None, reason: str) -> RenewalOrder:
+    """Close an unpaid order (timeout or cancel). The caller must have queried the provider first."""
+    with transaction.atomic():
+        order = _locked(order)
+        order.closed_at = timezone.now()
+        _move(
+            order,
+            S.CLOSED,
+            acting_user=acting_user,
+            action="renewals.order.closed",
+            reason=reason,
+            fields=("closed_at",),
+        )
+    return order
+
+
+def validity_for(campaign: Campaign, today: dt.date) -> str:
+    if today < campaign.valid_from:
+        return RenewalOrder.Validity.NOT_YET
+    if today > campaign.valid_to:
+        return RenewalOrder.Validity.EXPIRED
+    return RenewalOrder.Validity.IN_USE
+
+
+def _next_pass_number(campaign: Campaign) -> str:
+    prefix = f"{campaign.pass_number_prefix}{campaign.year}"
+    numbers = Pass.objects.filter(year=campaign.year, number__startswith=prefix).values_list(
+        "number", flat=True
+    )
+    highest = max((int(n[len(prefix) :]) for n in numbers if n[len(prefix) :].isdigit()), default=0)
+    return f"{prefix}{highest + 1:05d}"
+
+
+def order_approve(*, order: RenewalOrder, acting_user: Any) -> RenewalOrder:
+    """ "审核通过": create the new year's pass, compute 待生效/使用中 and the pickup date, tell the staff
+    member by SMS. Raises TransitionNotAllowed."""
+    with transaction.atomic():
+        order = _locked(order)
+        check_transition(order.status, S.APPROVED)
+        campaign = order.campaign
+        today = timezone.localdate()
+        # One pass number at a time per year: lock the campaign row while taking the next number.
+        Campaign.objects.select_for_update().get(pk=campaign.pk)
+        new_pass = Pass.objects.create(
+            year=campaign.year,
+            number=_next_pass_number(campaign),
+            vehicle_id=order.vehicle_id,
+            holder_id=order.staff_id,
+            review_status=Pass.ReviewStatus.APPROVED,
+            valid_from=campaign.valid_from,
+            valid_to=campaign.valid_to,
+            source=Pass.Source.RENEWAL,
+        )
+        log_action(
+            actor=acting_user,
+            action="registry.pass.created",
+            obj=new_pass,
+            reason=f"续费订单 {order.out_trade_no} 审核通过",
+            data={"order": order.pk},
+            plate=order.plate,
+            staff_no=order.staff.staff_no,
+        )
+        order.new_pass = new_pass
+        order.validity = validity_for(campaign, today)
+        order.decided_at = timezone.now()
+        order.decided_by = acting_user if getattr(acting_user, "is_authenticated", False) else None
+        order.pickup_from = add_working_days(today, campaign.pickup_delay_working_days)
+        _move(
+            order,
+            S.APPROVED,
+            acting_user=acting_user,
+            action="renewals.order.approved",
+            fields=("new_pass", "validity", "decided_at", "decided_by", "pickup_from"),
+            data={
+                "new_pass": new_pass.number,
+                "validity": order.validity,
+                "pickup_from": order.pickup_from.isoformat(),
+            },
+        )
+        notify.order_approved(order)
+    return order
+
+
+def order_reject(*, order: RenewalOrder, acting_user: Any, reason: str) -> RenewalOrder:
+    """ "审核不通过" with a reason; the staff member is told how to get the refund. With the campaign's
+    automatic refund on, the refund is requested at once. Raises CampusPassError."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise CampusPassError("请选择或填写不通过的原因，职工会在短信中看到它。", code="reason_required")
+    if len(reason) > 300:
+        raise CampusPassError("不通过原因最多 300 个字。", code="reason_too_long")
+    with transaction.atomic():
+        order = _locked(order)
+        order.reject_reason = reason
+        order.decided_at = timezone.now()
+        order.decided_by = acting_user if getattr(acting_user, "is_authenticated", False) else None
+        _move(
+            order,
+            S.REJECTED,
+            acting_user=acting_user,
+            action="renewals.order.rejected",
+            reason=reason,
+            fields=("reject_reason", "decided_at", "decided_by"),
+        )
+        notify.order_rejected(order)
+        if order.campaign.auto_refund_on_reject:
+            from .refunds import refund_request
+
+            refund_request(order=order, acting_user=acting_user, reason="审核未通过自动退款")
+    return order
+
+
+def order_update_validity(*, today: dt.date | None = None) -> int:
+    """Scheduled: move approved orders 待生效 → 使用中 → 已过期 as the dates pass. Returns the count."""
+    today = today or timezone.localdate()
+    moved = 0
+    candidates = RenewalOrder.objects.filter(
+        status=S.APPROVED, validity__in=[RenewalOrder.Validity.NOT_YET, RenewalOrder.Validity.IN_USE]
+    ).values_list("pk", flat=True)
+    for pk in candidates.iterator():
+        with transaction.atomic():
+            order = _locked(pk)
+            target = validity_for(order.campaign, today)
+            if order.status != S.APPROVED or target == order.validity:
+                continue
+            previous = order.validity
+            order.validity = target
+            order.save(update_fields=["validity", "updated_at"])
+            log_action(
+                actor=None,
+                action="renewals.order.validity_changed",
+                obj=order,
+                data={"from": previous, "to": target},
+                plate=order.plate,
+                staff_no=order.staff.staff_no,
+            )
+            moved += 1
+    return moved

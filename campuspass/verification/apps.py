@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class VerificationConfig(AppConfig):
+    name = "campuspass.verification"
+    verbose_name = "短信验证与证件照片"
