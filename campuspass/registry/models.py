@@ -98,6 +98,7 @@ class ImportJob(models.Model):
         UPLOADED = "uploaded", "已上传"
         PREVIEWING = "previewing", "预览中"
         PREVIEWED = "previewed", "已预览"
+        CONFIRMED = "confirmed", "已确认，等待导入"
         IMPORTING = "importing", "导入中"
         DONE = "done", "已完成"
         FAILED = "failed", "失败"

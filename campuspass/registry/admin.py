@@ -1,0 +1,581 @@
+"""The registry in the Django admin, in Chinese: staff, vehicles, passes and import jobs, plus the
+import (upload → preview → confirm) and export screens.
+
+- Search finds a plate in any spelling (京A·12345, 京 a12345, full-width) and a phone number in any
+  spelling (+86 138-1234-5678): the term is normalised with the core helpers before searching.
+- Lists show phones masked (138****5678); the full number is shown on the staff change form only,
+  and every such view is written to the audit log (core.phone.viewed).
+- Every save and delete goes through services.py, so it is validated like the import and audited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+import tempfile
+import unicodedata
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import FileResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from campuspass.core.audit import log_action
+from campuspass.core.errors import CampusPassError
+from campuspass.core.phones import InvalidPhone, mask_phone, normalize_phone
+from campuspass.core.plates import SEPARATORS, plate_search_variants
+
+from . import services
+from .columns import HEADERS, OPTIONAL, REQUIRED
+from .exports import export_file_name, export_passes
+from .models import ImportJob, Pass, Staff, Vehicle
+from .tasks import confirm_import, get_progress, preview_import
+
+UPLOAD_SUFFIXES = {".xlsx", ".csv"}
+ACTIVE_STATES = {
+    ImportJob.State.UPLOADED,
+    ImportJob.State.PREVIEWING,
+    ImportJob.State.CONFIRMED,
+    ImportJob.State.IMPORTING,
+}
+
+
+# --- search ----------------------------------------------------------------------------------------
+
+
+def _plate_fragment(term: str) -> str:
+    """A search term cleaned like a plate, for partial plates ("京a·123" → "京A123")."""
+    text = unicodedata.normalize("NFKC", term).upper()
+    return "".join(ch for ch in text if not ch.isspace() and ch not in SEPARATORS)
+
+
+class NormalisedSearchMixin:
+    """Adds plate and phone matches, whatever their spelling, to the admin's own search."""
+
+    plate_lookup = ""
+    mobile_lookup = ""
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if not term:
+            return results, may_have_duplicates
+        extra = Q()
+        plate = plate_search_variants(term)
+        if plate:
+            extra |= Q(**{self.plate_lookup: plate})
+        else:
+            fragment = _plate_fragment(term)
+            if len(fragment) >= 2 and fragment != term:
+                extra |= Q(**{f"{self.plate_lookup}__contains": fragment})
+        with contextlib.suppress(InvalidPhone):
+            extra |= Q(**{self.mobile_lookup: normalize_phone(term)})
+        if extra:
+            results = results | queryset.filter(extra)
+            may_have_duplicates = True
+        return results, may_have_duplicates
+
+
+def _masked(mobile: str) -> str:
+    return mask_phone(mobile)
+
+
+# --- forms: the import's rules, through services' validators ------------------------------------------
+
+
+def _field_error(exc: CampusPassError) -> ValidationError:
+    return ValidationError(exc.message, code=exc.code)
+
+
+class StaffForm(forms.ModelForm):
+    # Longer than the stored 11 digits: "+86 138-1234-5678" is accepted and normalised.
+    mobile = forms.CharField(label="手机号", max_length=32, help_text="11 位手机号；可带 +86、空格或连字符。")
+
+    class Meta:
+        model = Staff
+        fields = ["staff_no", "name", "department", "mobile", "status"]
+
+    def clean_staff_no(self):
+        try:
+            return services.clean_staff_no(self.cleaned_data["staff_no"])
+        except CampusPassError as exc:
+            raise _field_error(exc) from None
+
+    def clean_mobile(self):
+        try:
+            return services.clean_mobile(self.cleaned_data["mobile"])
+        except CampusPassError as exc:
+            raise _field_error(exc) from None
+
+
+class VehicleForm(forms.ModelForm):
+    plate = forms.CharField(
+        label="车牌号", max_length=32, help_text="如 京A12345；空格、点、全角字符会自动规范。"
+    )
+
+    class Meta:
+        model = Vehicle
+        fields = ["plate", "owner", "vehicle_type", "brand_model", "color"]
+
+    def clean_plate(self):
+        try:
+            return services.clean_plate(self.cleaned_data["plate"])
+        except CampusPassError as exc:
+            raise _field_error(exc) from None
+
+
+class PassForm(forms.ModelForm):
+    number = forms.CharField(label="通行证编号", max_length=64)
+
+    class Meta:
+        model = Pass
+        fields = ["year", "number", "vehicle", "holder", "review_status", "valid_from", "valid_to", "source"]
+
+    def clean_year(self):
+        try:
+            return services.clean_year(self.cleaned_data["year"])
+        except CampusPassError as exc:
+            raise _field_error(exc) from None
+
+    def clean_number(self):
+        try:
+            return services.clean_pass_number(self.cleaned_data["number"])
+        except CampusPassError as exc:
+            raise _field_error(exc) from None
+
+    def clean(self):
+        data = super().clean()
+        valid_from, valid_to = data.get("valid_from"), data.get("valid_to")
+        if valid_from and valid_to and valid_from > valid_to:
+            self.add_error("valid_to", f"有效期止 {valid_to:%Y-%m-%d} 早于有效期起 {valid_from:%Y-%m-%d}。")
+        return data
+
+
+# --- shared admin behaviour ----------------------------------------------------------------------------
+
+
+class ServiceAdmin(NormalisedSearchMixin, admin.ModelAdmin):
+    """Saves through services.py; a refused save or delete is a Chinese message, never a 500."""
+
+    service_fields: tuple[str, ...] = ()
+    list_per_page = 50
+
+    def create(self, request, values):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def update(self, request, obj, values):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        values = {name: form.cleaned_data[name] for name in self.service_fields if name in form.cleaned_data}
+        if change:
+            saved = self.update(request, type(obj).objects.get(pk=obj.pk), values)
+        else:
+            saved = self.create(request, values)
+        obj.pk = saved.pk
+        for field in saved._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except CampusPassError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_model(self, request, obj):
+        services.record_delete(obj=obj, acting_user=request.user, reason="后台删除")
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            services.record_delete(obj=obj, acting_user=request.user, reason="后台批量删除")
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except CampusPassError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def changelist_view(self, request, extra_context=None):
+        try:
+            return super().changelist_view(request, extra_context)
+        except CampusPassError as exc:  # the bulk delete action
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+# --- staff ---------------------------------------------------------------------------------------------
+
+
+@admin.register(Staff)
+class StaffAdmin(ServiceAdmin):
+    form = StaffForm
+    plate_lookup = "vehicles__plate"
+    mobile_lookup = "mobile"
+    service_fields = ("staff_no", "name", "department", "mobile", "status")
+    list_display = ("staff_no", "name", "department", "masked_mobile", "status", "updated_at")
+    list_filter = ("status",)
+    search_fields = ("staff_no", "name", "department")
+    readonly_fields = ("created_at", "updated_at")
+
+    @admin.display(description="手机号")
+    def masked_mobile(self, obj):
+        return _masked(obj.mobile)
+
+    def get_readonly_fields(self, request, obj=None):
+        # The staff number is the person's identity: fixed once created.
+        return (*self.readonly_fields, "staff_no") if obj else self.readonly_fields
+
+    def create(self, request, values):
+        return services.staff_create(acting_user=request.user, reason="后台新增", **values)
+
+    def update(self, request, obj, values):
+        values.pop("staff_no", None)
+        return services.staff_update(staff=obj, acting_user=request.user, reason="后台修改", **values)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and getattr(response, "status_code", None) == 200:
+            staff = self.get_object(request, object_id)
+            if staff is not None:
+                log_action(
+                    actor=request.user,
+                    action="core.phone.viewed",
+                    obj=staff,
+                    reason="后台查看职工信息（完整手机号）",
+                    data={"where": "admin.staff.change"},
+                    staff_no=staff.staff_no,
+                )
+        return response
+
+
+# --- vehicles --------------------------------------------------------------------------------------------
+
+
+@admin.register(Vehicle)
+class VehicleAdmin(ServiceAdmin):
+    form = VehicleForm
+    plate_lookup = "plate"
+    mobile_lookup = "owner__mobile"
+    service_fields = ("plate", "owner", "vehicle_type", "brand_model", "color")
+    list_display = (
+        "plate",
+        "owner_name",
+        "owner_staff_no",
+        "owner_mobile",
+        "vehicle_type",
+        "brand_model",
+        "color",
+    )
+    list_select_related = ("owner",)
+    list_filter = ("vehicle_type",)
+    search_fields = ("plate", "owner__name", "owner__staff_no", "brand_model")
+    autocomplete_fields = ("owner",)
+    readonly_fields = ("created_at", "updated_at")
+
+    @admin.display(description="车主", ordering="owner__name")
+    def owner_name(self, obj):
+        return obj.owner.name
+
+    @admin.display(description="工号", ordering="owner__staff_no")
+    def owner_staff_no(self, obj):
+        return obj.owner.staff_no
+
+    @admin.display(description="车主手机号")
+    def owner_mobile(self, obj):
+        return _masked(obj.owner.mobile)
+
+    def create(self, request, values):
+        return services.vehicle_create(acting_user=request.user, reason="后台新增", **values)
+
+    def update(self, request, obj, values):
+        return services.vehicle_update(vehicle=obj, acting_user=request.user, reason="后台修改", **values)
+
+
+# --- passes, with the import and export screens ----------------------------------------------------------
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label="登记表文件",
+        help_text="Excel（.xlsx）或 CSV（UTF-8 或 GB18030）。第一行为列名。",
+        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.csv"}),
+    )
+    year = forms.IntegerField(
+        label="年度", required=False, min_value=2000, max_value=2100, help_text="文件没有“年度”列时必须填写。"
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = settings.IMPORT_MAX_UPLOAD_BYTES
+        if upload.size > limit:
+            raise ValidationError(
+                f"文件太大（{upload.size / 1048576:.1f} MB），最大允许 {limit / 1048576:.0f} MB。请拆分后分批导入。"
+            )
+        if upload.size == 0:
+            raise ValidationError("文件是空的，没有任何内容。请检查所选文件后重新上传。")
+        suffix = Path(upload.name).suffix.lower()
+        if suffix not in UPLOAD_SUFFIXES:
+            raise ValidationError(
+                "只能导入 .xlsx 或 .csv 文件。旧版 Excel（.xls）请在 Excel 中“另存为”.xlsx 后重新上传。"
+            )
+        return upload
+
+
+class ExportForm(forms.Form):
+    year = forms.TypedChoiceField(label="年度", coerce=int, required=False, empty_value=None)
+
+    def __init__(self, *args, years=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["year"].choices = [("", "全部年度"), *((y, f"{y} 年度") for y in years)]
+
+
+def store_upload(upload) -> tuple[str, str, int]:
+    """Save an upload under PRIVATE_STORAGE_ROOT with a random name; returns (relative path,
+    sha256, size). The original name is kept only in the database."""
+    root = Path(settings.PRIVATE_STORAGE_ROOT)
+    folder = root / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    relative = f"imports/{secrets.token_hex(16)}{Path(upload.name).suffix.lower()}"
+    digest = hashlib.sha256()
+    size = 0
+    with open(root / relative, "xb") as handle:
+        for chunk in upload.chunks():
+            digest.update(chunk)
+            size += len(chunk)
+            handle.write(chunk)
+    return relative, digest.hexdigest(), size
+
+
+@admin.register(Pass)
+class PassAdmin(ServiceAdmin):
+    form = PassForm
+    plate_lookup = "vehicle__plate"
+    mobile_lookup = "holder__mobile"
+    service_fields = (
+        "year",
+        "number",
+        "vehicle",
+        "holder",
+        "review_status",
+        "valid_from",
+        "valid_to",
+        "source",
+    )
+    list_display = (
+        "number",
+        "year",
+        "plate",
+        "holder_name",
+        "holder_staff_no",
+        "holder_mobile",
+        "review_status",
+        "valid_from",
+        "valid_to",
+        "source",
+    )
+    list_select_related = ("vehicle", "holder")
+    list_filter = ("year", "review_status", "source")
+    search_fields = ("number", "vehicle__plate", "holder__name", "holder__staff_no")
+    autocomplete_fields = ("vehicle", "holder")
+    readonly_fields = ("created_at", "updated_at")
+    change_list_template = "admin/registry/pass/change_list.html"
+
+    @admin.display(description="车牌号", ordering="vehicle__plate")
+    def plate(self, obj):
+        return obj.vehicle.plate
+
+    @admin.display(description="持证人", ordering="holder__name")
+    def holder_name(self, obj):
+        return obj.holder.name
+
+    @admin.display(description="工号", ordering="holder__staff_no")
+    def holder_staff_no(self, obj):
+        return obj.holder.staff_no
+
+    @admin.display(description="手机号")
+    def holder_mobile(self, obj):
+        return _masked(obj.holder.mobile)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("source", Pass.Source.ADMIN)
+        return initial
+
+    def create(self, request, values):
+        return services.pass_create(acting_user=request.user, reason="后台新增", **values)
+
+    def update(self, request, obj, values):
+        return services.pass_update(permit=obj, acting_user=request.user, reason="后台修改", **values)
+
+    # --- import / export views ---
+
+    def get_urls(self):
+        def wrap(view, permission):
+            def guarded(request, *args, **kwargs):
+                if not request.user.has_perm(permission):
+                    raise PermissionDenied
+                return view(request, *args, **kwargs)
+
+            return self.admin_site.admin_view(guarded)
+
+        custom = [
+            path("import/", wrap(self.import_view, "registry.add_pass"), name="registry_pass_import"),
+            path(
+                "import/<uuid:job_id>/",
+                wrap(self.import_job_view, "registry.add_pass"),
+                name="registry_pass_import_job",
+            ),
+            path(
+                "import/<uuid:job_id>/status/",
+                wrap(self.import_status_view, "registry.add_pass"),
+                name="registry_pass_import_status",
+            ),
+            path(
+                "import/<uuid:job_id>/confirm/",
+                wrap(require_POST(self.import_confirm_view), "registry.add_pass"),
+                name="registry_pass_import_confirm",
+            ),
+            path("export/", wrap(self.export_view, "registry.view_pass"), name="registry_pass_export"),
+        ]
+        return custom + super().get_urls()
+
+    def _context(self, request, title, **extra):
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            **extra,
+        }
+
+    def import_view(self, request):
+        if request.method == "POST":
+            form = ImportUploadForm(request.POST, request.FILES)
+            if form.is_valid():
+                upload = form.cleaned_data["file"]
+                relative, sha256, size = store_upload(upload)
+                job = ImportJob.objects.create(
+                    file_name=Path(upload.name).name[:255],
+                    stored_path=relative,
+                    file_sha256=sha256,
+                    size=size,
+                    year=form.cleaned_data["year"],
+                    created_by=request.user,
+                )
+                preview_import.enqueue(str(job.pk))
+                return HttpResponseRedirect(reverse("admin:registry_pass_import_job", args=[job.pk]))
+        else:
+            form = ImportUploadForm()
+        recent = ImportJob.objects.select_related("created_by")[:10]
+        context = self._context(
+            request,
+            "导入上年度通行证",
+            form=form,
+            recent_jobs=recent,
+            required_columns=REQUIRED,
+            optional_columns=OPTIONAL,
+            max_mb=settings.IMPORT_MAX_UPLOAD_BYTES // 1048576,
+        )
+        return TemplateResponse(request, "admin/registry/pass/import_form.html", context)
+
+    @staticmethod
+    def _status(job: ImportJob) -> dict:
+        progress = get_progress(job.pk) or {}
+        done, total = progress.get("done", 0), progress.get("total")
+        percent = min(100, int(done * 100 / total)) if total else None
+        return {
+            "state": job.state,
+            "state_label": job.get_state_display(),
+            "running": job.state in ACTIVE_STATES,
+            "done": done,
+            "total": total,
+            "percent": percent,
+        }
+
+    def import_job_view(self, request, job_id):
+        job = get_object_or_404(ImportJob.objects.select_related("created_by"), pk=job_id)
+        result = job.report if job.state == ImportJob.State.DONE else job.preview
+        context = self._context(
+            request,
+            f"导入：{job.file_name}",
+            job=job,
+            status=self._status(job),
+            result=result,
+            is_preview=job.state != ImportJob.State.DONE,
+            can_confirm=job.state == ImportJob.State.PREVIEWED,
+            status_url=reverse("admin:registry_pass_import_status", args=[job.pk]),
+            confirm_url=reverse("admin:registry_pass_import_confirm", args=[job.pk]),
+            import_url=reverse("admin:registry_pass_import"),
+        )
+        return TemplateResponse(request, "admin/registry/pass/import_job.html", context)
+
+    def import_status_view(self, request, job_id):
+        job = get_object_or_404(ImportJob, pk=job_id)
+        return JsonResponse(self._status(job))
+
+    def import_confirm_view(self, request, job_id):
+        job = get_object_or_404(ImportJob, pk=job_id)
+        if not confirm_import(job):
+            self.message_user(request, "这个导入任务已经确认过或无法导入，没有重复执行。", messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:registry_pass_import_job", args=[job.pk]))
+
+    def export_view(self, request):
+        years = list(Pass.objects.order_by("-year").values_list("year", flat=True).distinct())
+        form = ExportForm(request.GET or None, years=years)
+        if request.GET and form.is_valid():
+            year = form.cleaned_data["year"]
+            handle = tempfile.TemporaryFile(prefix="campuspass-export-")  # noqa: SIM115 - FileResponse closes it
+            export_passes(year=year, stream=handle, acting_user=request.user, reason="后台导出")
+            handle.seek(0)
+            return FileResponse(
+                handle,
+                as_attachment=True,
+                filename=export_file_name(year),
+                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            )
+        context = self._context(request, "导出通行证登记表", form=form, headers=HEADERS)
+        return TemplateResponse(request, "admin/registry/pass/export_form.html", context)
+
+
+# --- import jobs ------------------------------------------------------------------------------------------
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = (
+        "file_name",
+        "state",
+        "year",
+        "size",
+        "created_by",
+        "created_at",
+        "finished_at",
+        "open_link",
+    )
+    list_filter = ("state",)
+    search_fields = ("file_name", "file_sha256")
+    readonly_fields = [f.name for f in ImportJob._meta.fields if f.name not in ("preview", "report")]
+    exclude = ("preview", "report")
+
+    @admin.display(description="详情")
+    def open_link(self, obj):
+        return format_html('<a href="{}">查看</a>', reverse("admin:registry_pass_import_job", args=[obj.pk]))
+
+    def has_add_permission(self, request):
+        return False  # jobs are created by uploading a file on the import screen
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

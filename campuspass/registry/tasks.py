@@ -1,0 +1,110 @@
+"""Back-office import jobs on the tasks queue: a dry-run preview, then the real import.
+
+Each task first claims its job with a conditional UPDATE (uploaded → previewing, previewed →
+importing), so a task that runs twice, or a job that is already finished, does nothing. Progress
+goes to the "progress" cache, outside the import's transaction, for the job page to poll.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.utils import timezone
+from django_tasks import task
+
+from .imports import ImportFileError, import_passes
+from .models import ImportJob
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_TIMEOUT = 24 * 60 * 60
+UNEXPECTED_ERROR = "处理文件时发生意外错误，未写入任何数据。请稍后重试；如果问题持续，请联系系统管理员。"
+
+
+def progress_key(job_id: Any) -> str:
+    return f"import-job:{job_id}"
+
+
+def get_progress(job_id: Any) -> dict | None:
+    return caches["progress"].get(progress_key(job_id))
+
+
+def set_progress(job_id: Any, phase: str, done: int, total: int | None) -> None:
+    caches["progress"].set(
+        progress_key(job_id), {"phase": phase, "done": done, "total": total}, PROGRESS_TIMEOUT
+    )
+
+
+def stored_file(job: ImportJob) -> Path:
+    return Path(settings.PRIVATE_STORAGE_ROOT) / job.stored_path
+
+
+def _claim(job_id: Any, from_state: str, to_state: str) -> ImportJob | None:
+    claimed = ImportJob.objects.filter(pk=job_id, state=from_state).update(state=to_state)
+    if not claimed:
+        logger.info("import job %s is not %s; nothing to do", job_id, from_state)
+        return None
+    return ImportJob.objects.select_related("created_by").get(pk=job_id)
+
+
+def _run(job: ImportJob, *, dry_run: bool) -> None:
+    phase = "preview" if dry_run else "import"
+    set_progress(job.pk, phase, 0, None)
+    fields = ["state", "error", "finished_at", "preview" if dry_run else "report"]
+    try:
+        report = import_passes(
+            path=stored_file(job),
+            file_name=job.file_name,
+            year=job.year,
+            dry_run=dry_run,
+            acting_user=job.created_by,
+            progress=lambda done, total: set_progress(job.pk, phase, done, total),
+        )
+    except ImportFileError as exc:
+        job.state, job.error, job.finished_at = ImportJob.State.FAILED, exc.message, timezone.now()
+    except Exception:
+        logger.exception("import job %s failed", job.pk)
+        job.state, job.error, job.finished_at = ImportJob.State.FAILED, UNEXPECTED_ERROR, timezone.now()
+    else:
+        if dry_run:
+            job.preview, job.state = report.as_dict(), ImportJob.State.PREVIEWED
+        else:
+            job.report, job.state, job.finished_at = report.as_dict(), ImportJob.State.DONE, timezone.now()
+        done = report.total_rows
+        set_progress(job.pk, phase, done, done)
+    job.save(update_fields=fields)
+
+
+def confirm_import(job: ImportJob) -> bool:
+    """A person confirmed the preview: queue the import once. False when the job was not waiting for
+    a confirmation (already confirmed, done or failed)."""
+    if not ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.PREVIEWED).update(
+        state=ImportJob.State.CONFIRMED
+    ):
+        return False
+    run_import.enqueue(str(job.pk))
+    return True
+
+
+@task()
+def preview_import(job_id: str) -> str:
+    """The dry run: what the import would do, with every rejected row."""
+    job = _claim(job_id, ImportJob.State.UPLOADED, ImportJob.State.PREVIEWING)
+    if job is None:
+        return "skipped"
+    _run(job, dry_run=True)
+    return job.state
+
+
+@task()
+def run_import(job_id: str) -> str:
+    """The import itself, after a person confirmed the preview (see `confirm_import`)."""
+    job = _claim(job_id, ImportJob.State.CONFIRMED, ImportJob.State.IMPORTING)
+    if job is None:
+        return "skipped"
+    _run(job, dry_run=False)
+    return job.state
