@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import pytest
+
+from campuspass.sms.templates import TEMPLATES, SmsTemplateError, render
+
+PARAMS = {
+    "otp": {"code": "123456", "minutes": 5},
+    "approved_pickup": {
+        "year": 2026,
+        "plate": "京A12345",
+        "pickup_date": "2026年3月2日",
+        "place": "行政2号楼1层122、123室",
+        "old_year": 2025,
+        "phones": "82802290、82805604",
+    },
+    "approved_delivery": {
+        "year": 2026,
+        "plate": "京A12345",
+        "address": "海淀区学院路37号",
+        "phones": "82802290",
+    },
+    "rejected": {"year": 2026, "plate": "京A12345", "reason": "行驶证照片不清晰", "phones": "82802290"},
+    "refunded": {"year": 2026, "plate": "京A12345", "amount": "120.00", "when": "2026年3月5日"},
+}
+
+
+def test_every_template_has_sample_params():
+    assert (
+        set(PARAMS)
+        == set(TEMPLATES)
+        == {"otp", "approved_pickup", "approved_delivery", "rejected", "refunded"}
+    )
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_every_template_renders_with_its_params_and_starts_with_the_sign(name, settings):
+    settings.SMS_SIGN_NAME = "某大学保卫处"
+    text = render(name, PARAMS[name])
+    assert text.startswith("【某大学保卫处】")
+    for value in PARAMS[name].values():
+        assert str(value) in text
+    assert "{" not in text and "}" not in text
+    assert len(text) <= 140  # at most two SMS parts with realistic values
+
+
+def test_otp_text():
+    assert render("otp", {"code": "123456", "minutes": 5}) == (
+        "【保卫处】您正在办理机动车通行证，验证码 123456，5分钟内有效。如非本人操作请忽略。"
+    )
+
+
+def test_approved_pickup_asks_for_work_card_and_old_pass():
+    text = render("approved_pickup", PARAMS["approved_pickup"])
+    assert "工作证" in text and "2025年度旧证" in text and "2026年3月2日" in text
+
+
+def test_rejected_says_how_to_get_the_refund():
+    text = render("rejected", PARAMS["rejected"])
+    assert "订单记录" in text and "申请退款" in text and "行驶证照片不清晰" in text
+
+
+def test_refunded_says_when_the_money_arrives():
+    text = render("refunded", PARAMS["refunded"])
+    assert "2小时至15天" in text and "120.00元" in text
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_a_missing_param_is_an_error(name):
+    for missing in PARAMS[name]:
+        params = {k: v for k, v in PARAMS[name].items() if k != missing}
+        with pytest.raises(SmsTemplateError, match=missing):
+            render(name, params)
+
+
+def test_an_empty_param_is_an_error():
+    with pytest.raises(SmsTemplateError, match="reason"):
+        render("rejected", {**PARAMS["rejected"], "reason": "  "})
+
+
+def test_an_unknown_param_is_an_error():
+    with pytest.raises(SmsTemplateError, match="pickup_place"):
+        render("approved_pickup", {**PARAMS["approved_pickup"], "pickup_place": "x"})
+
+
+def test_an_unknown_template_is_an_error():
+    with pytest.raises(SmsTemplateError, match="nope"):
+        render("nope", {})
