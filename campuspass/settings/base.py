@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "campuspass.sms",
     "campuspass.payments",
     "campuspass.verification",
+    "campuspass.selfservice",
 ]
 
 MIDDLEWARE = [
@@ -138,6 +139,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "campuspass" / "static"]
+# Front-end libraries from npm (`npm ci`, run by `make run` and CI), served under static/vendor/.
+_NODE_MODULES = BASE_DIR / "node_modules"
+for _prefix, _folder in (("vendor/weui", "weui/dist/style"), ("vendor/htmx", "htmx.org/dist")):
+    if (_NODE_MODULES / _folder).is_dir():
+        STATICFILES_DIRS.append((_prefix, _NODE_MODULES / _folder))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -197,3 +203,18 @@ PAYMENT_SIMULATOR_DIR = Path(os.environ.get("PAYMENT_SIMULATOR_DIR", VAR_DIR / "
 PAYMENT_SIMULATOR_FAULTS = env_list("PAYMENT_SIMULATOR_FAULTS")
 # Seconds between the simulator's notification retries are WeChat's schedule divided by this.
 PAYMENT_SIMULATOR_TIME_SCALE = float(os.environ.get("PAYMENT_SIMULATOR_TIME_SCALE", "1"))
+
+# Verified payment and refund notifications are applied by the renewal core.
+PAYMENT_NOTIFICATION_HANDLER = "campuspass.renewals.services.payments.apply_payment_notification"
+REFUND_NOTIFICATION_HANDLER = "campuspass.renewals.services.payments.apply_refund_notification"
+
+# Periodic jobs (`manage.py run_scheduler` enqueues them; the worker runs them): (task, seconds).
+PERIODIC_TASKS = [
+    ("campuspass.renewals.tasks.check_unpaid_orders_task", 60),
+    ("campuspass.renewals.tasks.check_refunds_task", 300),
+    ("campuspass.renewals.tasks.update_validity_task", 3600),
+    ("campuspass.renewals.tasks.reconcile_yesterday_task", 86400),
+    ("campuspass.renewals.tasks.purge_id_photos_task", 86400),
+    ("campuspass.sms.tasks.retry_failed_sms", 300),
+    ("campuspass.verification.tasks.purge_verification_state", 86400),
+]

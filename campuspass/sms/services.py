@@ -68,6 +68,11 @@ def _scrub(error: str, message: OutboxMessage) -> str:
     return error
 
 
+def _redact_code(message: OutboxMessage) -> str:
+    code = str(message.params.get("code", ""))
+    return message.text.replace(code, "******") if code else message.text
+
+
 def sms_send(*, message_id: int) -> OutboxMessage | None:
     """Send one outbox message unless it was sent already, and record the outcome. Raises
     nothing for a send that fails: the failure is recorded on the message."""
@@ -97,7 +102,14 @@ def sms_send(*, message_id: int) -> OutboxMessage | None:
             message.status = OutboxMessage.Status.FAILED
             message.last_error = _scrub(result.error or "unknown error", message)[:_ERROR_MAX]
         message.provider_id = (result.provider_id or "")[:100]
-        message.save(update_fields=["status", "attempts", "sent_at", "last_error", "provider_id"])
+        fields = ["status", "attempts", "sent_at", "last_error", "provider_id"]
+        if message.template in NOT_RETRIED:
+            # A one-time code is the key to a person's records: once the one attempt is made it is
+            # never needed again, so it does not stay in the database in clear.
+            message.text = _redact_code(message)
+            message.params = {**message.params, "code": "******"}
+            fields += ["text", "params"]
+        message.save(update_fields=fields)
     if result.ok:
         logger.info(
             "sms: message %s (%s, %s) sent, attempt %s",

@@ -32,16 +32,16 @@ def test_enqueue_stores_the_rendered_text_and_sends_after_commit(sms_locmem):
         assert sms_locmem == []  # nothing leaves before the commit
     message.refresh_from_db()
     assert message.phone == PHONE
-    assert (
-        message.text == "【保卫处】您正在办理机动车通行证，验证码 987654，5分钟内有效。如非本人操作请忽略。"
-    )
-    assert message.params == {"code": "987654", "minutes": "5"}
+    sent_text = "【保卫处】您正在办理机动车通行证，验证码 987654，5分钟内有效。如非本人操作请忽略。"
+    # Stored redacted once sent: a one-time code never stays in the database in clear.
+    assert message.text == sent_text.replace("987654", "******")
+    assert message.params == {"code": "******", "minutes": "5"}
     assert message.status == OutboxMessage.Status.SENT
     assert message.attempts == 1
     assert message.sent_at is not None
     assert message.provider_id
     assert len(sms_locmem) == 1
-    assert sms_locmem[0].phone == PHONE and sms_locmem[0].text == message.text
+    assert sms_locmem[0].phone == PHONE and sms_locmem[0].text == sent_text
 
 
 @pytest.mark.django_db(transaction=True)
@@ -217,3 +217,15 @@ def test_logs_contain_no_phone_digits_and_no_code(settings, caplog):
     # Not even the masked number (task ids are random letters and digits, so only our records).
     for fragment in (PHONE[:3], PHONE[3:7], PHONE[-4:]):
         assert fragment not in ours_text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_one_time_code_does_not_stay_in_the_outbox(sms_locmem):
+    from campuspass.sms.models import OutboxMessage
+    from campuspass.sms.services import sms_enqueue
+
+    message = sms_enqueue(phone="13812345678", template="otp", params={"code": "482913", "minutes": 5})
+    assert sms_locmem and "482913" in sms_locmem[-1].text  # the person got the code
+    message = OutboxMessage.objects.get(pk=message.pk)
+    assert message.status == OutboxMessage.Status.SENT
+    assert "482913" not in message.text and "482913" not in str(message.params)

@@ -1,0 +1,511 @@
+"""SMS one-time codes: the only key to a person's records, so treated like a password.
+
+Public API (keyword-only):
+
+- ``request_code(plate=, phone_on_file=, session_key=, ip=, purpose=) -> RequestResult``
+- ``verify_code(plate=, session_key=, purpose=, code=, ip=) -> VerifyResult``
+- ``grant(session, plate)`` / ``granted_plate(session)`` / ``revoke(session)``
+- ``purge_stale()`` for a periodic clean-up task.
+
+Rules (product.md §3 and the issue): 6 digits from ``secrets``, stored as HMAC-SHA256, valid 5
+minutes, single use, bound to plate + browser session + purpose; 5 wrong entries kill a code; 10
+failures per phone per day lock the phone for an hour; sends limited per phone (1/60 s, 5/h,
+10/day), per plate (same), per session and per IP. An unknown plate gets the same answer, the same
+throttles and the same database writes as a known one — only no SMS is sent.
+
+Throttles live in the database (the source of truth). With ``settings.REDIS_URL`` a per-IP Redis
+counter sheds floods before the database is touched; if Redis is down the database still decides.
+
+Logs carry short HMAC prefixes only — never a phone number, a plate or a code.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import math
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from campuspass.core.phones import InvalidPhone, normalize_phone
+from campuspass.core.plates import normalize_plate
+
+from .models import OtpCode, ThrottleCounter
+
+__all__ = [
+    "PURPOSE_LOOKUP",
+    "PURPOSE_ORDERS",
+    "RequestResult",
+    "VerifyResult",
+    "grant",
+    "granted_plate",
+    "purge_stale",
+    "request_code",
+    "revoke",
+    "verify_code",
+]
+
+logger = logging.getLogger("campuspass.verification")
+
+PURPOSE_LOOKUP = "lookup"  # 现场长租查询
+PURPOSE_ORDERS = "orders"  # 订单记录
+
+CODE_DIGITS = 6
+CODE_TTL = timedelta(minutes=5)
+MAX_ATTEMPTS_PER_CODE = 5
+MAX_FAILURES_PER_DAY = 10
+LOCK_SECONDS = 3600
+MINUTE, HOUR, DAY = 60, 3600, 86400
+
+# (period seconds, max events). Overridable in settings for deployments behind a campus NAT,
+# where many staff share one IP address.
+PHONE_SEND_LIMITS = ((MINUTE, 1), (HOUR, 5), (DAY, 10))
+PLATE_SEND_LIMITS = PHONE_SEND_LIMITS
+SESSION_SEND_LIMITS = ((HOUR, 10), (DAY, 20))
+IP_SEND_LIMITS = ((HOUR, 20), (DAY, 50))
+# Redis flood shield per IP (attempts, accepted or not): kind -> (period, max).
+REDIS_IP_LIMITS = {"send": (MINUTE, 20), "verify": (MINUTE, 30)}
+
+GRANT_SESSION_KEY = "verification.grant"
+GRANT_TTL_SECONDS = 30 * 60
+
+MSG_SENT = (
+    "验证码已发送至该车牌登记的手机号，{minutes} 分钟内有效。"
+    "如果没有收到，登记的手机号可能有误，请联系保卫处或到现场办理。"
+)
+MSG_TOO_FREQUENT = "发送过于频繁，请在 {wait}后重试。"
+MSG_LOCKED = "验证失败次数过多，请 {wait}后再试。"
+MSG_OK = "验证成功。"
+MSG_FORMAT = "请输入短信中的 6 位数字验证码。"
+MSG_NO_CODE = "验证码无效或已使用，请重新获取验证码。"
+MSG_EXPIRED = "验证码已过期，请重新获取验证码。"
+MSG_WRONG = "验证码不正确，还可以输入 {left} 次。"
+MSG_DEAD = "验证码输入错误次数过多，请重新获取验证码。"
+MSG_BUSY = "操作过于频繁，请在 {wait}后重试。"
+
+_PURPOSE_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_CODE_RE = re.compile(r"[0-9]{6}")
+_CODE_JUNK = frozenset(" -‐‑‒–—―−_.·")
+
+
+@dataclass(frozen=True)
+class RequestResult:
+    """``sent`` means "accepted"; it is True for an unknown plate too (nothing is sent then)."""
+
+    sent: bool
+    retry_after_seconds: int
+    message: str
+    code: str = ""  # reason: "sent", "throttled", "locked"
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    message: str
+    code: str  # reason: ok, invalid_format, no_code, expired, wrong, too_many_attempts, locked, throttled
+
+
+@dataclass(frozen=True)
+class _Limit:
+    scope: str
+    period: int
+    max_count: int
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _digest(kind: str, value: str) -> str:
+    """Keyed HMAC-SHA256 (SECRET_KEY); a plain hash of a phone or 6-digit code is brute-forceable."""
+    return salted_hmac(f"campuspass.verification.{kind}", value, algorithm="sha256").hexdigest()
+
+
+def _code_hash(*, purpose: str, plate: str, session_hash: str, code: str) -> str:
+    return _digest("code", f"{purpose}\x00{plate}\x00{session_hash}\x00{code}")
+
+
+def _short(digest: str) -> str:
+    """What a log line may carry: enough to correlate events, useless to recover the value."""
+    return digest[:12]
+
+
+def _wait_text(seconds: int) -> str:
+    if seconds < 120:
+        return f"{max(seconds, 1)} 秒"
+    if seconds < 2 * HOUR and seconds != HOUR:
+        return f"{math.ceil(seconds / MINUTE)} 分钟"
+    return f"{math.ceil(seconds / HOUR)} 小时"
+
+
+def _ip_scope(ip: str) -> str:
+    """IPv4 as is; IPv6 by its /64 (one subscriber usually owns a whole /64)."""
+    try:
+        addr = ipaddress.ip_address((ip or "").strip())
+    except ValueError:
+        return "invalid"
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return str(addr)
+
+
+def _check_purpose(purpose: str) -> str:
+    if not isinstance(purpose, str) or not _PURPOSE_RE.fullmatch(purpose):
+        raise ValueError("purpose must be a short lower-case token, e.g. 'lookup'")
+    return purpose
+
+
+def _normalize_code(raw: object) -> str | None:
+    """'１２３ ４５６' → '123456'; None when it is not 6 digits after clean-up."""
+    if not isinstance(raw, str):
+        return None
+    text = unicodedata.normalize("NFKC", raw)
+    text = "".join(ch for ch in text if not ch.isspace() and ch not in _CODE_JUNK)
+    return text if _CODE_RE.fullmatch(text) else None
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+def _seconds_left(start: datetime, period: int, now: datetime) -> int:
+    return max(1, math.ceil((start + timedelta(seconds=period) - now).total_seconds()))
+
+
+# --- database throttles ---------------------------------------------------------------------------
+
+
+def _lock_counters(limits: list[_Limit], now: datetime) -> dict[tuple[str, int], ThrottleCounter]:
+    """Create missing counter rows, then lock all of them (in one order, to avoid deadlocks)."""
+    keys = sorted({(limit.scope, limit.period) for limit in limits})
+    ThrottleCounter.objects.bulk_create(
+        [ThrottleCounter(scope=scope, period=period, window_start=now, count=0) for scope, period in keys],
+        ignore_conflicts=True,
+    )
+    query = Q()
+    for scope, period in keys:
+        query |= Q(scope=scope, period=period)
+    rows = ThrottleCounter.objects.select_for_update().filter(query).order_by("scope", "period")
+    return {(row.scope, row.period): row for row in rows}
+
+
+def _active(row: ThrottleCounter, now: datetime) -> bool:
+    return now < row.window_start + timedelta(seconds=row.period)
+
+
+def _current(row: ThrottleCounter, now: datetime) -> int:
+    return row.count if _active(row, now) else 0
+
+
+def _bump(row: ThrottleCounter, now: datetime) -> int:
+    """Count one event on a locked row; a window that has ended starts again now."""
+    if _active(row, now):
+        ThrottleCounter.objects.filter(pk=row.pk).update(count=F("count") + 1, updated_at=now)
+        row.refresh_from_db(fields=["count", "window_start"])
+    else:
+        ThrottleCounter.objects.filter(pk=row.pk).update(window_start=now, count=1, updated_at=now)
+        row.window_start, row.count = now, 1
+    return row.count
+
+
+def _lock_scope(subject: str) -> str:
+    return f"lock:phone:{subject}"
+
+
+def _fail_scope(subject: str) -> str:
+    return f"fail:phone:{subject}"
+
+
+def _locked_for(rows: dict, subject: str, now: datetime) -> int:
+    row = rows.get((_lock_scope(subject), LOCK_SECONDS))
+    if row is not None and row.count > 0 and _active(row, now):
+        return _seconds_left(row.window_start, row.period, now)
+    return 0
+
+
+# --- optional Redis layer -------------------------------------------------------------------------
+
+_redis_clients: dict[str, object] = {}
+
+
+def _redis_client(url: str):
+    client = _redis_clients.get(url)
+    if client is None:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        _redis_clients[url] = client
+    return client
+
+
+def _redis_precheck(kind: str, ip: str) -> int:
+    """Seconds to wait if this IP is flooding (0 = go on). Counts attempts, accepted or not.
+
+    Never the last word: it only refuses early; the database decides everything else. Any Redis
+    failure lets the request through to the database.
+    """
+    url = _setting("REDIS_URL", "")
+    if not url:
+        return 0
+    period, max_count = _setting("VERIFICATION_REDIS_IP_LIMITS", REDIS_IP_LIMITS)[kind]
+    prefix = _setting("VERIFICATION_REDIS_PREFIX", "campuspass:verification:")
+    key = f"{prefix}{kind}:ip:{_ip_scope(ip)}"
+    try:
+        import redis
+
+        pipe = _redis_client(url).pipeline(transaction=True)
+        pipe.set(key, 0, ex=period, nx=True)
+        pipe.incr(key)
+        pipe.ttl(key)
+        _, count, ttl = pipe.execute()
+    except (redis.RedisError, OSError):
+        logger.warning("verification: redis pre-check unavailable, falling back to the database")
+        return 0
+    if count > max_count:
+        return max(int(ttl), 1)
+    return 0
+
+
+# --- request_code ---------------------------------------------------------------------------------
+
+
+def _send_limits(*, subject: str, plate_hash: str, session_hash: str, ip: str) -> list[_Limit]:
+    limits = []
+    for prefix, table in (
+        (f"send:phone:{subject}", _setting("VERIFICATION_PHONE_SEND_LIMITS", PHONE_SEND_LIMITS)),
+        (f"send:plate:{plate_hash}", _setting("VERIFICATION_PLATE_SEND_LIMITS", PLATE_SEND_LIMITS)),
+        (f"send:session:{session_hash}", _setting("VERIFICATION_SESSION_SEND_LIMITS", SESSION_SEND_LIMITS)),
+        (f"send:ip:{_ip_scope(ip)}", _setting("VERIFICATION_IP_SEND_LIMITS", IP_SEND_LIMITS)),
+    ):
+        limits.extend(_Limit(prefix, period, max_count) for period, max_count in table)
+    return limits
+
+
+def request_code(
+    *, plate: str, phone_on_file: str | None, session_key: str, ip: str, purpose: str
+) -> RequestResult:
+    """Issue a code for (plate, session, purpose) and SMS it to the number on file; raises InvalidPlate.
+
+    ``phone_on_file`` is the registry's number for the plate, or None when the plate is not on file:
+    then nothing is sent but the answer, throttles and rows are the same. Never pass a number the
+    person typed in. The caller must make sure the session has a key (``session.save()``).
+    """
+    plate = normalize_plate(plate)
+    purpose = _check_purpose(purpose)
+    if not session_key:
+        raise ValueError("session_key is required: save the session before requesting a code")
+
+    phone = None
+    if phone_on_file:
+        try:
+            phone = normalize_phone(phone_on_file)
+        except InvalidPhone:
+            # Bad data on file: nobody can receive a code; answer like for an unknown plate.
+            logger.warning("verification: phone on file is invalid plate=%s", _short(_digest("plate", plate)))
+    plate_hash = _digest("plate", plate)
+    subject = _digest("phone", phone) if phone else _digest("unknown-plate", plate)
+    session_hash = _digest("session", session_key)
+
+    wait = _redis_precheck("send", ip)
+    if wait:
+        return RequestResult(False, wait, MSG_TOO_FREQUENT.format(wait=_wait_text(wait)), "throttled")
+
+    now = timezone.now()
+    limits = _send_limits(subject=subject, plate_hash=plate_hash, session_hash=session_hash, ip=ip)
+    lock_limit = _Limit(_lock_scope(subject), LOCK_SECONDS, 1)
+    with transaction.atomic():
+        rows = _lock_counters([*limits, lock_limit], now)
+        locked = _locked_for(rows, subject, now)
+        if locked:
+            logger.info("verification: send refused, locked subject=%s", _short(subject))
+            return RequestResult(False, locked, MSG_LOCKED.format(wait=_wait_text(locked)), "locked")
+        wait = 0
+        for limit in limits:
+            row = rows[(limit.scope, limit.period)]
+            if _current(row, now) >= limit.max_count:
+                wait = max(wait, _seconds_left(row.window_start, row.period, now))
+        if wait:
+            logger.info("verification: send throttled subject=%s wait=%s", _short(subject), wait)
+            return RequestResult(False, wait, MSG_TOO_FREQUENT.format(wait=_wait_text(wait)), "throttled")
+        for limit in limits:
+            _bump(rows[(limit.scope, limit.period)], now)
+
+        OtpCode.objects.filter(
+            plate=plate,
+            session_hash=session_hash,
+            purpose=purpose,
+            used_at__isnull=True,
+            invalidated_at__isnull=True,
+        ).update(invalidated_at=now)
+        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        otp = OtpCode.objects.create(
+            purpose=purpose,
+            plate=plate,
+            session_hash=session_hash,
+            phone_hash=subject,
+            code_hash=(
+                _code_hash(purpose=purpose, plate=plate, session_hash=session_hash, code=code)
+                if phone
+                else ""
+            ),
+            created_at=now,
+            expires_at=now + CODE_TTL,
+        )
+        if phone:
+            # Inside the transaction: the outbox row and the code commit together or not at all.
+            from campuspass.sms.services import sms_enqueue
+
+            sms_enqueue(
+                phone=phone,
+                template="otp",
+                params={"code": code, "minutes": int(CODE_TTL.total_seconds() // 60)},
+                related=f"otp:{otp.pk}",
+            )
+    logger.info("verification: code issued otp=%s subject=%s", otp.pk, _short(subject))
+    cooldown = min(period for period, _ in _setting("VERIFICATION_PHONE_SEND_LIMITS", PHONE_SEND_LIMITS))
+    return RequestResult(True, cooldown, MSG_SENT.format(minutes=int(CODE_TTL.total_seconds() // 60)), "sent")
+
+
+# --- verify_code ----------------------------------------------------------------------------------
+
+_DUMMY_HASH = "0" * 64
+
+
+def verify_code(*, plate: str, session_key: str, purpose: str, code: str, ip: str) -> VerifyResult:
+    """Check a code for (plate, session, purpose); consumes it on success. Raises InvalidPlate.
+
+    On success call ``grant(request.session, plate)``. Wrong entries count against the code (5) and
+    against the phone's day (10, then a 1-hour lock).
+    """
+    plate = normalize_plate(plate)
+    purpose = _check_purpose(purpose)
+    entered = _normalize_code(code)
+    if entered is None:
+        return VerifyResult(False, MSG_FORMAT, "invalid_format")
+    if not session_key:
+        return VerifyResult(False, MSG_NO_CODE, "no_code")
+
+    wait = _redis_precheck("verify", ip)
+    if wait:
+        return VerifyResult(False, MSG_BUSY.format(wait=_wait_text(wait)), "throttled")
+
+    session_hash = _digest("session", session_key)
+    now = timezone.now()
+    with transaction.atomic():
+        otp = (
+            OtpCode.objects.select_for_update()
+            .filter(
+                plate=plate,
+                session_hash=session_hash,
+                purpose=purpose,
+                used_at__isnull=True,
+                invalidated_at__isnull=True,
+            )
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        if otp is None:
+            return VerifyResult(False, MSG_NO_CODE, "no_code")
+        subject = otp.phone_hash
+        rows = _lock_counters(
+            [
+                _Limit(_lock_scope(subject), LOCK_SECONDS, 1),
+                _Limit(_fail_scope(subject), DAY, MAX_FAILURES_PER_DAY),
+            ],
+            now,
+        )
+        locked = _locked_for(rows, subject, now)
+        if locked:
+            return VerifyResult(False, MSG_LOCKED.format(wait=_wait_text(locked)), "locked")
+        if now >= otp.expires_at:
+            return VerifyResult(False, MSG_EXPIRED, "expired")
+        if otp.attempts >= MAX_ATTEMPTS_PER_CODE:
+            return VerifyResult(False, MSG_DEAD, "too_many_attempts")
+
+        # Always compute and compare, also for an unknown plate (empty hash), for even timing.
+        computed = _code_hash(purpose=purpose, plate=plate, session_hash=session_hash, code=entered)
+        matches = hmac.compare_digest(computed, otp.code_hash or _DUMMY_HASH) and bool(otp.code_hash)
+
+        if matches:
+            # The conditional update is what makes the code single-use under concurrency.
+            if OtpCode.objects.filter(pk=otp.pk, used_at__isnull=True, invalidated_at__isnull=True).update(
+                used_at=now
+            ):
+                logger.info("verification: code verified otp=%s subject=%s", otp.pk, _short(subject))
+                return VerifyResult(True, MSG_OK, "ok")
+            return VerifyResult(False, MSG_NO_CODE, "no_code")
+
+        OtpCode.objects.filter(pk=otp.pk).update(attempts=F("attempts") + 1)
+        attempts = otp.attempts + 1
+        failures = _bump(rows[(_fail_scope(subject), DAY)], now)
+        logger.info(
+            "verification: wrong code otp=%s subject=%s attempts=%s failures=%s",
+            otp.pk,
+            _short(subject),
+            attempts,
+            failures,
+        )
+        if failures >= MAX_FAILURES_PER_DAY:
+            lock_row = rows[(_lock_scope(subject), LOCK_SECONDS)]
+            ThrottleCounter.objects.filter(pk=lock_row.pk).update(window_start=now, count=1, updated_at=now)
+            logger.warning("verification: subject locked for 1 hour subject=%s", _short(subject))
+            return VerifyResult(False, MSG_LOCKED.format(wait=_wait_text(LOCK_SECONDS)), "locked")
+        if attempts >= MAX_ATTEMPTS_PER_CODE:
+            return VerifyResult(False, MSG_DEAD, "too_many_attempts")
+        return VerifyResult(False, MSG_WRONG.format(left=MAX_ATTEMPTS_PER_CODE - attempts), "wrong")
+
+
+# --- session grant --------------------------------------------------------------------------------
+
+
+def grant(session, plate: str) -> None:
+    """Unlock exactly one plate for this browser session for a limited time (replacing any other).
+
+    The session key is cycled first (session fixation: a key planted before verification must not
+    inherit the unlocked records).
+    """
+    plate = normalize_plate(plate)
+    session.cycle_key()
+    ttl = int(_setting("VERIFICATION_GRANT_SECONDS", GRANT_TTL_SECONDS))
+    session[GRANT_SESSION_KEY] = {"plate": plate, "expires_at": timezone.now().timestamp() + ttl}
+
+
+def granted_plate(session) -> str | None:
+    """The plate this session has unlocked, or None (never unlocked, or expired)."""
+    data = session.get(GRANT_SESSION_KEY)
+    if not isinstance(data, dict):
+        return None
+    plate, expires_at = data.get("plate"), data.get("expires_at")
+    if not isinstance(plate, str) or not isinstance(expires_at, int | float):
+        revoke(session)
+        return None
+    if timezone.now().timestamp() >= expires_at:
+        revoke(session)
+        return None
+    return plate
+
+
+def revoke(session) -> None:
+    session.pop(GRANT_SESSION_KEY, None)
+
+
+# --- housekeeping ---------------------------------------------------------------------------------
+
+
+def purge_stale(*, now: datetime | None = None) -> tuple[int, int]:
+    """Delete codes older than a day and counters whose window ended; returns (codes, counters)."""
+    now = now or timezone.now()
+    codes, _ = OtpCode.objects.filter(created_at__lt=now - timedelta(days=1)).delete()
+    counters, _ = ThrottleCounter.objects.filter(window_start__lt=now - timedelta(seconds=DAY)).delete()
+    return codes, counters
