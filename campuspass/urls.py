@@ -11,4 +11,6 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("admin/", admin.site.urls),
     path("pay/", include("campuspass.payments.urls")),
+    path("m/", include("campuspass.selfservice.urls")),
+    path("office/", include("campuspass.backoffice.urls")),
 ]

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from campuspass.core.money import yuan
 from campuspass.registry.models import Pass, Staff, Vehicle
 
 
@@ -60,7 +61,7 @@ class Campaign(models.Model):
 
     @property
     def price_yuan(self) -> str:
-        return f"{self.price_fen // 100}.{self.price_fen % 100:02d}"
+        return yuan(self.price_fen)
 
     def current_consent(self) -> "ConsentVersion | None":
         return self.consent_versions.order_by("-version").first()
@@ -180,6 +181,38 @@ class RenewalOrder(models.Model):
         related_name="issued_by_order",
     )
     handed_out_at = models.DateTimeField("发放时间", null=True, blank=True)
+    handed_out_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="发放人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    old_pass_collected = models.BooleanField("旧证已收回", default=False)
+    id_checked = models.BooleanField("工作证已核验", default=False)
+    # Review: a reviewer claims an order for a few minutes so two reviewers never decide it at once.
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="审核中",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    claimed_until = models.DateTimeField("审核锁定至", null=True, blank=True)
+    # Delivery: the courier the order is assigned to.
+    courier = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="配送员",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    courier_assigned_at = models.DateTimeField("分派时间", null=True, blank=True)
+    # Paid at the counter (cash or card terminal): the receipt number.
+    payment_receipt_no = models.CharField("收据号", max_length=64, blank=True)
     closed_at = models.DateTimeField("关闭时间", null=True, blank=True)
     created_at = models.DateTimeField("下单时间", default=timezone.now, db_index=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
@@ -210,7 +243,7 @@ class RenewalOrder(models.Model):
 
     @property
     def amount_yuan(self) -> str:
-        return f"{self.amount_fen // 100}.{self.amount_fen % 100:02d}"
+        return yuan(self.amount_fen)
 
 
 class ConsentRecord(models.Model):
@@ -265,3 +298,45 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return self.out_refund_no
+
+    @property
+    def amount_yuan(self) -> str:
+        return yuan(self.amount_fen)
+
+
+class ReconciliationRun(models.Model):
+    """The result of comparing one day's bill from the payment platform with our records."""
+
+    day = models.DateField("账单日期", unique=True)
+    payments_ours = models.PositiveIntegerField("本系统支付笔数", default=0)
+    payments_bill = models.PositiveIntegerField("账单支付笔数", default=0)
+    refunds_ours = models.PositiveIntegerField("本系统退款笔数", default=0)
+    refunds_bill = models.PositiveIntegerField("账单退款笔数", default=0)
+    paid_total_fen = models.BigIntegerField("本系统收款（分）", default=0)
+    refunded_total_fen = models.BigIntegerField("本系统退款（分）", default=0)
+    differences = models.JSONField("差异", default=list, blank=True)
+    created_at = models.DateTimeField("对账时间", default=timezone.now)
+
+    class Meta:
+        verbose_name = "对账结果"
+        verbose_name_plural = "对账结果"
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"{self.day} 对账（差异 {len(self.differences)} 项）"
+
+
+class RejectReason(models.Model):
+    """A reason a reviewer can pick for "审核不通过" (plus free text). Configurable by administrators."""
+
+    text = models.CharField("原因", max_length=100, unique=True)
+    active = models.BooleanField("启用", default=True)
+    position = models.PositiveSmallIntegerField("排序", default=0)
+
+    class Meta:
+        verbose_name = "不通过原因"
+        verbose_name_plural = "不通过原因"
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.text

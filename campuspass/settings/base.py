@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "campuspass.payments",
     "campuspass.verification",
     "campuspass.selfservice",
+    "campuspass.backoffice",
 ]
 
 MIDDLEWARE = [
@@ -70,6 +71,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "campuspass.backoffice.context.backoffice",
             ],
         },
     },

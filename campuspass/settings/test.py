@@ -17,3 +17,10 @@ STORAGES = {
 }
 # Tasks run in-process, at once, so tests see their effects without a worker.
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+SMS_BACKEND = "locmem"
+SMS_FILE_PATH = str(PRIVATE_STORAGE_ROOT / "sms.jsonl")
+PAYMENT_PROVIDER = "simulator"
+PAYMENT_SIMULATOR_DIR = PRIVATE_STORAGE_ROOT / "paysim"
+SITE_URL = "http://testserver"
+STATIC_ROOT = PRIVATE_STORAGE_ROOT / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
+from campuspass.core.money import yuan
 from campuspass.sms.services import sms_enqueue
 
 from ..models import RenewalOrder
@@ -48,6 +49,6 @@ def order_refunded(order: RenewalOrder, amount_fen: int) -> None:
         "refunded",
         year=order.campaign.year,
         plate=order.plate,
-        amount=f"{amount_fen // 100}.{amount_fen % 100:02d}",
+        amount=yuan(amount_fen),
         when=f"{timezone.localtime():%Y年%-m月%-d日}",
     )

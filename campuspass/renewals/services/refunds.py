@@ -178,3 +178,114 @@ def refund_apply_result(
             if succeeded:
                 notify.order_refunded(order, refund.amount_fen)
     return refund, True
+
+
+# Platform error codes that are a final "no" for this refund (anything else — a network error,
+# SYSTEM_ERROR, FREQUENCY_LIMITED — may have reached the platform: keep it and ask again later).
+FINAL_REFUSALS = frozenset(
+    {"NOT_ENOUGH", "INVALID_REQUEST", "PARAM_ERROR", "USER_ACCOUNT_ABNORMAL", "ORDER_NOT_EXIST", "NO_AUTH"}
+)
+QUERY_REFUND_AFTER = dt.timedelta(minutes=5)
+
+
+def refund_record_error(*, refund_id: int, error: str) -> Refund:
+    """A submission that may or may not have reached the platform: keep the refund pending (the
+    same out_refund_no is sent again by `check_refunds`)."""
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        refund.attempts += 1
+        refund.last_error = error[:300]
+        refund.save(update_fields=["attempts", "last_error"])
+    return refund
+
+
+def refund_submit(*, refund_id: int) -> Refund:
+    """Send a pending refund to the platform with its stored out_refund_no (never a new one)."""
+    from campuspass.payments.providers import PaymentProviderError, get_provider
+
+    from .payments import notify_url
+
+    refund = Refund.objects.select_related("order").get(pk=refund_id)
+    if refund.status != Refund.Status.PENDING:
+        return refund
+    order = refund.order
+    try:
+        state = get_provider().refund(
+            out_trade_no=order.out_trade_no,
+            out_refund_no=refund.out_refund_no,
+            amount_fen=refund.amount_fen,
+            total_fen=order.paid_amount_fen,
+            reason=refund.reason,
+            notify_url=notify_url("refund"),
+        )
+    except PaymentProviderError as exc:
+        if exc.code in FINAL_REFUSALS:
+            refund, _ = refund_apply_result(
+                out_refund_no=refund.out_refund_no,
+                succeeded=False,
+                platform_status=exc.code,
+                error=exc.message,
+                source="refund_request",
+            )
+            return refund
+        return refund_record_error(refund_id=refund.pk, error=f"{exc.code}: {exc.message}")
+    if state.status in {"SUCCESS", "ABNORMAL", "CLOSED"}:
+        refund_mark_submitted(
+            refund_id=refund.pk, refund_id_on_platform=state.refund_id, platform_status=state.status
+        )
+        refund, _ = refund_apply_result(
+            out_refund_no=refund.out_refund_no,
+            succeeded=state.status == "SUCCESS",
+            platform_status=state.status,
+            refund_id_on_platform=state.refund_id,
+            amount_fen=state.amount_fen,
+            error="" if state.status == "SUCCESS" else f"支付平台退款状态：{state.status}",
+            source="refund_request",
+        )
+        return refund
+    return refund_mark_submitted(
+        refund_id=refund.pk, refund_id_on_platform=state.refund_id, platform_status=state.status
+    )
+
+
+def refund_sync(*, refund_id: int) -> Refund:
+    """Ask the platform about a refund in progress and apply a final state."""
+    from campuspass.payments.providers import PaymentProviderError, get_provider
+
+    refund = Refund.objects.get(pk=refund_id)
+    if refund.status != Refund.Status.PROCESSING:
+        return refund
+    try:
+        state = get_provider().query_refund(refund.out_refund_no)
+    except PaymentProviderError as exc:
+        return refund_record_error(refund_id=refund.pk, error=f"查询失败 {exc.code}: {exc.message}")
+    if state.status not in {"SUCCESS", "ABNORMAL", "CLOSED"}:
+        return refund
+    refund, _ = refund_apply_result(
+        out_refund_no=refund.out_refund_no,
+        succeeded=state.status == "SUCCESS",
+        platform_status=state.status,
+        refund_id_on_platform=state.refund_id,
+        amount_fen=state.amount_fen,
+        error="" if state.status == "SUCCESS" else f"支付平台退款状态：{state.status}",
+        source="query",
+    )
+    return refund
+
+
+def check_refunds(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Scheduled: resend refunds whose submission failed on the way; query those the platform has
+    been processing for a while (the notification may never come)."""
+    now = now or timezone.now()
+    counts = {"resent": 0, "queried": 0}
+    for pk in Refund.objects.filter(status=Refund.Status.PENDING, order__status=S.REFUNDING).values_list(
+        "pk", flat=True
+    ):
+        refund_submit(refund_id=pk)
+        counts["resent"] += 1
+    for pk in Refund.objects.filter(
+        status=Refund.Status.PROCESSING, created_at__lte=now - QUERY_REFUND_AFTER
+    ).values_list("pk", flat=True):
+        refund_sync(refund_id=pk)
+        counts["queried"] += 1
+    return counts

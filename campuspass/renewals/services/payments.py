@@ -1,0 +1,269 @@
+"""Where the renewal core meets the payment provider: starting a payment, learning the truth about it
+(notification or query), and closing what was never paid. The provider knows nothing of orders; the
+order services below decide what a platform answer means for an order.
+
+Never relying on the notification alone: the staff member's return from payment and a periodic job
+both query the provider, and an unpaid order is queried once more before it is closed, so a payment
+whose notification was lost still ends in a paid order."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from campuspass.core.audit import log_action
+from campuspass.core.errors import CampusPassError
+from campuspass.payments.notifications import check_payment_resource, check_refund_resource, parse_time
+from campuspass.payments.providers import (
+    JsapiPayment,
+    Notification,
+    PaymentProviderError,
+    TradeState,
+    get_provider,
+)
+
+from ..models import Refund, RenewalOrder
+from .orders import PaymentMismatch, order_close, order_mark_paid
+from .refunds import refund_apply_result
+
+logger = logging.getLogger(__name__)
+S = RenewalOrder.Status
+# An unpaid order is first queried this long after it was created (the notification usually comes
+# within seconds; asking earlier only adds load).
+QUERY_AFTER = dt.timedelta(minutes=1)
+
+
+def notify_url(kind: str) -> str:
+    return settings.SITE_URL + reverse(f"payments:notify-{kind}")
+
+
+def expires_at(order: RenewalOrder) -> dt.datetime:
+    return order.created_at + dt.timedelta(minutes=order.campaign.unpaid_timeout_minutes)
+
+
+def payment_start(*, order: RenewalOrder, openid: str = "", return_url: str | None = None) -> JsapiPayment:
+    """ "立即支付": place the order with the provider (the same out_trade_no every time, so the
+    platform can never take two payments for one order) and return what the page needs. Raises
+    CampusPassError when the order cannot be paid, PaymentProviderError when the platform refuses."""
+    order = RenewalOrder.objects.select_related("campaign", "staff").get(pk=order.pk)
+    if order.status != S.PENDING_PAYMENT:
+        raise CampusPassError(
+            f"该订单当前状态为“{order.status_label}”，无需支付。请在“订单记录”中查看。", code="not_payable"
+        )
+    if not hasattr(order, "consent"):
+        raise CampusPassError("请先阅读并同意《知情同意书》，再进行支付。", code="consent_required")
+    if timezone.now() >= expires_at(order):
+        payment_expire(order=order)
+        raise CampusPassError(
+            f"订单超过 {order.campaign.unpaid_timeout_minutes} 分钟未支付，已自动关闭。请重新提交订单。",
+            code="order_expired",
+        )
+    payment = get_provider().create_jsapi(
+        out_trade_no=order.out_trade_no,
+        description=order.campaign.product_name[:127],
+        amount_fen=order.amount_fen,
+        openid=openid,
+        notify_url=notify_url("payment"),
+        expire_at=expires_at(order),
+        return_url=return_url,
+    )
+    logger.info("payment started for order %s", order.pk)
+    return payment
+
+
+def _apply_trade_state(order: RenewalOrder, state: TradeState, *, source: str) -> RenewalOrder:
+    """Apply a queried SUCCESS after checking it is really our payment."""
+    provider = get_provider()
+    mismatches = []
+    if state.appid and state.appid != provider.appid:
+        mismatches.append("appid")
+    if state.mchid and state.mchid != provider.mchid:
+        mismatches.append("mchid")
+    if state.amount_fen != order.amount_fen:
+        mismatches.append("amount")
+    if mismatches:
+        log_action(
+            actor=None,
+            action="renewals.order.payment_mismatch",
+            obj=order,
+            data={"source": source, "fields": mismatches, "reported_fen": state.amount_fen},
+            plate=order.plate,
+            staff_no=order.staff.staff_no,
+        )
+        raise PaymentMismatch("支付平台返回的信息与订单不符，未入账，请联系保卫处财务。", code="mismatch")
+    order, _ = order_mark_paid(
+        out_trade_no=order.out_trade_no,
+        transaction_id=state.transaction_id,
+        amount_fen=state.amount_fen,
+        paid_at=state.success_time,
+        payer_openid=state.payer_openid,
+        source=source,
+    )
+    return order
+
+
+def payment_sync(*, order: RenewalOrder, source: str = "query") -> RenewalOrder:
+    """Ask the provider about an unpaid order and apply a payment it reports. Returns the order as it
+    now is. A platform that cannot be reached leaves the order unchanged (the page says so)."""
+    order = RenewalOrder.objects.select_related("campaign", "staff").get(pk=order.pk)
+    if order.status != S.PENDING_PAYMENT:
+        return order
+    try:
+        state = get_provider().query(order.out_trade_no)
+    except PaymentProviderError as exc:
+        if exc.code != "ORDER_NOT_EXIST":
+            logger.warning("payment query failed for order %s: %s", order.pk, exc.code)
+        return order
+    if state.is_paid:
+        return _apply_trade_state(order, state, source=source)
+    return order
+
+
+def payment_expire(*, order: RenewalOrder) -> RenewalOrder:
+    """Close an order unpaid past the campaign's timeout — after asking the provider, so a payment
+    made at the last second makes the order paid, never closed."""
+    order = payment_sync(order=order, source="query_before_close")
+    if order.status != S.PENDING_PAYMENT:
+        return order
+    try:
+        get_provider().close(order.out_trade_no)
+    except PaymentProviderError as exc:
+        if exc.code == "ORDERPAID":
+            return payment_sync(order=order, source="query_before_close")
+        if exc.code != "ORDER_NOT_EXIST":
+            # Cannot be sure the platform will refuse a late payment: try again on the next run.
+            logger.warning("closing order %s on the platform failed: %s", order.pk, exc.code)
+            return order
+    return order_close(order=order, reason="超时未支付，订单自动关闭")
+
+
+def check_unpaid_orders(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Scheduled every minute: query unpaid orders older than a minute; close those past the
+    timeout (querying first)."""
+    now = now or timezone.now()
+    counts = {"queried": 0, "paid": 0, "closed": 0}
+    pending = RenewalOrder.objects.filter(
+        status=S.PENDING_PAYMENT, created_at__lte=now - QUERY_AFTER
+    ).select_related("campaign", "staff")
+    for order in pending.iterator(chunk_size=200):
+        counts["queried"] += 1
+        try:
+            settle = payment_expire if now >= expires_at(order) else payment_sync
+            result = settle(order=order)
+        except CampusPassError as exc:
+            logger.warning("unpaid order %s not settled: %s", order.pk, exc.code)
+            continue
+        if result.status == S.PAID:
+            counts["paid"] += 1
+        elif result.status == S.CLOSED:
+            counts["closed"] += 1
+    return counts
+
+
+# --- notifications (called by campuspass.payments.views after verification) -----------------
+
+
+def apply_payment_notification(notification: Notification) -> str:
+    """A verified TRANSACTION.SUCCESS: check the decrypted resource against our order, then pay it
+    (a second notification for a paid order is a no-op). Returns what happened, for the log row.
+    A notification we cannot apply (unknown order, mismatch) is acknowledged — WeChat retrying it
+    would change nothing — and left in the audit log for finance."""
+    resource = notification.resource
+    if notification.event_type != "TRANSACTION.SUCCESS" or resource.get("trade_state") != "SUCCESS":
+        return f"ignored {notification.event_type}"
+    out_trade_no = str(resource.get("out_trade_no", ""))
+    order = RenewalOrder.objects.select_related("staff").filter(out_trade_no=out_trade_no).first()
+    if order is None:
+        log_action(
+            actor=None, action="payments.notification.unknown_order", data={"out_trade_no": out_trade_no}
+        )
+        return "unknown order"
+    provider = get_provider()
+    mismatches = check_payment_resource(
+        resource,
+        appid=provider.appid,
+        mchid=provider.mchid,
+        out_trade_no=order.out_trade_no,
+        amount_fen=order.amount_fen,
+    )
+    if mismatches:
+        log_action(
+            actor=None,
+            action="renewals.order.payment_mismatch",
+            obj=order,
+            data={"source": "notification", "event_id": notification.event_id, "mismatches": mismatches},
+            plate=order.plate,
+            staff_no=order.staff.staff_no,
+        )
+        return "mismatch"
+    try:
+        _, changed = order_mark_paid(
+            out_trade_no=order.out_trade_no,
+            transaction_id=str(resource["transaction_id"]),
+            amount_fen=int(resource["amount"]["total"]),
+            paid_at=parse_time(resource.get("success_time")),
+            payer_openid=str((resource.get("payer") or {}).get("openid", "")),
+            source="notification",
+        )
+    except CampusPassError as exc:
+        # E.g. paid after the order was closed: recorded by the service; finance refunds it.
+        log_action(
+            actor=None,
+            action="renewals.order.payment_not_applied",
+            obj=order,
+            reason=exc.message,
+            data={"event_id": notification.event_id, "transaction_id": resource.get("transaction_id")},
+            plate=order.plate,
+            staff_no=order.staff.staff_no,
+        )
+        return f"not applied: {exc.code}"
+    return "paid" if changed else "already paid"
+
+
+def apply_refund_notification(notification: Notification) -> str:
+    """A verified REFUND.SUCCESS / ABNORMAL / CLOSED: the final state of one of our refunds."""
+    resource = notification.resource
+    out_refund_no = str(resource.get("out_refund_no", ""))
+    refund = Refund.objects.select_related("order").filter(out_refund_no=out_refund_no).first()
+    if refund is None:
+        log_action(
+            actor=None, action="payments.notification.unknown_refund", data={"out_refund_no": out_refund_no}
+        )
+        return "unknown refund"
+    mismatches = check_refund_resource(
+        resource,
+        mchid=get_provider().mchid,
+        out_trade_no=refund.order.out_trade_no,
+        out_refund_no=refund.out_refund_no,
+        amount_fen=refund.amount_fen,
+    )
+    if mismatches:
+        log_action(
+            actor=None,
+            action="renewals.refund.notification_mismatch",
+            obj=refund.order,
+            data={"event_id": notification.event_id, "mismatches": mismatches},
+            plate=refund.order.plate,
+        )
+        return "mismatch"
+    status = str(resource["refund_status"])
+    _, changed = refund_apply_result(
+        out_refund_no=out_refund_no,
+        succeeded=status == "SUCCESS",
+        platform_status=status,
+        refund_id_on_platform=str(resource.get("refund_id", "")),
+        amount_fen=int(resource["amount"]["refund"]),
+        error="" if status == "SUCCESS" else f"支付平台退款状态：{status}",
+        source="notification",
+    )
+    return f"refund {status}" if changed else "already applied"
+
+
+def provider_summary() -> dict[str, Any]:
+    provider = get_provider()
+    return {"name": provider.name, "appid": provider.appid, "mchid": provider.mchid}

@@ -1,0 +1,51 @@
+"""Background and periodic work of the renewal core. Thin: each task calls one service."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from django_tasks import task
+
+from .services.orders import order_update_validity
+from .services.payments import check_unpaid_orders
+from .services.photos import purge_id_photos
+from .services.reconcile import reconcile_day
+from .services.refunds import check_refunds, refund_submit
+
+
+@task()
+def submit_refund(refund_id: int) -> str:
+    """Send one refund to the platform (after the request's transaction committed)."""
+    return refund_submit(refund_id=refund_id).status
+
+
+@task()
+def check_unpaid_orders_task() -> dict:
+    """Every minute: query unpaid orders, close those past the timeout (querying first)."""
+    return check_unpaid_orders()
+
+
+@task()
+def check_refunds_task() -> dict:
+    """Every few minutes: resend refunds that did not reach the platform; query slow ones."""
+    return check_refunds()
+
+
+@task()
+def update_validity_task() -> int:
+    """Hourly: 待生效 → 使用中 → 已过期 as the validity dates pass."""
+    return order_update_validity()
+
+
+@task()
+def reconcile_yesterday_task() -> int:
+    """Daily: compare yesterday's bill with our records; returns the number of differences."""
+    day = timezone.localdate() - dt.timedelta(days=1)
+    return len(reconcile_day(day=day).differences)
+
+
+@task()
+def purge_id_photos_task() -> int:
+    """Daily: delete ID photos past their retention period."""
+    return purge_id_photos()
