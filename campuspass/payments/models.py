@@ -1,0 +1,133 @@
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+KIND_CHOICES = [("payment", "支付"), ("refund", "退款")]
+
+
+class ReceivedNotification(models.Model):
+    """Every notification that reached our endpoints, verified or not: the log of what came in.
+
+    A verified event id appears once (duplicates from the platform's retries keep the first row);
+    rejected ones keep the id they claimed, which proves nothing, so it is not unique among them.
+    """
+
+    kind = models.CharField("类型", max_length=16, choices=KIND_CHOICES)
+    event_id = models.CharField("通知ID", max_length=64, null=True, blank=True, db_index=True)
+    event_type = models.CharField("通知类型", max_length=64, blank=True)
+    headers = models.JSONField("请求头（摘录）", default=dict)
+    body_sha256 = models.CharField("报文SHA-256", max_length=64)
+    verified = models.BooleanField("验证通过", default=False)
+    reject_reason = models.CharField("拒绝原因", max_length=64, blank=True)
+    reject_message = models.CharField("拒绝说明", max_length=255, blank=True)
+    received_at = models.DateTimeField("接收时间", default=timezone.now, db_index=True)
+    applied_result = models.TextField("处理结果", blank=True)
+    applied_ok = models.BooleanField("已处理", default=False)
+    deliveries = models.PositiveIntegerField("收到次数", default=1)
+
+    class Meta:
+        verbose_name = "收到的支付通知"
+        verbose_name_plural = "收到的支付通知"
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_id"], condition=Q(verified=True), name="payments_verified_event_id_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.event_id or '-'} {'ok' if self.verified else self.reject_reason}"
+
+
+class UsedNonce(models.Model):
+    """Nonces of accepted notifications; the unique column is what makes a replay fail."""
+
+    nonce = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return self.nonce
+
+
+# --- the simulator's own state (what WeChat Pay would keep on its side) ---------------------------
+
+
+class SimTransaction(models.Model):
+    STATES = [("NOTPAY", "未支付"), ("SUCCESS", "支付成功"), ("CLOSED", "已关闭"), ("REFUND", "转入退款")]
+
+    out_trade_no = models.CharField(max_length=32, unique=True)
+    appid = models.CharField(max_length=32)
+    mchid = models.CharField(max_length=32)
+    description = models.CharField(max_length=127)
+    amount_fen = models.PositiveIntegerField()
+    openid = models.CharField(max_length=128, blank=True)
+    notify_url = models.CharField(max_length=255)
+    return_url = models.CharField(max_length=500, blank=True)
+    expire_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=STATES, default="NOTPAY")
+    transaction_id = models.CharField(max_length=32, blank=True)
+    prepay_id = models.CharField(max_length=64)
+    success_time = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "模拟支付订单"
+        verbose_name_plural = "模拟支付订单"
+
+    def __str__(self):
+        return f"{self.out_trade_no} {self.state}"
+
+
+class SimRefund(models.Model):
+    STATUSES = [
+        ("PROCESSING", "退款处理中"),
+        ("SUCCESS", "退款成功"),
+        ("ABNORMAL", "退款异常"),
+        ("CLOSED", "退款关闭"),
+    ]
+
+    out_refund_no = models.CharField(max_length=64, unique=True)
+    refund_id = models.CharField(max_length=32, unique=True)
+    out_trade_no = models.CharField(max_length=32, db_index=True)
+    transaction_id = models.CharField(max_length=32)
+    amount_fen = models.PositiveIntegerField()
+    total_fen = models.PositiveIntegerField()
+    reason = models.CharField(max_length=80, blank=True)
+    notify_url = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=STATUSES, default="PROCESSING")
+    success_time = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "模拟退款"
+        verbose_name_plural = "模拟退款"
+
+    def __str__(self):
+        return f"{self.out_refund_no} {self.status}"
+
+
+class SimNotification(models.Model):
+    """A notification the simulator sent or will send; the body is kept exactly, for replay."""
+
+    kind = models.CharField(max_length=16, choices=KIND_CHOICES)
+    event_id = models.CharField(max_length=64, db_index=True)
+    event_type = models.CharField(max_length=64)
+    url = models.CharField(max_length=255)
+    body = models.TextField()
+    last_headers = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    acknowledged = models.BooleanField(default=False)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    dropped = models.BooleanField(default=False)
+    last_status = models.IntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "模拟通知"
+        verbose_name_plural = "模拟通知"
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"#{self.pk} {self.event_type} {self.event_id}"

@@ -1,0 +1,1 @@
+"""A local stand-in for WeChat Pay: its keys, its state, its cashier page and its notifications."""
