@@ -219,4 +219,7 @@ PERIODIC_TASKS = [
     ("campuspass.renewals.tasks.purge_id_photos_task", 86400),
     ("campuspass.sms.tasks.retry_failed_sms", 300),
     ("campuspass.verification.tasks.purge_verification_state", 86400),
+    ("campuspass.payments.tasks.prune_used_nonces_task", 86400),
 ]
+if PAYMENT_PROVIDER == "simulator":  # its notifications and refund settlements, every few seconds
+    PERIODIC_TASKS.append(("campuspass.payments.tasks.simulator_deliver_task", 5))

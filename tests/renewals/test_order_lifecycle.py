@@ -15,7 +15,7 @@ from hypothesis.extra.django import TestCase as HypothesisTestCase
 from campuspass.core.errors import CampusPassError
 from campuspass.core.models import LogEntry
 from campuspass.registry.models import Pass
-from campuspass.renewals.models import Refund, RenewalOrder
+from campuspass.renewals.models import Campaign, Refund, RenewalOrder
 from campuspass.renewals.services.orders import (
     order_approve,
     order_create,
@@ -43,7 +43,7 @@ pytestmark = pytest.mark.django_db
 
 
 def new_order(campaign=None, **pass_kwargs) -> RenewalOrder:
-    campaign = campaign or make_campaign()
+    campaign = campaign or Campaign.objects.filter(year=2019).first() or make_campaign()
     previous = make_pass(**pass_kwargs)
     order = order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo="a" * 32 + ".jpg")
     order_record_consent(
@@ -408,3 +408,19 @@ class AmountsNeverDrift(HypothesisTestCase):
             assert refund.amount_fen == price
         finally:
             providers._provider = saved
+
+
+def test_an_order_paid_at_the_counter_is_not_refunded_online(fake_provider):
+    order = new_order()
+    order_mark_paid(
+        out_trade_no=order.out_trade_no,
+        transaction_id="",
+        amount_fen=order.amount_fen,
+        method="cash",
+        source="counter",
+    )
+    order = order_reject(order=order, acting_user=None, reason="信息不符")
+    with pytest.raises(CampusPassError) as excinfo:
+        refund_request(order=order)
+    assert excinfo.value.code == "refund_at_counter"
+    assert not Refund.objects.filter(order=order).exists()

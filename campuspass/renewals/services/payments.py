@@ -39,7 +39,7 @@ QUERY_AFTER = dt.timedelta(minutes=1)
 
 
 def notify_url(kind: str) -> str:
-    return settings.SITE_URL + reverse(f"payments:notify-{kind}")
+    return settings.SITE_URL + reverse(f"payments:notify_{kind}")
 
 
 def expires_at(order: RenewalOrder) -> dt.datetime:

@@ -50,6 +50,12 @@ def refund_request(*, order: RenewalOrder, acting_user: Any = None, reason: str 
                 "该订单的退款处理异常，保卫处财务会尽快重新办理，无需再次申请。", code="refund_failed"
             )
         check_transition(order.status, S.REFUNDING)
+        if order.payment_method and order.payment_method != "wechat":
+            # Paid in cash or by card at the counter: WeChat Pay cannot return that money.
+            raise CampusPassError(
+                "该订单在窗口现场缴费，不能在线退款。请携带收据到保卫处窗口办理退款。",
+                code="refund_at_counter",
+            )
         if order.paid_at is None or timezone.now() - order.paid_at > REFUND_WINDOW:
             raise CampusPassError(
                 "该订单支付已超过一年，无法原路退款，请联系保卫处财务现场办理。", code="refund_window"

@@ -1,0 +1,275 @@
+"""Handing out approved passes (at the counter or by a courier) and assigning deliveries to couriers.
+
+The status table has no "handed out" status: handing out is recorded on the approved order
+(handed_out_at / handed_out_by and the two checks), so the order stays `approved` and its validity
+(待生效 / 使用中 / 已过期) keeps being shown to the staff member.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import unicodedata
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from campuspass.core.audit import log_action
+from campuspass.core.errors import CampusPassError
+from campuspass.core.phones import InvalidPhone, normalize_phone
+from campuspass.core.plates import plate_search_variants
+
+from ..models import Campaign, RenewalOrder
+from .orders import _locked
+
+S = RenewalOrder.Status
+F = RenewalOrder.Fulfilment
+
+# The back office's 配送 role (campuspass.backoffice.roles.COURIER); named here so that the renewal
+# core does not import the back office. A test keeps the two equal.
+COURIER_GROUP = "配送"
+CHANNELS = {"counter": "窗口领取", "delivery": "送证上门"}
+
+
+def _user_label(user: Any) -> str:
+    if user is None:
+        return "系统"
+    return user.get_full_name() or user.get_username()
+
+
+def order_hand_out(
+    *,
+    order: RenewalOrder,
+    acting_user: Any,
+    old_pass_collected: bool,
+    id_checked: bool,
+    channel: str = "counter",
+) -> RenewalOrder:
+    """ "发放" / "已送达": record that the new pass was handed over, with the two checks.
+    Raises CampusPassError (already handed out, not approved, a check missing)."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel}")
+    with transaction.atomic():
+        order = _locked(order)
+        if order.handed_out_at is not None:
+            when = timezone.localtime(order.handed_out_at)
+            who = _user_label(order.handed_out_by)
+            raise CampusPassError(
+                f"该通行证已于 {when:%Y-%m-%d %H:%M} 由 {who} 发放，不能重复发放。"
+                "如对方称未收到，请核实后联系管理员。",
+                code="already_handed_out",
+            )
+        if order.status != S.APPROVED:
+            raise CampusPassError(
+                f"订单当前状态为“{order.status_label}”，不能发放。只有审核通过的订单才能发放通行证。",
+                code="not_approved",
+            )
+        if order.new_pass_id is None:  # pragma: no cover - order_approve always creates it
+            raise CampusPassError("该订单尚未生成新通行证，请联系管理员。", code="no_pass")
+        if channel == "delivery" and order.fulfilment != F.DELIVERY:
+            raise CampusPassError(
+                "该订单选择的是到保卫处领取，不在送证上门名单中。请让职工到窗口领取。", code="not_delivery"
+            )
+        missing = [
+            label
+            for label, done in (("旧证已收回", old_pass_collected), ("工作证已核验", id_checked))
+            if not done
+        ]
+        if missing:
+            raise CampusPassError(
+                "请先{}，并勾选“{}”，再发放新证。".format(
+                    "、".join({"旧证已收回": "收回旧证", "工作证已核验": "核验工作证"}[m] for m in missing),
+                    "”和“".join(missing),
+                ),
+                code="checks_required",
+            )
+        order.handed_out_at = timezone.now()
+        order.handed_out_by = acting_user if getattr(acting_user, "is_authenticated", False) else None
+        order.old_pass_collected = True
+        order.id_checked = True
+        order.save(
+            update_fields=["handed_out_at", "handed_out_by", "old_pass_collected", "id_checked", "updated_at"]
+        )
+        log_action(
+            actor=acting_user,
+            action="renewals.order.handed_out",
+            obj=order,
+            reason=CHANNELS[channel],
+            data={
+                "channel": channel,
+                "new_pass": order.new_pass.number,
+                "old_pass_collected": True,
+                "id_checked": True,
+            },
+            plate=order.plate,
+            staff_no=order.staff.staff_no,
+        )
+    return order
+
+
+def is_courier(user: Any) -> bool:
+    return bool(
+        user is not None
+        and getattr(user, "is_active", False)
+        and user.groups.filter(name=COURIER_GROUP).exists()
+    )
+
+
+def order_assign_courier(*, orders: Iterable[RenewalOrder | int], courier: Any, acting_user: Any) -> int:
+    """Assign delivery orders (approved, not yet delivered) to a courier; returns how many changed.
+    Orders that are no longer deliverable are skipped. Raises CampusPassError (not a courier, none
+    deliverable)."""
+    if not is_courier(courier):
+        raise CampusPassError(
+            "只能分派给“配送”角色的在岗人员，请重新选择配送员。如需新增配送员，请联系管理员。",
+            code="not_courier",
+        )
+    pks = sorted({o.pk if isinstance(o, RenewalOrder) else int(o) for o in orders})
+    if not pks:
+        raise CampusPassError("请先勾选要分派的送证订单。", code="nothing_selected")
+    changed = 0
+    with transaction.atomic():
+        # Locked in primary-key order so that two clerks assigning overlapping lists cannot deadlock.
+        locked = list(
+            RenewalOrder.objects.select_for_update()
+            .select_related("staff")
+            .filter(pk__in=pks, status=S.APPROVED, fulfilment=F.DELIVERY, handed_out_at__isnull=True)
+            .order_by("pk")
+        )
+        if not locked:
+            raise CampusPassError(
+                "所选订单都已送达、改为到窗口领取或状态已变化，没有可分派的订单。请刷新页面。",
+                code="nothing_deliverable",
+            )
+        now = timezone.now()
+        User = get_user_model()
+        previous_names = dict(
+            User.objects.filter(pk__in={o.courier_id for o in locked if o.courier_id}).values_list(
+                "pk", "username"
+            )
+        )
+        for order in locked:
+            if order.courier_id == courier.pk:
+                continue
+            previous = previous_names.get(order.courier_id, "")
+            order.courier = courier
+            order.courier_assigned_at = now
+            order.save(update_fields=["courier", "courier_assigned_at", "updated_at"])
+            log_action(
+                actor=acting_user,
+                action="renewals.order.courier_assigned",
+                obj=order,
+                data={"courier": courier.get_username(), "previous": previous},
+                plate=order.plate,
+                staff_no=order.staff.staff_no,
+            )
+            changed += 1
+    return changed
+
+
+def order_phone_reveal(*, order: RenewalOrder, acting_user: Any, where: str) -> str:
+    """ "显示完整号码": the staff member's full mobile number, written to the audit log."""
+    staff = order.staff
+    log_action(
+        actor=acting_user,
+        action="core.phone.viewed",
+        obj=staff,
+        reason="查看完整手机号",
+        data={"where": where, "order": order.pk},
+        plate=order.plate,
+        staff_no=staff.staff_no,
+    )
+    return staff.mobile
+
+
+# --- reads for the counter and delivery screens --------------------------------------------------------
+# (selectors: they only read)
+
+_FLOOR_NUMERALS = "一二三四五六七八九十"
+_DIGIT_RE = re.compile(r"[0-9]")
+_FLOOR_OR_ROOM_RE = re.compile(r"[0-9]+\s*[层室]")
+_TRIM = " \t,，、;；:：#-—()（）"
+OTHER_BUILDING = "其他"
+
+
+def building_of(address: str) -> str:
+    """The building a campus address starts with, to group deliveries: "行政2号楼1层122室" →
+    "行政2号楼", "药学院 305室" → "药学院", "图书馆二楼" → "图书馆"; unknown → "其他"."""
+    text = unicodedata.normalize("NFKC", address or "").strip()
+    index = text.find("楼")
+    if index > 0:
+        head = text[:index]
+        without_floor = head.rstrip(_FLOOR_NUMERALS)
+        if without_floor != head:  # "图书馆二楼": a floor of the building before it
+            if without_floor.strip(_TRIM):
+                return without_floor.strip(_TRIM)
+        elif not _FLOOR_OR_ROOM_RE.search(head):  # "行政2号楼", "逸夫楼", not "3层楼道"
+            return text[: index + 1].strip(_TRIM)
+    match = _DIGIT_RE.search(text)
+    head = text[: match.start()] if match else text
+    return head.strip(_TRIM) or OTHER_BUILDING
+
+
+def search_orders(*, query: str, campaign: Campaign | None) -> QuerySet[RenewalOrder]:
+    """The campaign's orders of the staff member found by plate (any spelling), staff number, name
+    or phone ("+86 138-…")."""
+    query = " ".join((query or "").split())
+    if not query or campaign is None:
+        return RenewalOrder.objects.none()
+    condition = Q(staff__staff_no=query) | Q(staff__name=query)
+    if len(query) >= 2:
+        condition |= Q(staff__name__contains=query)
+    plate = plate_search_variants(query)
+    if plate:
+        condition |= Q(plate=plate) | Q(vehicle__plate=plate)
+    else:
+        cleaned = "".join(ch for ch in unicodedata.normalize("NFKC", query).upper() if ch.isalnum())
+        if len(cleaned) >= 4 and not cleaned.isdigit():
+            condition |= Q(plate__contains=cleaned)  # a partial plate: "A12345"
+    with contextlib.suppress(InvalidPhone):
+        condition |= Q(staff__mobile=normalize_phone(query))
+    orders = RenewalOrder.objects.filter(campaign=campaign)
+    staff_ids = orders.filter(condition).values("staff_id")
+    return (
+        orders.filter(staff_id__in=staff_ids)
+        .select_related("staff", "new_pass", "handed_out_by", "campaign", "courier")
+        .order_by("staff__name", "plate", "-created_at")
+    )
+
+
+def pending_pickups(*, campaign: Campaign | None) -> QuerySet[RenewalOrder]:
+    """Approved pickup orders whose pass has not been collected, oldest decision first."""
+    if campaign is None:
+        return RenewalOrder.objects.none()
+    return (
+        RenewalOrder.objects.filter(
+            campaign=campaign, status=S.APPROVED, fulfilment=F.PICKUP, handed_out_at__isnull=True
+        )
+        .select_related("staff", "new_pass")
+        .order_by("decided_at", "pk")
+    )
+
+
+def pending_deliveries(*, campaign: Campaign | None) -> QuerySet[RenewalOrder]:
+    """Approved delivery orders not yet delivered."""
+    if campaign is None:
+        return RenewalOrder.objects.none()
+    return (
+        RenewalOrder.objects.filter(
+            campaign=campaign, status=S.APPROVED, fulfilment=F.DELIVERY, handed_out_at__isnull=True
+        )
+        .select_related("staff", "new_pass", "courier")
+        .order_by("decided_at", "pk")
+    )
+
+
+def group_by_building(orders: Iterable[RenewalOrder]) -> list[tuple[str, list[RenewalOrder]]]:
+    """[(building, orders)], buildings in name order with "其他" last."""
+    groups: dict[str, list[RenewalOrder]] = {}
+    for order in orders:
+        groups.setdefault(building_of(order.delivery_address), []).append(order)
+    return sorted(groups.items(), key=lambda item: (item[0] == OTHER_BUILDING, item[0]))

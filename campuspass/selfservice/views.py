@@ -1,0 +1,526 @@
+"""The staff member's pages (product.md section 3), in the notice's order and with its labels.
+
+Views parse, authorise, call one service and render. The SMS code unlocks exactly one plate for
+this browser session (`campuspass.verification.otp.grant`); every page that shows a person's data
+or acts on an order checks that plate, and an order of another plate answers 404 — the same as an
+order that does not exist, so ids cannot be probed."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from campuspass.core.errors import CampusPassError
+from campuspass.core.phones import mask_phone
+from campuspass.core.plates import InvalidPlate, normalize_plate
+from campuspass.payments.providers import PaymentProviderError, get_provider
+from campuspass.registry.models import Pass, Vehicle
+from campuspass.renewals.models import RenewalOrder
+from campuspass.renewals.selectors import (
+    current_campaign,
+    onsite_instructions,
+    orders_for_plate,
+    renewal_eligibility,
+)
+from campuspass.renewals.services.orders import order_create, order_record_consent, order_set_fulfilment
+from campuspass.renewals.services.payments import expires_at, payment_start, payment_sync
+from campuspass.renewals.services.refunds import refund_request
+from campuspass.verification import otp
+from campuspass.verification.photos import delete_id_photo, photo_response, store_id_photo
+
+logger = logging.getLogger(__name__)
+S = RenewalOrder.Status
+
+PENDING_KEY = "ss.pending"  # {"plate", "purpose", "resend_at"} between "确定" and the code
+PHOTO_KEY = "ss.photo"  # the uploaded ID photo of the renewal being prepared
+OPENID_KEY = "ss.openid"
+OAUTH_KEY = "ss.oauth"
+PURPOSES = {otp.PURPOSE_LOOKUP: "selfservice:record", otp.PURPOSE_ORDERS: "selfservice:orders"}
+
+
+def client_ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "") or "0.0.0.0"  # noqa: S104 - a key for throttles only
+
+
+def in_wechat(request: HttpRequest) -> bool:
+    return "MicroMessenger" in request.headers.get("User-Agent", "")
+
+
+def unlocked_plate(request: HttpRequest) -> str | None:
+    return otp.granted_plate(request.session)
+
+
+def own_order(request: HttpRequest, pk: int) -> RenewalOrder:
+    """The order, if it belongs to the plate this session unlocked; else 404 (never 403)."""
+    plate = unlocked_plate(request)
+    order = (
+        RenewalOrder.objects.select_related("campaign", "staff", "vehicle", "new_pass")
+        .filter(pk=pk, plate=plate or "\x00")
+        .first()
+    )
+    if order is None:
+        raise Http404("没有找到该订单")
+    return order
+
+
+def need_code(request: HttpRequest, purpose: str) -> HttpResponse:
+    messages.info(request, "请先输入车牌号并完成短信验证。")
+    return redirect(f"{reverse('selfservice:lookup')}?for={purpose}")
+
+
+def next_step(order: RenewalOrder) -> str:
+    """What the staff member should do (or wait for) next, in one sentence."""
+    campaign = order.campaign
+    if order.status == S.PENDING_PAYMENT:
+        if not hasattr(order, "consent"):
+            return "请阅读并同意《知情同意书》后支付。"
+        deadline = timezone.localtime(expires_at(order))
+        return f"请于 {deadline:%H:%M} 前完成支付，超时订单将自动关闭。"
+    if order.status == S.PAID:
+        return "已支付，等待保卫处审核。审核结果将以短信通知。"
+    if order.status == S.APPROVED:
+        if order.handed_out_at:
+            return "通行证已领取。"
+        if order.fulfilment == RenewalOrder.Fulfilment.DELIVERY:
+            return f"审核通过，保卫处将送证到：{order.delivery_address}。请备好工作证和旧证。"
+        when = f"{order.pickup_from:%Y年%-m月%-d日}起" if order.pickup_from else ""
+        return (
+            f"审核通过，请{when}携带工作证和{campaign.previous_year}年度旧证到{campaign.pickup_place}领取"
+            f"（{campaign.pickup_hours}）。"
+        )
+    if order.status == S.REJECTED:
+        return f"审核未通过：{order.reject_reason}。请点击“申请退款”，款项将原路退回。"
+    if order.status == S.REFUNDING:
+        return "退款处理中，款项将在 2 小时至 15 天内原路退回。"
+    if order.status == S.REFUNDED:
+        return "已退款，款项已原路退回。"
+    if order.status == S.REFUND_FAILED:
+        return f"退款处理异常，保卫处财务会尽快处理，无需再次申请。咨询电话：{campaign.contact_phones}。"
+    return "订单已关闭（超时未支付或已取消）。如需办理，请重新提交。"
+
+
+# --- home, menu, lookup and the SMS code ------------------------------------------------------
+
+
+@require_GET
+def home(request):
+    return render(request, "selfservice/home.html", {"campaign": current_campaign()})
+
+
+@require_GET
+def menu(request):
+    return render(request, "selfservice/menu.html", {"plate": unlocked_plate(request)})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def lookup(request):
+    """ "现场长租查询" / "订单记录": 输入车牌号, 确定 → a code to the number on file."""
+    purpose = request.POST.get("for") or request.GET.get("for") or otp.PURPOSE_LOOKUP
+    if purpose not in PURPOSES:
+        purpose = otp.PURPOSE_LOOKUP
+    context = {"purpose": purpose, "plate_input": ""}
+    if request.method == "POST":
+        raw = request.POST.get("plate", "")
+        context["plate_input"] = raw[:20]
+        try:
+            plate = normalize_plate(raw)
+        except InvalidPlate as exc:
+            context["error"] = exc.reason
+            return render(request, "selfservice/lookup.html", context, status=200)
+        if not request.session.session_key:
+            request.session.save()
+        phone = Vehicle.objects.filter(plate=plate).values_list("owner__mobile", flat=True).first()
+        result = otp.request_code(
+            plate=plate,
+            phone_on_file=phone,
+            session_key=request.session.session_key,
+            ip=client_ip(request),
+            purpose=purpose,
+        )
+        request.session[PENDING_KEY] = {
+            "plate": plate,
+            "purpose": purpose,
+            "resend_at": time.time() + max(result.retry_after_seconds, 0),
+            "notice": result.message,
+            "throttled": not result.sent and result.code != "sent",
+        }
+        return redirect("selfservice:verify")
+    return render(request, "selfservice/lookup.html", context)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def verify(request):
+    """ "输入获取到的验证码", "确定": unlock this plate for this browser session."""
+    pending = request.session.get(PENDING_KEY)
+    if not isinstance(pending, dict) or "plate" not in pending:
+        return redirect("selfservice:lookup")
+    campaign = current_campaign()
+    context = {
+        "plate": pending["plate"],
+        "purpose": pending["purpose"],
+        "notice": pending.get("notice", ""),
+        "throttled": pending.get("throttled", False),
+        "resend_in": max(0, int(pending.get("resend_at", 0) - time.time())),
+        "phones": campaign.contact_phones if campaign else "",
+        "place": campaign.pickup_place if campaign else "",
+    }
+    if request.method == "POST":
+        result = otp.verify_code(
+            plate=pending["plate"],
+            session_key=request.session.session_key or "",
+            purpose=pending["purpose"],
+            code=request.POST.get("code", ""),
+            ip=client_ip(request),
+        )
+        if result.ok:
+            otp.grant(request.session, pending["plate"])
+            request.session.pop(PENDING_KEY, None)
+            return redirect(PURPOSES[pending["purpose"]])
+        context["error"] = result.message
+    return render(request, "selfservice/verify.html", context)
+
+
+@require_POST
+def logout(request):
+    otp.revoke(request.session)
+    request.session.flush()
+    return redirect("selfservice:home")
+
+
+# --- the record and the renewal -----------------------------------------------------------------
+
+
+@never_cache
+@require_GET
+def record(request):
+    plate = unlocked_plate(request)
+    if plate is None:
+        return need_code(request, otp.PURPOSE_LOOKUP)
+    vehicle = Vehicle.objects.select_related("owner").filter(plate=plate).first()
+    passes = (
+        Pass.objects.select_related("holder").filter(vehicle=vehicle).order_by("-year")[:3] if vehicle else []
+    )
+    campaign = current_campaign()
+    eligibility = renewal_eligibility(plate=plate, campaign=campaign)
+    return render(
+        request,
+        "selfservice/record.html",
+        {
+            "plate": plate,
+            "vehicle": vehicle,
+            "owner": vehicle.owner if vehicle else None,
+            "masked_phone": mask_phone(vehicle.owner.mobile) if vehicle else "",
+            "passes": passes,
+            "campaign": campaign,
+            "eligibility": eligibility,
+            "onsite": onsite_instructions(campaign) if campaign else "",
+        },
+    )
+
+
+def _renewal_context(request):
+    """(plate, campaign, eligibility) for the renewal pages, or a redirect explaining why not."""
+    plate = unlocked_plate(request)
+    if plate is None:
+        return None, need_code(request, otp.PURPOSE_LOOKUP)
+    campaign = current_campaign()
+    eligibility = renewal_eligibility(plate=plate, campaign=campaign)
+    if not eligibility.ok:
+        messages.warning(request, eligibility.message)
+        return None, redirect("selfservice:record")
+    if eligibility.open_order is not None and hasattr(eligibility.open_order, "consent"):
+        # An unpaid order already agreed to: continue it rather than start again.
+        return None, redirect("selfservice:pay", pk=eligibility.open_order.pk)
+    return (plate, campaign, eligibility), None
+
+
+@never_cache
+@require_GET
+def renew(request):
+    """ "续费": the campaign's product under "出售中"."""
+    ctx, response = _renewal_context(request)
+    if response:
+        return response
+    plate, campaign, eligibility = ctx
+    return render(request, "selfservice/renew.html", {"plate": plate, "campaign": campaign})
+
+
+@never_cache
+@require_GET
+def owner(request):
+    """ "添加车主信息": the owner exactly as on file; nothing can be changed or added."""
+    ctx, response = _renewal_context(request)
+    if response:
+        return response
+    plate, campaign, eligibility = ctx
+    holder = eligibility.previous_pass.holder
+    return render(
+        request,
+        "selfservice/owner.html",
+        {"plate": plate, "campaign": campaign, "holder": holder, "masked_phone": mask_phone(holder.mobile)},
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def photo(request):
+    """ "添加图片": the staff ID card photo (camera or album)."""
+    ctx, response = _renewal_context(request)
+    if response:
+        return response
+    plate, campaign, _ = ctx
+    context = {"plate": plate, "campaign": campaign, "has_photo": bool(request.session.get(PHOTO_KEY))}
+    if request.method == "POST":
+        upload = request.FILES.get("photo")
+        if upload is None:
+            context["error"] = "请选择或拍摄工作证（校园一卡通）照片后再上传。"
+            return render(request, "selfservice/photo.html", context)
+        try:
+            stored = store_id_photo(upload)
+        except CampusPassError as exc:
+            context["error"] = exc.message
+            return render(request, "selfservice/photo.html", context)
+        previous = request.session.get(PHOTO_KEY)
+        if previous and not RenewalOrder.objects.filter(id_photo=previous).exists():
+            delete_id_photo(previous)
+        request.session[PHOTO_KEY] = stored.name
+        return redirect("selfservice:confirm")
+    return render(request, "selfservice/photo.html", context)
+
+
+@never_cache
+@require_GET
+def pending_photo(request):
+    """The photo being prepared, to this session only."""
+    name = request.session.get(PHOTO_KEY)
+    if not name or unlocked_plate(request) is None:
+        raise Http404("没有照片")
+    return photo_response(name)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def confirm(request):
+    """ "确认相关内容一致", then "提交订单" (one open order per pass and year, however often)."""
+    ctx, response = _renewal_context(request)
+    if response:
+        return response
+    plate, campaign, eligibility = ctx
+    name = request.session.get(PHOTO_KEY)
+    if not name:
+        messages.info(request, "请先上传工作证照片。")
+        return redirect("selfservice:photo")
+    holder = eligibility.previous_pass.holder
+    context = {
+        "plate": plate,
+        "campaign": campaign,
+        "holder": holder,
+        "vehicle": eligibility.previous_pass.vehicle,
+        "masked_phone": mask_phone(holder.mobile),
+        "fulfilment": request.POST.get("fulfilment", RenewalOrder.Fulfilment.PICKUP),
+        "address": request.POST.get("address", "")[:200],
+    }
+    if request.method == "POST":
+        try:
+            order = order_create(
+                plate=plate,
+                campaign=campaign,
+                id_photo=name,
+                fulfilment=context["fulfilment"],
+                delivery_address=context["address"],
+            )
+        except CampusPassError as exc:
+            context["error"] = exc.message
+            return render(request, "selfservice/confirm.html", context)
+        if order.id_photo == name:
+            request.session.pop(PHOTO_KEY, None)
+        return redirect("selfservice:consent", pk=order.pk)
+    return render(request, "selfservice/confirm.html", context)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def consent(request, pk: int):
+    """ "知情同意书", "同意": who agreed to which version, when, from which device."""
+    order = own_order(request, pk)
+    if order.status != S.PENDING_PAYMENT or hasattr(order, "consent"):
+        return redirect(
+            "selfservice:pay" if order.status == S.PENDING_PAYMENT else "selfservice:order", pk=pk
+        )
+    version = order.campaign.current_consent()
+    if version is None:
+        messages.error(
+            request, f"知情同意书尚未发布，暂时无法支付。请联系保卫处：{order.campaign.contact_phones}。"
+        )
+        return redirect("selfservice:order", pk=pk)
+    if request.method == "POST":
+        try:
+            order_record_consent(
+                order=order,
+                consent_version=version,
+                ip_address=client_ip(request),
+                user_agent=request.headers.get("User-Agent", ""),
+            )
+        except CampusPassError as exc:
+            messages.error(request, exc.message)
+            return redirect("selfservice:order", pk=pk)
+        return redirect("selfservice:pay", pk=pk)
+    return render(request, "selfservice/consent.html", {"order": order, "version": version})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def pay(request, pk: int):
+    """ "立即支付": WeChat Pay JSAPI inside WeChat; the simulator's cashier in development."""
+    order = own_order(request, pk)
+    if order.status != S.PENDING_PAYMENT:
+        return redirect("selfservice:result", pk=pk)
+    if not hasattr(order, "consent"):
+        return redirect("selfservice:consent", pk=pk)
+    provider = get_provider()
+    context = {"order": order, "deadline": timezone.localtime(expires_at(order)), "provider": provider.name}
+    if provider.name == "wechatpay" and not in_wechat(request):
+        context["open_in_wechat"] = True
+        return render(request, "selfservice/pay.html", context)
+    if request.method == "GET":
+        return render(request, "selfservice/pay.html", context)
+    openid = ""
+    if provider.name == "wechatpay":
+        openid = request.session.get(OPENID_KEY, "")
+        if not openid:
+            state = secrets.token_urlsafe(16)
+            request.session[OAUTH_KEY] = {"state": state, "next": reverse("selfservice:pay", args=[pk])}
+            return redirect(provider.oauth_url(settings.SITE_URL + reverse("selfservice:oauth"), state))
+    result_url = reverse("selfservice:result", args=[pk])
+    try:
+        payment = payment_start(order=order, openid=openid, return_url=result_url)
+    except PaymentProviderError as exc:
+        context["error"] = f"{exc.message}（支付平台暂时无法下单，请稍后重试。）"
+        return render(request, "selfservice/pay.html", context)
+    except CampusPassError as exc:
+        messages.error(request, exc.message)
+        return redirect("selfservice:order", pk=pk)
+    if payment.cashier_url:
+        return redirect(payment.cashier_url)
+    context.update({"jsapi": payment.params, "result_url": result_url})
+    return render(request, "selfservice/pay_jsapi.html", context)
+
+
+@never_cache
+@require_GET
+def oauth_callback(request):
+    """WeChat OAuth (snsapi_base) comes back here with a code for the openid."""
+    saved = request.session.pop(OAUTH_KEY, None)
+    if not isinstance(saved, dict) or not secrets.compare_digest(
+        str(saved.get("state", "")), request.GET.get("state", "")
+    ):
+        messages.error(request, "微信授权已失效，请重新点击“立即支付”。")
+        return redirect("selfservice:orders")
+    try:
+        request.session[OPENID_KEY] = get_provider().openid_from_code(request.GET.get("code", ""))
+    except PaymentProviderError as exc:
+        messages.error(request, f"{exc.message}请重新点击“立即支付”。")
+    return redirect(saved["next"])
+
+
+@never_cache
+@require_GET
+def result(request, pk: int):
+    """After payment: the truth from the provider, not from the browser."""
+    order = own_order(request, pk)
+    if order.status == S.PENDING_PAYMENT and hasattr(order, "consent"):
+        order = payment_sync(order=order)
+        order = own_order(request, pk)
+    return render(request, "selfservice/result.html", {"order": order, "next_step": next_step(order)})
+
+
+# --- order records, refunds, fulfilment ---------------------------------------------------------
+
+
+@never_cache
+@require_GET
+def orders(request):
+    """ "订单记录": this plate's orders with status, amount, time and next step."""
+    plate = unlocked_plate(request)
+    if plate is None:
+        return need_code(request, otp.PURPOSE_ORDERS)
+    items = [(order, next_step(order)) for order in orders_for_plate(plate).select_related("staff")]
+    return render(request, "selfservice/orders.html", {"plate": plate, "items": items})
+
+
+@never_cache
+@require_GET
+def order_detail(request, pk: int):
+    order = own_order(request, pk)
+    if order.status == S.PENDING_PAYMENT and hasattr(order, "consent"):
+        order = payment_sync(order=order)
+        order = own_order(request, pk)
+    refund = order.refunds.order_by("-created_at").first()
+    return render(
+        request,
+        "selfservice/order.html",
+        {
+            "order": order,
+            "next_step": next_step(order),
+            "refund": refund,
+            "can_change_fulfilment": order.status in RenewalOrder.OPEN_STATUSES and not order.handed_out_at,
+        },
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def refund(request, pk: int):
+    """ "申请退款", "确定" → "退款成功提示" → 退款中 → 已退款."""
+    order = own_order(request, pk)
+    if request.method == "POST":
+        try:
+            refund_request(order=order, reason="审核未通过，职工申请退款")
+        except CampusPassError as exc:
+            messages.error(request, exc.message)
+            return redirect("selfservice:order", pk=pk)
+        return render(request, "selfservice/refund_done.html", {"order": own_order(request, pk)})
+    if order.status != S.REJECTED:
+        if order.status in (S.REFUNDING, S.REFUNDED):
+            return redirect("selfservice:order", pk=pk)
+        messages.error(request, "只有“审核未通过”的订单可以申请退款。")
+        return redirect("selfservice:order", pk=pk)
+    return render(request, "selfservice/refund.html", {"order": order})
+
+
+@require_POST
+def fulfilment(request, pk: int):
+    """Pickup at the office or delivery to a campus address; changeable until handed out."""
+    order = own_order(request, pk)
+    try:
+        order_set_fulfilment(
+            order=order,
+            fulfilment=request.POST.get("fulfilment", ""),
+            delivery_address=request.POST.get("address", ""),
+        )
+    except CampusPassError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "领取方式已保存。")
+    return redirect("selfservice:order", pk=pk)
+
+
+@never_cache
+@require_GET
+def order_photo(request, pk: int):
+    order = own_order(request, pk)
+    if not order.id_photo or order.id_photo_deleted_at:
+        raise Http404("照片已按规定删除")
+    return photo_response(order.id_photo)
