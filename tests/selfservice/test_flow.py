@@ -301,7 +301,6 @@ WECHAT_UA = "Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 Mobile Safari/53
 def test_inside_wechat_pays_with_jsapi_and_the_oauth_openid(sms_outbox, fake_provider, monkeypatch):
     """With the real provider: outside WeChat "请在微信中打开"; inside, OAuth (snsapi_base) for the
     openid, then WeixinJSBridge with the provider's parameters."""
-    fake_provider.name = "wechatpay"
     monkeypatch.setattr(
         fake_provider, "oauth_url", lambda redirect_uri, state: f"https://open.example/auth?state={state}"
     )
