@@ -3,6 +3,7 @@ reject, refund — with the guarantees of issue 3 (duplicates have one effect, n
 notification alone, expiry never closes a paid order, refunds reuse their number)."""
 
 import datetime as dt
+import io
 
 import pytest
 import time_machine
@@ -424,3 +425,28 @@ def test_an_order_paid_at_the_counter_is_not_refunded_online(fake_provider):
         refund_request(order=order)
     assert excinfo.value.code == "refund_at_counter"
     assert not Refund.objects.filter(order=order).exists()
+
+
+def test_reconcile_command_prints_the_differences(fake_provider, tmp_path):
+    import json
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    paid_order(fake_provider)
+    fake_provider.trades["CPUNKNOWN"] = {
+        "state": "SUCCESS",
+        "amount": 100,
+        "transaction_id": "T9",
+        "time": timezone.now(),
+    }
+    out = io.StringIO()
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    with time_machine.travel(timezone.now() + dt.timedelta(days=1)):
+        call_command("reconcile", "--report", str(tmp_path / "r.json"), stdout=out)
+    assert "CPUNKNOWN" in out.getvalue() and "账单中有，本系统没有记录" in out.getvalue()
+    assert json.loads((tmp_path / "r.json").read_text())["differences"][0]["key"] == "CPUNKNOWN"
+    with pytest.raises(CommandError):
+        call_command("reconcile", "--date", tomorrow.isoformat())
+    with pytest.raises(CommandError):
+        call_command("reconcile", "--date", "2019-13-45")
