@@ -36,8 +36,12 @@ CONSENT_TEXT = (
     "照片在审核完成后按规定期限删除。"
 )
 DEMO_USERS = [
-    # username, display name, superuser
-    ("admin", "系统管理员", True),
+    # username, display name, role (a back-office group), superuser
+    ("admin", "系统管理员", "管理员", True),
+    ("reviewer", "审核员（演示）", "审核员", False),
+    ("counter", "窗口（演示）", "窗口", False),
+    ("courier", "配送（演示）", "配送", False),
+    ("finance", "财务（演示）", "财务", False),
 ]
 
 
@@ -83,8 +87,8 @@ def generate_registry(path: Path, *, rows: int, year: int, seed: int = 2018) -> 
             new_energy = rng.random() < 0.15
             while True:
                 prefix = rng.choices(["京", "冀", "津"], weights=[92, 5, 3])[0]
-                if new_energy:  # small new-energy plates: D or F, then five characters
-                    tail = rng.choice("DF") + "".join(rng.choice(PLATE_CHARS) for _ in range(5))
+                if new_energy:  # small new-energy plates: D or F, a letter or digit, four digits
+                    tail = rng.choice("DF") + rng.choice(PLATE_CHARS) + f"{rng.randrange(10_000):04d}"
                 else:
                     tail = "".join(rng.choice(PLATE_CHARS) for _ in range(5))
                 plate = prefix + rng.choice(PLATE_LETTERS) + tail
@@ -130,16 +134,23 @@ def ensure_users() -> dict[str, str]:
     run of `make run` can print them again."""
     path = credentials_file()
     saved: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    from django.contrib.auth.models import Group
+
+    from campuspass.backoffice.roles import ensure_groups
+
+    ensure_groups()
     User = get_user_model()
-    for username, display, superuser in DEMO_USERS:
+    for username, display, role, superuser in DEMO_USERS:
         user = User.objects.filter(username=username).first()
         if user is None or username not in saved:
             password = secrets.token_urlsafe(9)
             if user is None:
-                user = User(username=username, first_name=display, is_staff=True, is_superuser=superuser)
+                # Only the administrator may use the Django admin (raw data maintenance).
+                user = User(username=username, first_name=display, is_staff=superuser, is_superuser=superuser)
             user.set_password(password)
             user.save()
             saved[username] = password
+        user.groups.add(Group.objects.get(name=role))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(saved, ensure_ascii=False, indent=2))
     os.chmod(path, 0o600)
