@@ -1,5 +1,6 @@
 """Periodic jobs without cron: `manage.py run_scheduler` enqueues each task of
-settings.PERIODIC_TASKS on its interval; the worker (`manage.py db_worker`) runs them. Every job is
+settings.PERIODIC_TASKS on its interval; the worker (`manage.py db_worker`) runs them. A plain
+function in the list (no `.enqueue`) is quick and is called by the scheduler itself. Every job is
 idempotent, so a restart that runs one early does no harm."""
 
 from __future__ import annotations
@@ -33,7 +34,11 @@ def run_due(jobs: list[Job], now: float) -> list[str]:
         if now < job.next_run:
             continue
         try:
-            import_string(job.path).enqueue()
+            job_callable = import_string(job.path)
+            if hasattr(job_callable, "enqueue"):
+                job_callable.enqueue()  # a task: the worker runs it
+            else:
+                job_callable()  # a quick function (the simulator's deliveries): run here
             started.append(job.path)
         except Exception:  # one broken job must not stop the others
             logger.exception("could not enqueue periodic task %s", job.path)

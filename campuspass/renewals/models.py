@@ -131,6 +131,10 @@ class RenewalOrder(models.Model):
         PICKUP = "pickup", "到保卫处领取"
         DELIVERY = "delivery", "送证上门"
 
+    class Channel(models.TextChoices):
+        ONLINE = "online", "线上"
+        ONSITE = "onsite", "现场办理"
+
     OPEN_STATUSES = (Status.PENDING_PAYMENT, Status.PAID, Status.APPROVED)
 
     campaign = models.ForeignKey(
@@ -146,6 +150,7 @@ class RenewalOrder(models.Model):
         Vehicle, verbose_name="车辆", on_delete=models.PROTECT, related_name="renewal_orders"
     )
     plate = models.CharField("车牌号", max_length=8, db_index=True)
+    channel = models.CharField("办理渠道", max_length=8, choices=Channel.choices, default=Channel.ONLINE)
     status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.PENDING_PAYMENT)
     validity = models.CharField("有效状态", max_length=8, choices=Validity.choices, blank=True)
     amount_fen = models.PositiveIntegerField("金额（分）")
@@ -228,6 +233,11 @@ class RenewalOrder(models.Model):
                 name="one_open_order_per_pass_and_year",
             ),
             models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="order_amount_positive"),
+            models.UniqueConstraint(
+                fields=["payment_receipt_no"],
+                condition=~models.Q(payment_receipt_no=""),
+                name="order_receipt_no_unique",
+            ),
         ]
         indexes = [models.Index(fields=["status", "paid_at"], name="order_status_paid_idx")]
 

@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "campuspass.backoffice.middleware.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -167,6 +168,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # One line per task state change is noise at INFO; failures still show.
+    "loggers": {"django_tasks": {"level": os.environ.get("TASKS_LOG_LEVEL", "WARNING")}},
 }
 
 # --- SMS (campuspass.sms) ---------------------------------------------------------------------
@@ -222,4 +225,4 @@ PERIODIC_TASKS = [
     ("campuspass.payments.tasks.prune_used_nonces_task", 86400),
 ]
 if PAYMENT_PROVIDER == "simulator":  # its notifications and refund settlements, every few seconds
-    PERIODIC_TASKS.append(("campuspass.payments.tasks.simulator_deliver_task", 5))
+    PERIODIC_TASKS.append(("campuspass.payments.simulator.bank.deliver_due_notifications", 5))

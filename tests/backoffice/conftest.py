@@ -10,9 +10,11 @@ from campuspass.backoffice.roles import ROLES, ensure_groups
 def make_user(db):
     ensure_groups()
 
-    def make(role: str | None, username: str | None = None, password: str = "pw-Test-1234") -> User:
+    def make(role: str | None, username: str | None = None, password: str = "pw-Test-1234") -> User:  # noqa: S107
         name = username or f"user-{role or 'none'}"
-        user = User.objects.create_user(username=name, password=password, is_staff=False, first_name=role or "")
+        user = User.objects.create_user(
+            username=name, password=password, is_staff=False, first_name=role or ""
+        )
         if role:
             assert role in ROLES
             user.groups.add(Group.objects.get(name=role))

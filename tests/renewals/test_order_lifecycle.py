@@ -302,9 +302,11 @@ def test_refused_refund_lands_in_refund_failed(fake_provider, django_capture_on_
     fake_provider.refund_answer = "NOT_ENOUGH"
     order = order_reject(order=paid_order(fake_provider), acting_user=None, reason="信息不符")
     with django_capture_on_commit_callbacks(execute=True):
-        refund_request(order=order)
+        refund = refund_request(order=order)
     order.refresh_from_db()
+    refund.refresh_from_db()
     assert order.status == S.REFUND_FAILED
+    assert refund.attempts == 1 and refund.platform_status == "NOT_ENOUGH"
 
 
 def test_unreachable_refund_is_resent_with_the_same_number(fake_provider, django_capture_on_commit_callbacks):
@@ -450,3 +452,30 @@ def test_reconcile_command_prints_the_differences(fake_provider, tmp_path):
         call_command("reconcile", "--date", tomorrow.isoformat())
     with pytest.raises(CommandError):
         call_command("reconcile", "--date", "2019-13-45")
+
+
+def test_counter_paid_order_is_refunded_at_the_counter(fake_provider, django_capture_on_commit_callbacks):
+    from campuspass.renewals.services.refunds import refund_at_counter
+
+    order = new_order()
+    order_mark_paid(
+        out_trade_no=order.out_trade_no,
+        transaction_id="",
+        amount_fen=order.amount_fen,
+        method="cash",
+        source="counter",
+    )
+    order = order_reject(order=order, acting_user=None, reason="信息不符")
+    with pytest.raises(CampusPassError):
+        refund_at_counter(order=order, acting_user=None, note="  ")
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = refund_at_counter(order=order, acting_user=None, note="现金退款 凭证 0042")
+    order.refresh_from_db()
+    assert order.status == S.REFUNDED and refund.amount_fen == order.paid_amount_fen
+    assert not [c for c in fake_provider.calls if c[0] == "refund"]  # WeChat Pay is not asked
+    with pytest.raises(TransitionNotAllowed):
+        refund_at_counter(order=order, acting_user=None, note="again")
+    wechat = order_reject(order=paid_order(fake_provider), acting_user=None, reason="信息不符")
+    with pytest.raises(CampusPassError) as excinfo:
+        refund_at_counter(order=wechat, acting_user=None, note="x")
+    assert excinfo.value.code == "not_counter_paid"

@@ -44,8 +44,8 @@ def _check_receipt_unused(receipt_no: str, *, exclude_order: int | None = None) 
 
 
 def is_onsite_order(order: RenewalOrder) -> bool:
-    """Orders created at the counter have no ID photo (online orders always have one)."""
-    return not order.id_photo and order.id_photo_deleted_at is None
+    """Orders created at the counter (the clerk saw the card: no ID photo)."""
+    return order.channel == RenewalOrder.Channel.ONSITE
 
 
 def order_create_onsite(
@@ -102,6 +102,7 @@ def order_create_onsite(
             out_trade_no=new_out_trade_no(campaign),
             fulfilment=fulfilment,
             delivery_address=delivery_address,
+            channel=RenewalOrder.Channel.ONSITE,
         )
         try:
             with transaction.atomic():
@@ -228,6 +229,18 @@ def onsite_pass_issue(
             raise CampusPassError(
                 f"车辆 {vehicle.plate} 已有 {campaign.year} 年度的通行证，无需重复办理。", code="duplicate"
             )
+        if Pass.objects.filter(
+            year=campaign.previous_year, vehicle=vehicle, review_status=Pass.ReviewStatus.APPROVED
+        ).exists():
+            raise CampusPassError(
+                f"车辆 {vehicle.plate} 有 {campaign.previous_year} 年度审核通过的通行证，请用“现场续费”办理。",
+                code="has_previous_pass",
+            )
+        open_order = RenewalOrder.objects.filter(
+            campaign=campaign, vehicle=vehicle, status__in=RenewalOrder.OPEN_STATUSES
+        ).first()
+        if open_order is not None:
+            raise CampusPassError(_open_order_message(open_order), code="order_exists")
         # One pass number at a time per year, as in order_approve.
         Campaign.objects.select_for_update().get(pk=campaign.pk)
         return registry.pass_create(

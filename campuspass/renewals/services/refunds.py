@@ -9,7 +9,7 @@ import secrets
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from campuspass.core.audit import log_action
@@ -226,6 +226,7 @@ def refund_submit(*, refund_id: int) -> Refund:
         )
     except PaymentProviderError as exc:
         if exc.code in FINAL_REFUSALS:
+            Refund.objects.filter(pk=refund.pk).update(attempts=F("attempts") + 1)
             refund, _ = refund_apply_result(
                 out_refund_no=refund.out_refund_no,
                 succeeded=False,
@@ -295,3 +296,53 @@ def check_refunds(*, now: dt.datetime | None = None) -> dict[str, int]:
         refund_sync(refund_id=pk)
         counts["queried"] += 1
     return counts
+
+
+def refund_at_counter(*, order: RenewalOrder, acting_user: Any, note: str) -> Refund:
+    """An order paid in cash or by card at the counter is refunded there: rejected → refunding →
+    refunded in one step, recorded with who paid the money back and the note (e.g. the voucher
+    number). Raises CampusPassError or TransitionNotAllowed."""
+    note = " ".join((note or "").split())
+    if not note:
+        raise CampusPassError("请填写退款凭证号或说明（如现金退款收据号），以便对账。", code="note_required")
+    with transaction.atomic():
+        order = _locked(order)
+        if order.payment_method not in ("cash", "card"):
+            raise CampusPassError(
+                "该订单通过微信支付，请使用“代为申请退款”原路退回。", code="not_counter_paid"
+            )
+        check_transition(order.status, S.REFUNDING)
+        amount = order.paid_amount_fen - refunded_total(order)
+        if amount <= 0:
+            raise CampusPassError("该订单已全额退款。", code="nothing_to_refund")
+        now = timezone.now()
+        refund = Refund.objects.create(
+            order=order,
+            out_refund_no=f"CT{order.out_trade_no[2:]}{secrets.token_hex(2).upper()}"[:64],
+            amount_fen=amount,
+            status=Refund.Status.SUCCEEDED,
+            platform_status="COUNTER",
+            reason=note[:80],
+            attempts=1,
+            requested_by=acting_user if getattr(acting_user, "is_authenticated", False) else None,
+            finished_at=now,
+        )
+        data = {"out_refund_no": refund.out_refund_no, "amount_fen": amount, "method": order.payment_method}
+        _move(
+            order,
+            S.REFUNDING,
+            acting_user=acting_user,
+            action="renewals.refund.requested",
+            reason=note,
+            data=data,
+        )
+        _move(
+            order,
+            S.REFUNDED,
+            acting_user=acting_user,
+            action="renewals.refund.succeeded",
+            reason=note,
+            data=data,
+        )
+        notify.order_refunded(order, amount)
+    return refund

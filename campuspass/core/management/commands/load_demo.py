@@ -14,6 +14,8 @@ class Command(BaseCommand):
             f"不变 {report['unchanged']}，拒绝 {len(report['rejected'])}）"
         )
         self.stdout.write(f"续费活动：{result.campaign}")
-        self.stdout.write("后台账号（http://127.0.0.1:8000/office/ ；密码保存在 var/demo-credentials.json，仅本机可读）：")
+        self.stdout.write(
+            "后台账号（http://127.0.0.1:8000/office/ ；密码保存在 var/demo-credentials.json，仅本机可读）："
+        )
         for username, password in result.credentials.items():
             self.stdout.write(f"  用户名 {username}  密码 {password}")

@@ -1,0 +1,172 @@
+"""送证上门: approved delivery orders grouped by building, assigned to couriers, marked delivered
+with the same two checks as the counter, and a printable delivery list."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from campuspass.core.errors import CampusPassError
+from campuspass.core.phones import mask_phone
+from campuspass.renewals.models import RenewalOrder
+from campuspass.renewals.selectors import current_campaign
+from campuspass.renewals.services.fulfilment import (
+    group_by_building,
+    order_assign_courier,
+    order_hand_out,
+    pending_deliveries,
+)
+
+from .roles import COURIER, can, role_required, roles_of
+
+User = get_user_model()
+
+
+def _couriers():
+    return User.objects.filter(groups__name=COURIER, is_active=True).order_by("username").distinct()
+
+
+def _label(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user else ""
+
+
+def _rows(orders):
+    for order in orders:
+        order.masked_phone = mask_phone(order.staff.mobile)
+    return orders
+
+
+def _filtered(request, campaign):
+    orders = pending_deliveries(campaign=campaign)
+    courier = request.GET.get("courier", "")
+    if courier == "none":
+        orders = orders.filter(courier__isnull=True)
+    elif courier.isdigit():
+        orders = orders.filter(courier_id=int(courier))
+    return orders, courier
+
+
+@role_required("delivery")
+@require_GET
+def delivery(request):
+    campaign = current_campaign()
+    orders, courier_filter = _filtered(request, campaign)
+    building = request.GET.get("building", "")
+    is_courier = COURIER in roles_of(request.user)
+    mine = _rows(list(orders.filter(courier=request.user))) if is_courier else []
+    rest = orders.exclude(courier=request.user) if mine else orders
+    groups = [
+        (name, _rows(items)) for name, items in group_by_building(rest) if not building or name == building
+    ]
+    all_buildings = [name for name, _ in group_by_building(pending_deliveries(campaign=campaign))]
+    delivered_today = RenewalOrder.objects.filter(
+        campaign=campaign,
+        fulfilment=RenewalOrder.Fulfilment.DELIVERY,
+        handed_out_at__date=timezone.localdate(),
+    ).count()
+    return render(
+        request,
+        "backoffice/delivery/delivery.html",
+        {
+            "screen": "delivery",
+            "campaign": campaign,
+            "mine": mine,
+            "groups": groups,
+            "total": sum(len(items) for _, items in groups) + len(mine),
+            "buildings": all_buildings,
+            "building": building,
+            "courier_filter": courier_filter,
+            "couriers": _couriers(),
+            "can_assign": can(request.user, "delivery_assign"),
+            "can_full_phone": can(request.user, "full_phone"),
+            "delivered_today": delivered_today,
+        },
+    )
+
+
+@role_required("delivery_assign")
+@require_POST
+def assign(request):
+    courier_id = request.POST.get("courier", "")
+    courier = User.objects.filter(pk=int(courier_id)).first() if courier_id.isdigit() else None
+    if courier is None:
+        messages.error(request, "请选择配送员后再分派。")
+        return redirect("backoffice:delivery")
+    selected = [pk for pk in request.POST.getlist("orders") if pk.isdigit()]
+    try:
+        count = order_assign_courier(orders=selected, courier=courier, acting_user=request.user)
+    except CampusPassError as exc:
+        messages.error(request, exc.message)
+    else:
+        skipped = len(set(selected)) - count
+        text = f"已将 {count} 个订单分派给 {_label(courier)}。"
+        if skipped:
+            text += f"另有 {skipped} 个订单已是该配送员负责、已送达或状态已变化，未改动。"
+        messages.success(request, text)
+    return redirect("backoffice:delivery")
+
+
+@role_required("delivery")
+@require_POST
+def delivered(request, pk: int):
+    order = get_object_or_404(RenewalOrder.objects.select_related("staff", "new_pass"), pk=pk)
+    if not can(request.user, "delivery_assign") and order.courier_id != request.user.pk:
+        messages.error(request, "该订单没有分派给您，不能由您登记送达。如需改派，请联系窗口。")
+        return redirect("backoffice:delivery")
+    try:
+        order_hand_out(
+            order=order,
+            acting_user=request.user,
+            old_pass_collected=request.POST.get("old_pass_collected") in {"on", "1"},
+            id_checked=request.POST.get("id_checked") in {"on", "1"},
+            channel="delivery",
+        )
+    except CampusPassError as exc:
+        messages.error(request, f"{order.plate} {order.staff.name}：{exc.message}")
+    else:
+        messages.success(
+            request, f"已登记送达：{order.plate} {order.staff.name}，新证 {order.new_pass.number}。"
+        )
+    back = request.POST.get("back", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("backoffice:delivery")
+    return redirect(back)
+
+
+@role_required("delivery")
+@require_GET
+def print_list(request):
+    campaign = current_campaign()
+    orders, courier_filter = _filtered(request, campaign)
+    building = request.GET.get("building", "")
+    if not can(request.user, "delivery_assign"):
+        # A courier prints their own list.
+        orders, courier_filter = orders.filter(courier=request.user), str(request.user.pk)
+    groups = [
+        (name, _rows(items)) for name, items in group_by_building(orders) if not building or name == building
+    ]
+    courier = User.objects.filter(pk=int(courier_filter)).first() if courier_filter.isdigit() else None
+    title = "送证上门清单"
+    if courier is not None:
+        title += f" · 配送员 {_label(courier)}"
+    elif courier_filter == "none":
+        title += " · 未分派"
+    if building:
+        title += f" · {building}"
+    return render(
+        request,
+        "backoffice/delivery/print.html",
+        {
+            "title": title,
+            "campaign": campaign,
+            "groups": groups,
+            "total": sum(len(items) for _, items in groups),
+            "printed_at": timezone.localtime(),
+            "printed_by": _label(request.user),
+        },
+    )

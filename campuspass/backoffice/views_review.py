@@ -1,0 +1,197 @@
+"""审核: the queue of paid orders, one order beside its ID photo, approve / reject, next.
+
+Opening an order claims it for a few minutes (a soft lock that expires by itself; taking it on the
+page view is what lets a reviewer open and decide in one step). Decisions are POSTs that go through
+renewals.services.review, which re-checks the claim under the row lock."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from campuspass.core.audit import log_action
+from campuspass.core.errors import CampusPassError
+from campuspass.core.phones import mask_phone
+from campuspass.renewals.models import RejectReason, RenewalOrder
+from campuspass.renewals.services.review import (
+    AlreadyDecided,
+    ClaimedByOther,
+    compose_reject_reason,
+    order_claim,
+    order_release,
+    review_approve,
+    review_counts,
+    review_next,
+    review_queue,
+    review_reject,
+)
+
+from .roles import can, role_required
+
+QUEUE_PAGE = 200
+
+
+def _next_url(after: int | None = None) -> str:
+    url = reverse("backoffice:review-next")
+    return f"{url}?after={after}" if after else url
+
+
+@role_required("review")
+@require_GET
+def queue(request: HttpRequest) -> HttpResponse:
+    orders = list(review_queue()[:QUEUE_PAGE])
+    now = timezone.now()
+    rows = [
+        {
+            "order": o,
+            "held_by_other": bool(
+                o.claimed_by_id
+                and o.claimed_by_id != request.user.pk
+                and o.claimed_until
+                and o.claimed_until > now
+            ),
+            "mine": o.claimed_by_id == request.user.pk and o.claimed_until and o.claimed_until > now,
+        }
+        for o in orders
+    ]
+    return render(
+        request,
+        "backoffice/review/queue.html",
+        {
+            "screen": "review",
+            "rows": rows,
+            "counts": review_counts(acting_user=request.user),
+            "truncated": len(orders) == QUEUE_PAGE,
+        },
+    )
+
+
+@role_required("review")
+@require_GET
+def next_order(request: HttpRequest) -> HttpResponse:
+    after = None
+    after_pk = request.GET.get("after", "")
+    if after_pk.isdigit():
+        after = RenewalOrder.objects.filter(pk=int(after_pk)).first()
+    order = review_next(acting_user=request.user, after=after)
+    if order is None:
+        if after is not None and after.status == RenewalOrder.Status.PAID:
+            messages.info(request, "没有其他可审核的订单了。")
+            return redirect("backoffice:review-order", pk=after.pk)
+        messages.success(request, "待审核订单已全部处理完毕。")
+        return redirect("backoffice:review")
+    return redirect("backoffice:review-order", pk=order.pk)
+
+
+@role_required("review")
+@require_GET
+def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(RenewalOrder, pk=pk)
+    claim_error = ""
+    if order.status == RenewalOrder.Status.PAID:
+        try:
+            order = order_claim(order=order, acting_user=request.user)
+        except ClaimedByOther as exc:
+            claim_error = exc.message
+        except AlreadyDecided:
+            pass
+    order = get_object_or_404(
+        RenewalOrder.objects.select_related(
+            "staff", "vehicle", "campaign", "previous_pass", "new_pass", "decided_by", "claimed_by"
+        ),
+        pk=pk,
+    )
+    decidable = order.status == RenewalOrder.Status.PAID and not claim_error
+    photo_deleted = bool(order.id_photo_deleted_at) or not order.id_photo
+    return render(
+        request,
+        "backoffice/review/order.html",
+        {
+            "screen": "review",
+            "order": order,
+            "masked_phone": mask_phone(order.staff.mobile),
+            "decidable": decidable,
+            "claim_error": claim_error,
+            "reasons": RejectReason.objects.filter(active=True),
+            "photo_deleted": photo_deleted,
+            "can_photo": can(request.user, "photo"),
+            "counts": review_counts(acting_user=request.user),
+            "next_url": _next_url(order.pk),
+        },
+    )
+
+
+def _decide(request: HttpRequest, pk: int, decide) -> HttpResponse:
+    order = get_object_or_404(RenewalOrder, pk=pk)
+    try:
+        decided = decide(order)
+    except AlreadyDecided as exc:
+        messages.warning(request, exc.message)
+        return redirect(_next_url())
+    except ClaimedByOther as exc:
+        messages.error(request, exc.message)
+        return redirect(_next_url(order.pk))
+    except CampusPassError as exc:
+        messages.error(request, exc.message)
+        return redirect("backoffice:review-order", pk=order.pk)
+    if decided.status == RenewalOrder.Status.APPROVED:
+        done = f"已审核通过：{decided.plate} {decided.staff.name}，已短信通知职工。"
+    else:
+        done = f"已审核不通过：{decided.plate} {decided.staff.name}，原因和退款办法已短信通知职工。"
+    messages.success(request, done)
+    return redirect(_next_url())
+
+
+@role_required("review")
+@require_POST
+def approve(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(request, pk, lambda order: review_approve(order=order, acting_user=request.user))
+
+
+@role_required("review")
+@require_POST
+def reject(request: HttpRequest, pk: int) -> HttpResponse:
+    reason = compose_reject_reason(
+        reason_ids=request.POST.getlist("reason"), note=request.POST.get("note", "")
+    )
+    return _decide(
+        request, pk, lambda order: review_reject(order=order, acting_user=request.user, reason=reason)
+    )
+
+
+@role_required("review")
+@require_POST
+def release(request: HttpRequest, pk: int) -> HttpResponse:
+    """Give the order back; `then=next` goes on to the next order (skip), otherwise to the queue."""
+    order = get_object_or_404(RenewalOrder, pk=pk)
+    order_release(order=order, acting_user=request.user)
+    if request.POST.get("then") == "next":
+        return redirect(_next_url(order.pk))
+    return redirect("backoffice:review")
+
+
+@role_required("photo")
+@require_GET
+def order_photo(request: HttpRequest, pk: int) -> HttpResponse:
+    """The uploaded ID photo; every view is written to the audit log."""
+    from campuspass.verification.photos import photo_response
+
+    order = get_object_or_404(RenewalOrder.objects.select_related("staff"), pk=pk)
+    if order.id_photo_deleted_at or not order.id_photo:
+        raise Http404("证件照片已按保留期限删除。")
+    try:
+        response = photo_response(order.id_photo)
+    except CampusPassError as exc:
+        raise Http404(exc.message) from exc
+    log_action(
+        actor=request.user,
+        action="renewals.order.photo_viewed",
+        obj=order,
+        plate=order.plate,
+        staff_no=order.staff.staff_no,
+    )
+    return response
