@@ -31,6 +31,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from campuspass.core.audit import log_action
 from campuspass.core.models import LogEntry
+from campuspass.core.net import client_ip
 
 from .middleware import LAST_SEEN_KEY
 from .roles import roles_of
@@ -72,11 +73,6 @@ class Lock:
             f"{who}登录失败次数过多，已暂时锁定。请 {minutes} 分钟后再试"
             f"（{timezone.localtime(self.until):%H:%M} 解锁）；如忘记密码，请联系管理员重置。"
         )
-
-
-def client_ip(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the client says unless a trusted proxy sets it.
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 def _username_filter(username: str) -> dict:

@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from campuspass.core.errors import CampusPassError
+from campuspass.core.net import client_ip
 from campuspass.core.phones import mask_phone
 from campuspass.core.plates import InvalidPlate, normalize_plate
 from campuspass.payments.providers import PaymentProviderError, get_provider
@@ -46,10 +47,6 @@ PHOTO_KEY = "ss.photo"  # the uploaded ID photo of the renewal being prepared
 OPENID_KEY = "ss.openid"
 OAUTH_KEY = "ss.oauth"
 PURPOSES = {otp.PURPOSE_LOOKUP: "selfservice:record", otp.PURPOSE_ORDERS: "selfservice:orders"}
-
-
-def client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "0.0.0.0"  # noqa: S104 - a key for throttles only
 
 
 def in_wechat(request: HttpRequest) -> bool:
