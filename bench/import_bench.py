@@ -93,7 +93,11 @@ def main() -> None:
     options = parser.parse_args()
     files = make_files(options.rows, Path(options.data))
     results = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "system": platform.platform(),
+        },
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "database": "SQLite (WAL), fresh per run",
         "imports": {kind: bench_one(kind, path, options.rows) for kind, path in files.items()},

@@ -153,7 +153,9 @@ def test_a_renewal_week_in_the_back_office(office, shots, live_server, live_sett
     sign_out(page)
 
     # 财务: the rejected order has not applied yet; apply for the staff member and follow it.
-    live_settings.PAYMENT_SIMULATOR_FAULTS = ["delay"]  # the refund is confirmed a while later, as on WeChat Pay
+    live_settings.PAYMENT_SIMULATOR_FAULTS = [
+        "delay"
+    ]  # the refund is confirmed a while later, as on WeChat Pay
     sign_in(page, live_server.url, "caiwu")
     page.get_by_role("link", name="退款管理", exact=True).click()
     page.get_by_role("link", name="未申请退款").click()
