@@ -15,3 +15,19 @@ CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = 31536000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Preloading HSTS is a commitment for the whole domain that the university's domain owner makes.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# The development stand-ins must never serve real staff: the simulator takes no money and the
+# console/file SMS backends would write one-time codes into logs and files.
+if PAYMENT_PROVIDER == "simulator" and not env_bool("ALLOW_SIMULATOR_IN_PRODUCTION"):  # noqa: F405
+    raise ImproperlyConfigured(
+        "PAYMENT_PROVIDER is 'simulator' in production: set PAYMENT_PROVIDER=wechatpay and the WECHATPAY_* "
+        "variables (or ALLOW_SIMULATOR_IN_PRODUCTION=1 for a staging site)."
+    )
+if SMS_BACKEND in {"console", "file", "locmem"} and not env_bool("ALLOW_TEST_SMS_IN_PRODUCTION"):  # noqa: F405
+    raise ImproperlyConfigured(
+        f"SMS_BACKEND is '{SMS_BACKEND}' in production: set SMS_BACKEND=aliyun or tencent with its credentials "  # noqa: F405
+        "(or ALLOW_TEST_SMS_IN_PRODUCTION=1 for a staging site)."
+    )
