@@ -73,6 +73,8 @@ def _as_text(raw: object) -> str:
 
 def normalize_phone(raw: object) -> str:
     """Return the 11-digit mobile number (e.g. "+86 138-1234-5678" → "13812345678") or raise InvalidPhone."""
+    if raw.__class__ is str and _MOBILE_RE.fullmatch(raw):
+        return raw  # already canonical (the common case): the steps below would return it unchanged
     text = unicodedata.normalize("NFKC", _as_text(raw))
     text = "".join(
         ch for ch in text if not ch.isspace() and ch not in _SEPARATORS and unicodedata.category(ch) != "Cf"

@@ -61,6 +61,9 @@ MSG_NEW_ENERGY = (
 _ORDINARY_RE = re.compile(f"[{PROVINCES}][{LETTERS}][{ALNUM}]{{4}}[{ALNUM}{SUFFIXES}]")
 _NEW_ENERGY_RE = re.compile(f"[{PROVINCES}][{LETTERS}](?:[DF][{ALNUM}][0-9]{{4}}|[0-9]{{5}}[DF])")
 _ALPHABET = frozenset(PROVINCES + ALNUM + "IO" + SUFFIXES)
+# A plate already in canonical form (what exports and most registries hold): cleaning leaves it as
+# it is and every check in _validate passes, so normalize_plate can return it unchanged.
+_CANONICAL_RE = re.compile(f"{_ORDINARY_RE.pattern}|{_NEW_ENERGY_RE.pattern}")
 
 
 class InvalidPlate(ValueError):
@@ -125,6 +128,8 @@ def _validate(plate: str) -> None:
 
 def normalize_plate(raw: object) -> str:
     """Return the canonical plate (e.g. "京 a·12345" → "京A12345") or raise InvalidPlate."""
+    if raw.__class__ is str and _CANONICAL_RE.fullmatch(raw):
+        return raw  # already canonical (the common case): cleaning and _validate would keep it as is
     if raw is None:
         raise InvalidPlate(MSG_EMPTY, code=EMPTY)
     if not isinstance(raw, str):

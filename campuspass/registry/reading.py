@@ -40,8 +40,10 @@ class Table:
 
 def clean_text(value: object) -> str:
     """A cell as text: full-width folded, invisible characters and surrounding space removed."""
-    if value.__class__ is str and value.isascii():
-        return value.strip()  # the common case, and nothing to fold
+    if value.__class__ is str:  # the common case: skip the checks for other types below
+        if value.isascii():
+            return value.strip()  # nothing to fold
+        return unicodedata.normalize("NFKC", value).replace("\ufeff", "").replace("\u200b", "").strip()
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -62,8 +62,10 @@ def own_order(request: HttpRequest, pk: int) -> RenewalOrder:
     plate = unlocked_plate(request)
     order = (
         RenewalOrder.objects.select_related("campaign", "staff", "vehicle", "new_pass")
-        .filter(pk=pk, plate=plate or "\x00")
+        .filter(pk=pk, plate=plate)
         .first()
+        if plate
+        else None
     )
     if order is None:
         raise Http404("没有找到该订单")

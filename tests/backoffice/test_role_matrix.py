@@ -18,6 +18,8 @@ from importlib import import_module
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.signals import request_finished
+from django.db import close_old_connections
 from django.test import Client
 from django.urls import URLPattern, URLResolver, reverse
 from django.urls.converters import IntConverter, PathConverter, SlugConverter, StringConverter, UUIDConverter
@@ -143,7 +145,13 @@ def clients(make_user) -> dict[str, Client]:
 
 def _close(response) -> int:
     if getattr(response, "streaming", False):
-        response.close()
+        # Closing a response fires request_finished, which closes the database connection (as after
+        # a real request); the test client keeps it open for the next request, and so do we.
+        request_finished.disconnect(close_old_connections)
+        try:
+            response.close()
+        finally:
+            request_finished.connect(close_old_connections)
     return response.status_code
 
 
