@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -144,6 +144,14 @@ def pending(request):
 @require_POST
 def full_phone(request, pk: int):
     order = _order(pk)
+    if not can(request.user, "counter") and not (
+        order.status == RenewalOrder.Status.APPROVED
+        and order.fulfilment == RenewalOrder.Fulfilment.DELIVERY
+        and order.handed_out_at is None
+        and order.courier_id in (None, request.user.pk)
+    ):
+        # A courier needs the number of a pass still to be delivered, not any staff member's by id.
+        raise Http404("没有找到待送达的订单")
     where = request.POST.get("where", "counter")[:30]
     phone = order_phone_reveal(order=order, acting_user=request.user, where=where)
     if request.headers.get("HX-Request"):

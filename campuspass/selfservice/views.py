@@ -7,6 +7,7 @@ order that does not exist, so ids cannot be probed."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
@@ -70,6 +71,14 @@ def own_order(request: HttpRequest, pk: int) -> RenewalOrder:
     if order is None:
         raise Http404("没有找到该订单")
     return order
+
+
+def _discard_pending_photo(request: HttpRequest) -> None:
+    """Forget the photo of a renewal being prepared (and delete it unless an order uses it)."""
+    name = request.session.pop(PHOTO_KEY, None)
+    if name and not RenewalOrder.objects.filter(id_photo=name).exists():
+        with contextlib.suppress(CampusPassError):
+            delete_id_photo(name)
 
 
 def need_code(request: HttpRequest, purpose: str) -> HttpResponse:
@@ -184,6 +193,9 @@ def verify(request):
             ip=client_ip(request),
         )
         if result.ok:
+            if unlocked_plate(request) != pending["plate"]:
+                # A photo uploaded for another plate must not follow into this plate's order.
+                _discard_pending_photo(request)
             otp.grant(request.session, pending["plate"])
             request.session.pop(PENDING_KEY, None)
             return redirect(PURPOSES[pending["purpose"]])

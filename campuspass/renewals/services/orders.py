@@ -4,6 +4,7 @@ an audit entry; SMS and tasks only after commit."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
 from typing import Any
@@ -101,7 +102,9 @@ def order_create(
             .first()
         )
         if existing is not None:
-            return existing
+            return _resubmitted(
+                existing, id_photo=id_photo, fulfilment=fulfilment, delivery_address=delivery_address
+            )
         order = RenewalOrder(
             campaign=campaign,
             previous_pass=previous,
@@ -135,6 +138,53 @@ def order_create(
             plate=order.plate,
             staff_no=order.staff.staff_no,
         )
+    return order
+
+
+def _resubmitted(
+    existing: RenewalOrder, *, id_photo: str, fulfilment: str, delivery_address: str
+) -> RenewalOrder:
+    """Submitting again while the order is unpaid and not yet agreed to continues that order with
+    what the staff member confirmed this time (a new photo, another fulfilment): otherwise the
+    confirmation page would show one thing and the order keep another. Once agreed to or paid,
+    the order stays as it was."""
+    order = _locked(existing)
+    if (
+        order.status != S.PENDING_PAYMENT
+        or order.channel != RenewalOrder.Channel.ONLINE
+        or ConsentRecord.objects.filter(order=order).exists()
+    ):
+        return order
+    wanted = {"id_photo": id_photo, "fulfilment": fulfilment, "delivery_address": delivery_address}
+    changes = {
+        name: [getattr(order, name), value] for name, value in wanted.items() if getattr(order, name) != value
+    }
+    if not changes:
+        return order
+    old_photo = order.id_photo
+    for name, value in wanted.items():
+        setattr(order, name, value)
+    order.save(update_fields=[*changes, "updated_at"])
+    log_action(
+        actor=None,
+        action="renewals.order.resubmitted",
+        obj=order,
+        # The photo names are storage keys, not for the log: record only that it changed.
+        data={
+            "changes": {k: v for k, v in changes.items() if k != "id_photo"},
+            "photo_replaced": "id_photo" in changes,
+        },
+        plate=order.plate,
+        staff_no=order.staff.staff_no,
+    )
+    if "id_photo" in changes and old_photo:
+        from campuspass.verification.photos import delete_id_photo
+
+        def _delete_replaced(name=old_photo):
+            with contextlib.suppress(CampusPassError, OSError):
+                delete_id_photo(name)
+
+        transaction.on_commit(_delete_replaced)
     return order
 
 

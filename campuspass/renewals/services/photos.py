@@ -1,10 +1,12 @@
-"""ID-photo retention: a photo is kept only as long as the campaign says after the decision."""
+"""ID-photo retention: a photo is kept only as long as the campaign says after the decision — or,
+for an order that never reached a decision (closed unpaid), after it was closed."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from campuspass.core.audit import log_action
@@ -18,12 +20,16 @@ def purge_id_photos(*, now: dt.datetime | None = None) -> int:
     from campuspass.verification.photos import delete_id_photo
 
     now = now or timezone.now()
-    due = RenewalOrder.objects.filter(decided_at__isnull=False, id_photo_deleted_at__isnull=True).exclude(
-        id_photo=""
+    # A closed order is never decided: without the closed_at branch its photo would be kept forever.
+    due = (
+        RenewalOrder.objects.filter(Q(decided_at__isnull=False) | Q(closed_at__isnull=False))
+        .filter(id_photo_deleted_at__isnull=True)
+        .exclude(id_photo="")
     )
     deleted = 0
     for order in due.select_related("campaign", "staff").iterator(chunk_size=200):
-        if order.decided_at + dt.timedelta(days=order.campaign.photo_retention_days) > now:
+        ended = order.decided_at or order.closed_at
+        if ended + dt.timedelta(days=order.campaign.photo_retention_days) > now:
             continue
         with transaction.atomic():
             locked = RenewalOrder.objects.select_for_update().get(pk=order.pk)
@@ -36,7 +42,10 @@ def purge_id_photos(*, now: dt.datetime | None = None) -> int:
                 actor=None,
                 action="renewals.order.photo_deleted",
                 obj=locked,
-                reason=f"审核后保留 {order.campaign.photo_retention_days} 天期满",
+                reason=(
+                    f"{'审核后' if order.decided_at else '订单关闭后'}保留 "
+                    f"{order.campaign.photo_retention_days} 天期满"
+                ),
                 plate=locked.plate,
                 staff_no=order.staff.staff_no,
             )
