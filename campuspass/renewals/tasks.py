@@ -9,7 +9,7 @@ from django_tasks import task
 
 from .services.orders import order_update_validity
 from .services.payments import check_unpaid_orders
-from .services.photos import purge_id_photos
+from .services.photos import purge_id_photos, purge_orphan_photos
 from .services.reconcile import reconcile_day
 from .services.refunds import check_refunds, refund_submit
 
@@ -47,5 +47,5 @@ def reconcile_yesterday_task() -> int:
 
 @task()
 def purge_id_photos_task() -> int:
-    """Daily: delete ID photos past their retention period."""
-    return purge_id_photos()
+    """Daily: delete ID photos past their retention period, and uploads no order refers to."""
+    return purge_id_photos() + purge_orphan_photos()

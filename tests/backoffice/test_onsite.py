@@ -404,3 +404,14 @@ def test_admin_may_use_the_desk(office_client):
     make_pass()
     client, _ = office_client(ADMIN)
     assert client.get(reverse("backoffice:onsite"), {"q": "职工"}).status_code == 200
+
+
+def test_an_online_order_is_not_taken_in_cash_at_the_counter(clerk):
+    campaign = make_campaign()
+    previous = make_pass()
+    online = order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo="a" * 32 + ".jpg")
+    with pytest.raises(CampusPassError) as exc:
+        order_mark_paid_onsite(order=online, acting_user=clerk, method="cash", receipt_no="R9")
+    assert exc.value.code == "not_onsite_order"
+    online.refresh_from_db()
+    assert online.status == S.PENDING_PAYMENT and online.payment_receipt_no == ""

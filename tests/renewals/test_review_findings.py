@@ -75,3 +75,34 @@ def test_an_agreed_order_is_not_changed_by_a_new_submit():
     assert again.pk == order.pk
     order.refresh_from_db()
     assert order.id_photo == "f" * 32 + ".jpg"
+
+
+def test_abandoned_uploads_are_deleted_after_a_day_and_used_ones_kept(tmp_path):
+    import datetime as dt
+    import io
+    import os
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+    from PIL import Image
+
+    from campuspass.renewals.services.orders import order_create
+    from campuspass.renewals.services.photos import purge_orphan_photos
+    from campuspass.verification.photos import open_id_photo, photo_root, store_id_photo
+
+    from .factories import make_campaign, make_pass
+
+    def upload():
+        buffer = io.BytesIO()
+        Image.new("RGB", (40, 30), (10, 20, 30)).save(buffer, "JPEG")
+        return store_id_photo(SimpleUploadedFile("c.jpg", buffer.getvalue(), content_type="image/jpeg")).name
+
+    abandoned, used, fresh = upload(), upload(), upload()
+    previous = make_pass()
+    order_create(plate=previous.vehicle.plate, campaign=make_campaign(), id_photo=used)
+    two_days_ago = (timezone.now() - dt.timedelta(days=2)).timestamp()
+    for name in (abandoned, used):
+        os.utime(photo_root() / name, (two_days_ago, two_days_ago))
+    assert purge_orphan_photos() == 1
+    assert not (photo_root() / abandoned).exists()
+    assert open_id_photo(used).exists() and open_id_photo(fresh).exists()

@@ -151,6 +151,13 @@ def order_mark_paid_onsite(
     receipt_no = clean_receipt_no(receipt_no)
     with transaction.atomic():
         order = _locked(order)
+        if order.channel != RenewalOrder.Channel.ONSITE:
+            # An online order may still be paid on WeChat Pay at any moment: taking cash for it too
+            # could take the money twice.
+            raise CampusPassError(
+                "这是职工在手机上提交的线上订单，请职工在手机上完成支付；如需在窗口缴费，请待该订单超时关闭后在窗口重新办理。",
+                code="not_onsite_order",
+            )
         check_transition(order.status, S.PAID)
         _check_receipt_unused(receipt_no, exclude_order=order.pk)
         order.paid_amount_fen = order.amount_fen

@@ -51,3 +51,29 @@ def purge_id_photos(*, now: dt.datetime | None = None) -> int:
             )
             deleted += 1
     return deleted
+
+
+# A photo uploaded for a renewal that was never submitted belongs to no order: it is kept this long
+# (the staff member may come back to the confirm page), then deleted.
+ORPHAN_PHOTO_AGE = dt.timedelta(days=1)
+
+
+def purge_orphan_photos(*, now: dt.datetime | None = None) -> int:
+    """Scheduled daily: delete uploaded ID photos that no order refers to and that are older than a
+    day (renewals abandoned before "提交订单"). Returns how many were deleted."""
+    from campuspass.verification.photos import delete_id_photo, photo_root
+
+    now = now or timezone.now()
+    root = photo_root()
+    if not root.is_dir():
+        return 0
+    cutoff = (now - ORPHAN_PHOTO_AGE).timestamp()
+    old = {path.name for path in root.glob("*.jpg") if path.stat().st_mtime < cutoff}
+    if not old:
+        return 0
+    used = set(RenewalOrder.objects.filter(id_photo__in=old).values_list("id_photo", flat=True))
+    deleted = 0
+    for name in sorted(old - used):
+        if delete_id_photo(name):
+            deleted += 1
+    return deleted
