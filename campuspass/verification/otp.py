@@ -292,6 +292,23 @@ def _send_limits(*, subject: str, plate_hash: str, session_hash: str, ip: str) -
     return limits
 
 
+def _phone_blocked(rows: dict, limits: list[_Limit], subject: str, now: datetime) -> bool:
+    """True when only the phone's own limits or lock refuse a send (everything else allows it)."""
+    others_full = any(
+        _current(rows[(limit.scope, limit.period)], now) >= limit.max_count
+        for limit in limits
+        if not limit.scope.startswith("send:phone:")
+    )
+    if others_full:
+        return False  # refused for a reason an unknown plate would meet too
+    phone_full = any(
+        _current(rows[(limit.scope, limit.period)], now) >= limit.max_count
+        for limit in limits
+        if limit.scope.startswith("send:phone:")
+    )
+    return phone_full or bool(_locked_for(rows, subject, now))
+
+
 def request_code(
     *, plate: str, phone_on_file: str | None, session_key: str, ip: str, purpose: str
 ) -> RequestResult:
@@ -314,7 +331,8 @@ def request_code(
             # Bad data on file: nobody can receive a code; answer like for an unknown plate.
             logger.warning("verification: phone on file is invalid plate=%s", _short(_digest("plate", plate)))
     plate_hash = _digest("plate", plate)
-    subject = _digest("phone", phone) if phone else _digest("unknown-plate", plate)
+    plate_subject = _digest("unknown-plate", plate)
+    subject = _digest("phone", phone) if phone else plate_subject
     session_hash = _digest("session", session_key)
 
     wait = _redis_precheck("send", ip)
@@ -323,9 +341,27 @@ def request_code(
 
     now = timezone.now()
     limits = _send_limits(subject=subject, plate_hash=plate_hash, session_hash=session_hash, ip=ip)
-    lock_limit = _Limit(_lock_scope(subject), LOCK_SECONDS, 1)
+    lock_limits = [_Limit(_lock_scope(subject), LOCK_SECONDS, 1)]
+    if subject != plate_subject:
+        lock_limits.append(_Limit(_lock_scope(plate_subject), LOCK_SECONDS, 1))
     with transaction.atomic():
-        rows = _lock_counters([*limits, lock_limit], now)
+        rows = _lock_counters([*limits, *lock_limits], now)
+        plate_locked = _locked_for(rows, plate_subject, now)
+        if plate_locked:
+            # Locked by failures on this very plate: an unknown plate is locked the same way.
+            return RequestResult(
+                False, plate_locked, MSG_LOCKED.format(wait=_wait_text(plate_locked)), "locked"
+            )
+        if phone is not None and _phone_blocked(rows, limits, subject, now):
+            # The plate, session and address may ask, but the phone on file is throttled or locked —
+            # because its owner just asked for another of their cars. Refusing would tell whoever typed
+            # this plate that it is registered, and to whom it belongs: answer exactly as for an unknown
+            # plate instead (a code row that can never match, no SMS). The owner simply asks again later.
+            logger.info("verification: phone throttled, answered as unknown subject=%s", _short(subject))
+            phone = None
+            subject = plate_subject
+            limits = _send_limits(subject=subject, plate_hash=plate_hash, session_hash=session_hash, ip=ip)
+            rows = _lock_counters([*limits, _Limit(_lock_scope(subject), LOCK_SECONDS, 1)], now)
         locked = _locked_for(rows, subject, now)
         if locked:
             logger.info("verification: send refused, locked subject=%s", _short(subject))
@@ -418,9 +454,11 @@ def verify_code(*, plate: str, session_key: str, purpose: str, code: str, ip: st
         if otp is None:
             return VerifyResult(False, MSG_NO_CODE, "no_code")
         subject = otp.phone_hash
+        plate_subject = _digest("unknown-plate", plate)
         rows = _lock_counters(
             [
                 _Limit(_lock_scope(subject), LOCK_SECONDS, 1),
+                _Limit(_lock_scope(plate_subject), LOCK_SECONDS, 1),
                 _Limit(_fail_scope(subject), DAY, MAX_FAILURES_PER_DAY),
             ],
             now,
@@ -457,8 +495,13 @@ def verify_code(*, plate: str, session_key: str, purpose: str, code: str, ip: st
             failures,
         )
         if failures >= MAX_FAILURES_PER_DAY:
-            lock_row = rows[(_lock_scope(subject), LOCK_SECONDS)]
-            ThrottleCounter.objects.filter(pk=lock_row.pk).update(window_start=now, count=1, updated_at=now)
+            # The phone is locked, and so is the plate the failures were made on (so that asking for
+            # this plate again says so, as it would for an unknown plate).
+            lock_rows = {
+                rows[(_lock_scope(subject), LOCK_SECONDS)].pk,
+                rows[(_lock_scope(plate_subject), LOCK_SECONDS)].pk,
+            }
+            ThrottleCounter.objects.filter(pk__in=lock_rows).update(window_start=now, count=1, updated_at=now)
             logger.warning("verification: subject locked for 1 hour subject=%s", _short(subject))
             return VerifyResult(False, MSG_LOCKED.format(wait=_wait_text(LOCK_SECONDS)), "locked")
         if attempts >= MAX_ATTEMPTS_PER_CODE:

@@ -1,7 +1,8 @@
 """Staff ID photos (工作证 / 校园一卡通): accepted, cleaned, stored privately and served carefully.
 
 - ``store_id_photo(upload) -> StoredPhoto``: JPEG or PNG judged by content (the name and the declared
-  type are ignored) and by a full decode; at most 5 MB and 4000×4000 px, both checked before the
+  type are ignored) and by a full decode; at most 5 MB and 16 megapixels (sides up to 8000 px, so
+  that a phone's 4032×3024 photo passes), both checked before the
   file is read in full or its pixels decoded; re-encoded as a plain JPEG (upright per EXIF, no
   EXIF/GPS/ICC/XMP/comments); written under ``PRIVATE_STORAGE_ROOT/id-photos/<32 hex>.jpg`` with
   mode 0600. Each refusal is a ``CampusPassError`` whose message tells the person what to do.
@@ -34,6 +35,7 @@ from campuspass.core.errors import CampusPassError
 
 __all__ = [
     "MAX_BYTES",
+    "MAX_PIXELS",
     "MAX_SIDE",
     "StoredPhoto",
     "delete_id_photo",
@@ -46,7 +48,8 @@ __all__ = [
 logger = logging.getLogger("campuspass.verification")
 
 MAX_BYTES = 5 * 1024 * 1024
-MAX_SIDE = 4000
+MAX_SIDE = 8000
+MAX_PIXELS = 4000 * 4000  # the memory bound; phone cameras give 4032×3024, 4080×3072, 4096×3072
 JPEG_QUALITY = 85
 CHUNK = 64 * 1024
 SUBDIR = "id-photos"
@@ -56,7 +59,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 MSG_FORMAT = "请上传 JPG 或 PNG 格式的工作证照片。"
 MSG_TOO_LARGE = "照片不能超过 5 MB，请压缩或重新拍摄后上传。"
-MSG_DIMENSIONS = "照片尺寸不能超过 4000×4000 像素，请缩小后重新上传。"
+MSG_DIMENSIONS = "照片像素过大（不能超过 1600 万像素），请缩小后重新上传。"
 MSG_CORRUPT = "照片文件已损坏，请重新拍摄后上传。"
 MSG_EMPTY = "请选择要上传的工作证照片。"
 MSG_NOT_FOUND = "照片不存在或已被删除。"
@@ -124,7 +127,7 @@ def _open_checked(data: bytes, kind: str) -> Image.Image:
     if image.format != kind:
         raise CampusPassError(MSG_FORMAT, code="photo_format")
     width, height = image.size
-    if width > MAX_SIDE or height > MAX_SIDE:
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
         raise CampusPassError(MSG_DIMENSIONS, code="photo_dimensions")
     if width < 1 or height < 1:
         raise CampusPassError(MSG_CORRUPT, code="photo_corrupt")

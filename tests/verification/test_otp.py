@@ -118,7 +118,10 @@ def test_ten_sends_per_day_per_phone(sms, clock):
 
 def test_same_phone_limit_applies_across_plates_of_one_person(sms, clock):
     assert send(new_session(), plate="京A12345").sent
-    assert not send(new_session(), plate="京B54321").sent  # one person, two vehicles, one phone
+    # One person, two vehicles, one phone: the phone gets no second SMS within the minute — and the
+    # answer is the one an unknown plate gets (test_a_second_car_of_a_throttled_owner_…).
+    send(new_session(), plate="京B54321")
+    assert len(sms.calls) == 1
 
 
 def test_per_ip_limit_twenty_per_hour_fifty_per_day(sms, clock):
@@ -286,7 +289,9 @@ def test_ten_failures_a_day_lock_the_phone_for_an_hour_then_unlock(sms, clock, s
     # Locked: no new code, and the lock holds for another session and plate of the same phone.
     refused = send(session)
     assert not refused.sent and refused.code == "locked"
-    assert not send(new_session(), plate="京B54321").sent
+    # Another plate of the same phone: no SMS while the phone is locked, but no telling answer either.
+    other = send(new_session(), plate="京B54321")
+    assert other.code == "sent" and len(sms.calls) == 2
     clock.shift(3600 - 60 - 1)
     assert send(session).code == "locked"
     clock.shift(1)
@@ -555,3 +560,28 @@ def test_purge_task_runs(sms, clock, session):
     result = purge_verification_state.enqueue()
     assert result.return_value > 0
     assert not OtpCode.objects.exists()
+
+
+def test_a_second_car_of_a_throttled_owner_looks_like_an_unknown_plate(sms, clock):
+    """Two cars on one phone: asking for the second right after the first must not say "too
+    frequent" (an unknown plate never does), which would reveal the plate and its owner."""
+    send(new_session(), plate="京A12345", phone=PHONE)
+    second = send(new_session(), plate="京C24680", phone=PHONE)
+    unknown = send(new_session(), plate="京D13579", phone=None)
+    assert (second.sent, second.retry_after_seconds, second.message, second.code) == (
+        unknown.sent,
+        unknown.retry_after_seconds,
+        unknown.message,
+        unknown.code,
+    )
+    assert len(sms.calls) == 1  # nothing more went to the owner's phone
+    assert OtpCode.objects.filter(plate="京C24680", code_hash="").count() == 1
+
+
+def test_the_same_plate_too_soon_is_still_refused_visibly(sms, clock, session):
+    first = send(session, plate="京A12345", phone=PHONE)
+    again = send(session, plate="京A12345", phone=PHONE)
+    assert first.sent and not again.sent and again.code == "throttled"
+    assert len(sms.calls) == 1
+    # the first code still works: the refused request invalidated nothing
+    assert check(session, sms.last_code).ok

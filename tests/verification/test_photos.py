@@ -239,20 +239,27 @@ def test_exactly_5_mb_is_within_the_limit():
     assert photo.width == 64
 
 
-def test_image_larger_than_4000_px_is_refused_before_decoding(monkeypatch):
-    big = png(size=(4001, 10), mode="L", color=0)
+@pytest.mark.parametrize("size", [(4001, 4000), (8001, 10)])
+def test_image_over_16_megapixels_or_8000_px_is_refused_before_decoding(monkeypatch, size):
+    big = png(size=size, mode="L", color=0)
 
     def no_decode(self):
         raise AssertionError("pixels decoded")
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decode)
     error = refused(big, name="big.png")
-    assert error.message == "照片尺寸不能超过 4000×4000 像素，请缩小后重新上传。"
+    assert error.message == "照片像素过大（不能超过 1600 万像素），请缩小后重新上传。"
 
 
 def test_4000_by_4000_is_allowed():
     photo = store_id_photo(upload(png(size=(4000, 4000), mode="L", color=128), name="max.png"))
     assert (photo.width, photo.height) == (4000, 4000)
+
+
+@pytest.mark.parametrize("size", [(4032, 3024), (3024, 4032), (4080, 3072)])
+def test_a_phone_cameras_12_megapixel_photo_is_allowed(size):
+    photo = store_id_photo(upload(jpeg(size=size, color=(40, 110, 190))))
+    assert (photo.width, photo.height) == size
 
 
 def test_decompression_bomb_is_refused_without_decoding(monkeypatch):
