@@ -63,7 +63,9 @@ class ImportReport:
                 "row": row,
                 "field": problems[0][0],
                 "fields": [name for name, _ in problems],
-                "reason": "；".join(f"{name}：{reason}" for name, reason in problems),
+                # Messages end with "。"; joined with "；" only the last one keeps it.
+                "reason": "；".join(f"{name}：{reason.rstrip('。')}" for name, reason in problems)
+                + ("。" if problems[-1][1].endswith("。") else ""),
             }
         )
 

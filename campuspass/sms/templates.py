@@ -61,8 +61,12 @@ TEMPLATES: dict[str, SmsTemplate] = {
             name="approved_delivery",
             label="审核通过（邮寄）",
             params=("year", "plate", "address", "phones"),
-            text="【{sign}】您的{year}年度通行证（{plate}）已审核通过，将寄送至{address}，请注意查收。"
-            + _HELP,
+            # The notice (九): staff bring the pass to the campus address, check the work card and
+            # take the old pass back.
+            text=(
+                "【{sign}】您的{year}年度通行证（{plate}）已审核通过，保卫处将派专人送至{address}，"
+                "届时请出示工作证（校园一卡通）并交回旧证。" + _HELP
+            ),
         ),
         SmsTemplate(
             name="rejected",

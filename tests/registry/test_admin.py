@@ -210,6 +210,14 @@ def test_import_upload_preview_confirm(admin_client, tmp_path, settings):
     assert LogEntry.objects.filter(action="registry.import.completed").count() == 1
 
 
+def test_preview_names_every_field_of_a_row_with_several_problems(admin_client, tmp_path):
+    response = upload(
+        admin_client, write_csv(tmp_path / "a.csv", [row(手机号="12345678901", 车牌号="京AI2345")])
+    )
+    html = admin_client.get(response["Location"]).content.decode()
+    assert "<td>手机号、车牌号</td>" in html
+
+
 def test_import_with_year_given_for_a_file_without_year_column(admin_client, tmp_path):
     headers = [h for h in row() if h != "年度"]
     upload(admin_client, write_csv(tmp_path / "a.csv", [row()], headers=headers), year="2018")

@@ -192,6 +192,14 @@ def test_row_with_several_problems_lists_them_all(tmp_path):
     assert "不能为空" in item["reason"] and "I" in item["reason"]
 
 
+def test_several_problems_are_joined_without_doubled_punctuation(tmp_path):
+    report = import_passes(path=write_csv(tmp_path / "r.csv", [row(手机号="12345678901", 车牌号="京AI2345")]))
+    (item,) = report.rejected
+    assert "。；" not in item["reason"]
+    assert item["reason"].startswith("手机号：") and "；车牌号：" in item["reason"]
+    assert item["reason"].endswith("。")
+
+
 def test_pass_number_twice_in_one_file_later_row_rejected(tmp_path):
     rows = [row(), row(工号="20010002", 车牌号="京B11111")]
     report = import_passes(path=write_csv(tmp_path / "r.csv", rows))

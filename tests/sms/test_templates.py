@@ -55,6 +55,12 @@ def test_approved_pickup_asks_for_work_card_and_old_pass():
     assert "工作证" in text and "2025年度旧证" in text and "2026年3月2日" in text
 
 
+def test_approved_delivery_says_staff_bring_it_and_asks_for_work_card_and_old_pass():
+    text = render("approved_delivery", PARAMS["approved_delivery"])
+    assert "寄送" not in text  # a courier brings it on campus, it is not mailed
+    assert "专人送至海淀区学院路37号" in text and "工作证" in text and "旧证" in text
+
+
 def test_rejected_says_how_to_get_the_refund():
     text = render("rejected", PARAMS["rejected"])
     assert "订单记录" in text and "申请退款" in text and "行驶证照片不清晰" in text

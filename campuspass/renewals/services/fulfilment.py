@@ -81,9 +81,10 @@ def order_hand_out(
         ]
         if missing:
             raise CampusPassError(
-                "请先{}，并勾选“{}”，再发放新证。".format(
+                "请先{}，并勾选“{}”，再{}。".format(
                     "、".join({"旧证已收回": "收回旧证", "工作证已核验": "核验工作证"}[m] for m in missing),
                     "”和“".join(missing),
+                    "登记送达" if channel == "delivery" else "发放新证",
                 ),
                 code="checks_required",
             )
