@@ -85,7 +85,8 @@ def _find_header(first_rows: list[tuple[int, tuple]], year_given: bool) -> tuple
             extra = "（或导入时指定年度）" if "年度" in missing else ""
             raise ImportFileError(
                 f"文件缺少必需的列：{'、'.join(missing)}{extra}。"
-                f"表头须包含：{'、'.join(REQUIRED)}、年度；可选列：{'、'.join(OPTIONAL)}。"
+                f"表头须包含：{'、'.join(required)}"
+                f"{'' if year_given else '（年度也可在导入时指定）'}；可选列：{'、'.join(OPTIONAL)}。"
             )
         return row_number, columns
     raise ImportFileError(

@@ -20,6 +20,7 @@ urlpatterns = [
     path("orders/<int:pk>/pay/", views.pay, name="pay"),
     path("orders/<int:pk>/result/", views.result, name="result"),
     path("orders/<int:pk>/refund/", views.refund, name="refund"),
+    path("orders/<int:pk>/refund/done/", views.refund_done, name="refund-done"),
     path("orders/<int:pk>/fulfilment/", views.fulfilment, name="fulfilment"),
     path("orders/<int:pk>/photo/", views.order_photo, name="order-photo"),
     path("logout/", views.logout, name="logout"),

@@ -502,7 +502,8 @@ def refund(request, pk: int):
         except CampusPassError as exc:
             messages.error(request, exc.message)
             return redirect("selfservice:order", pk=pk)
-        return render(request, "selfservice/refund_done.html", {"order": own_order(request, pk)})
+        # Redirect, so that the back button or a refresh never posts the request again.
+        return redirect("selfservice:refund-done", pk=pk)
     if order.status != S.REJECTED:
         if order.status in (S.REFUNDING, S.REFUNDED):
             return redirect("selfservice:order", pk=pk)
@@ -535,3 +536,13 @@ def order_photo(request, pk: int):
     if not order.id_photo or order.id_photo_deleted_at:
         raise Http404("照片已按规定删除")
     return photo_response(order.id_photo)
+
+
+@never_cache
+@require_GET
+def refund_done(request, pk: int):
+    """ "退款成功提示": the request was accepted; the order now shows 退款中 (or already 已退款)."""
+    order = own_order(request, pk)
+    if order.status not in (S.REFUNDING, S.REFUNDED, S.REFUND_FAILED):
+        return redirect("selfservice:order", pk=pk)
+    return render(request, "selfservice/refund_done.html", {"order": order})

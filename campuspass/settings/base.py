@@ -231,3 +231,6 @@ PERIODIC_TASKS = [
 ]
 if PAYMENT_PROVIDER == "simulator":  # its notifications and refund settlements, every few seconds
     PERIODIC_TASKS.append(("campuspass.payments.simulator.bank.deliver_due_notifications", 5))
+
+# A form that fails the CSRF check gets a Chinese page saying what to do (templates/403_csrf.html).
+CSRF_FAILURE_VIEW = "campuspass.core.views.csrf_failure"

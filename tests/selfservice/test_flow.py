@@ -166,8 +166,13 @@ def test_the_whole_flow_to_refund(client, sms_outbox, fake_provider, django_capt
     confirm = text(client.get(f"/m/orders/{order.pk}/refund/"))
     assert "确定" in confirm and "2 小时至 15 天" in confirm
     with django_capture_on_commit_callbacks(execute=True):
-        done = text(client.post(f"/m/orders/{order.pk}/refund/"))
+        posted = client.post(f"/m/orders/{order.pk}/refund/")
+    assert posted.status_code == 302 and posted["Location"] == f"/m/orders/{order.pk}/refund/done/"
+    done = text(client.get(posted["Location"]))
     assert "退款成功提示" in done and "退款中" in done
+    # Back or refresh after that: no second request, still one refund.
+    client.post(f"/m/orders/{order.pk}/refund/")
+    assert order.refunds.count() == 1
     refund = order.refunds.get()
     from campuspass.renewals.services.payments import apply_refund_notification
 
@@ -245,6 +250,7 @@ def test_one_session_cannot_reach_another_plates_orders_or_photos(sms_outbox, fa
         f"/m/orders/{order.pk}/pay/",
         f"/m/orders/{order.pk}/result/",
         f"/m/orders/{order.pk}/refund/",
+        f"/m/orders/{order.pk}/refund/done/",
         f"/m/orders/{order.pk}/photo/",
         f"/m/orders/{order.pk}/consent/",
         f"/m/orders/{order.pk + 1000}/",
