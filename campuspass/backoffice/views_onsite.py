@@ -352,6 +352,21 @@ def renew(request, pk: int):
     campaign = current_campaign()
     if campaign is None:
         return _no_campaign(request)
+    existing = (
+        RenewalOrder.objects.filter(
+            previous_pass=permit, campaign=campaign, status__in=RenewalOrder.OPEN_STATUSES
+        )
+        .exclude(channel=RenewalOrder.Channel.ONSITE, status=RenewalOrder.Status.PENDING_PAYMENT)
+        .first()
+    )
+    if existing is not None:
+        # Say so before any money changes hands, not after the clerk has taken it.
+        messages.error(
+            request,
+            f"{permit.vehicle.plate} 已有{campaign.year}年度的订单 {existing.out_trade_no}（{existing.status_label}），"
+            "无需也不能再次续费，请勿收款。",
+        )
+        return redirect("backoffice:onsite_staff", pk=permit.holder_id)
     form = OnsiteRenewForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -415,3 +415,16 @@ def test_an_online_order_is_not_taken_in_cash_at_the_counter(clerk):
     assert exc.value.code == "not_onsite_order"
     online.refresh_from_db()
     assert online.status == S.PENDING_PAYMENT and online.payment_receipt_no == ""
+
+
+def test_renew_screen_says_so_before_taking_money_when_an_order_exists(office_client):
+    campaign = make_campaign()
+    previous = make_pass(plate="京C54321")
+    order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo="a" * 32 + ".jpg")
+    client, user = office_client(COUNTER)
+    url = reverse("backoffice:onsite_renew", args=[previous.pk])
+    response = client.get(url, follow=True)
+    page = response.content.decode()
+    assert "请勿收款" in page and "已收款" not in page
+    assert client.post(url, {"method": "cash", "receipt_no": "R1", "fulfilment": "pickup"}).status_code == 302
+    assert RenewalOrder.objects.filter(previous_pass=previous).count() == 1
