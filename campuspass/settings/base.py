@@ -228,6 +228,7 @@ PERIODIC_TASKS = [
     ("campuspass.sms.tasks.retry_failed_sms", 300),
     ("campuspass.verification.tasks.purge_verification_state", 86400),
     ("campuspass.payments.tasks.prune_used_nonces_task", 86400),
+    ("campuspass.core.housekeeping.prune_task_results", 86400),
 ]
 if PAYMENT_PROVIDER == "simulator":  # its notifications and refund settlements, every few seconds
     PERIODIC_TASKS.append(("campuspass.payments.simulator.bank.deliver_due_notifications", 5))

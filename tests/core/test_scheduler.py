@@ -1,3 +1,5 @@
+import pytest
+
 from campuspass.core import scheduler
 
 calls = []
@@ -55,3 +57,12 @@ def test_every_configured_periodic_job_exists():
     for path, every in settings.PERIODIC_TASKS:
         job = import_string(path)
         assert (hasattr(job, "enqueue") or callable(job)) and every > 0
+
+
+@pytest.mark.django_db
+def test_task_results_are_pruned_only_with_the_database_backend(settings):
+    from campuspass.core.housekeeping import prune_task_results
+
+    assert prune_task_results() is False  # the test settings run tasks at once: nothing is stored
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    assert prune_task_results() is True
