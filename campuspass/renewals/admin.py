@@ -9,26 +9,7 @@ from campuspass.core.audit import diff_fields, log_action
 from campuspass.core.phones import mask_phone
 
 from .models import Campaign, ConsentVersion, Holiday, ReconciliationRun, Refund, RenewalOrder
-
-CAMPAIGN_FIELDS = [
-    "year",
-    "previous_year",
-    "product_name",
-    "price_fen",
-    "window_start",
-    "window_end",
-    "valid_from",
-    "valid_to",
-    "local_prefixes",
-    "pickup_place",
-    "pickup_hours",
-    "contact_phones",
-    "pickup_delay_working_days",
-    "unpaid_timeout_minutes",
-    "photo_retention_days",
-    "auto_refund_on_reject",
-    "pass_number_prefix",
-]
+from .services.campaigns import CAMPAIGN_FIELDS
 
 
 class ConsentVersionInline(admin.StackedInline):
@@ -49,7 +30,7 @@ class ConsentVersionInline(admin.StackedInline):
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     list_display = ["year", "product_name", "price_yuan", "window_start", "window_end", "previous_year"]
-    fields = CAMPAIGN_FIELDS
+    fields = list(CAMPAIGN_FIELDS)
     inlines = [ConsentVersionInline]
 
     @admin.display(description="价格（元）")

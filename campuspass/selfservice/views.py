@@ -81,6 +81,16 @@ def _discard_pending_photo(request: HttpRequest) -> None:
             delete_id_photo(name)
 
 
+def own_order_as_paid(request: HttpRequest, pk: int) -> RenewalOrder:
+    """The order with the payment platform's truth: an unpaid order that may have been paid is
+    queried first (the notification may be late or lost)."""
+    order = own_order(request, pk)
+    if order.status == S.PENDING_PAYMENT and hasattr(order, "consent"):
+        payment_sync(order=order)
+        order = own_order(request, pk)
+    return order
+
+
 def need_code(request: HttpRequest, purpose: str) -> HttpResponse:
     messages.info(request, "请先输入车牌号并完成短信验证。")
     return redirect(f"{reverse('selfservice:lookup')}?for={purpose}")
@@ -450,10 +460,7 @@ def oauth_callback(request):
 @require_GET
 def result(request, pk: int):
     """After payment: the truth from the provider, not from the browser."""
-    order = own_order(request, pk)
-    if order.status == S.PENDING_PAYMENT and hasattr(order, "consent"):
-        order = payment_sync(order=order)
-        order = own_order(request, pk)
+    order = own_order_as_paid(request, pk)
     return render(request, "selfservice/result.html", {"order": order, "next_step": next_step(order)})
 
 
@@ -474,10 +481,7 @@ def orders(request):
 @never_cache
 @require_GET
 def order_detail(request, pk: int):
-    order = own_order(request, pk)
-    if order.status == S.PENDING_PAYMENT and hasattr(order, "consent"):
-        order = payment_sync(order=order)
-        order = own_order(request, pk)
+    order = own_order_as_paid(request, pk)
     refund = order.refunds.order_by("-created_at").first()
     return render(
         request,

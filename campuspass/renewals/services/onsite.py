@@ -16,7 +16,7 @@ from campuspass.registry.models import Pass, Staff, Vehicle
 
 from ..models import Campaign, RenewalOrder
 from ..transitions import check_transition
-from .orders import _check_fulfilment, _locked, _move, _next_pass_number, new_out_trade_no
+from .orders import _check_fulfilment, _locked, _move, _next_pass_number, log_created, new_order
 
 S = RenewalOrder.Status
 
@@ -92,14 +92,9 @@ def order_create_onsite(
             if existing.status == S.PENDING_PAYMENT and is_onsite_order(existing):
                 return existing
             raise CampusPassError(_open_order_message(existing), code="order_exists")
-        order = RenewalOrder(
+        order = new_order(
+            previous=previous,
             campaign=campaign,
-            previous_pass=previous,
-            staff=previous.holder,
-            vehicle=previous.vehicle,
-            plate=previous.vehicle.plate,
-            amount_fen=campaign.price_fen,
-            out_trade_no=new_out_trade_no(campaign),
             fulfilment=fulfilment,
             delivery_address=delivery_address,
             channel=RenewalOrder.Channel.ONSITE,
@@ -112,19 +107,7 @@ def order_create_onsite(
             raise CampusPassError(
                 "该车辆刚刚提交了线上续费订单，请刷新页面查看后再办理。", code="order_exists"
             ) from None
-        log_action(
-            actor=acting_user,
-            action="renewals.order.created",
-            obj=order,
-            data={
-                "amount_fen": order.amount_fen,
-                "out_trade_no": order.out_trade_no,
-                "fulfilment": fulfilment,
-                "channel": "onsite",
-            },
-            plate=order.plate,
-            staff_no=order.staff.staff_no,
-        )
+        log_created(order, acting_user=acting_user)
     return order
 
 

@@ -105,14 +105,9 @@ def order_create(
             return _resubmitted(
                 existing, id_photo=id_photo, fulfilment=fulfilment, delivery_address=delivery_address
             )
-        order = RenewalOrder(
+        order = new_order(
+            previous=previous,
             campaign=campaign,
-            previous_pass=previous,
-            staff=previous.holder,
-            vehicle=previous.vehicle,
-            plate=previous.vehicle.plate,
-            amount_fen=campaign.price_fen,
-            out_trade_no=new_out_trade_no(campaign),
             fulfilment=fulfilment,
             delivery_address=delivery_address,
             id_photo=id_photo,
@@ -126,19 +121,51 @@ def order_create(
             return RenewalOrder.objects.select_related("staff", "campaign").get(
                 previous_pass=previous, campaign=campaign, status__in=RenewalOrder.OPEN_STATUSES
             )
-        log_action(
-            actor=acting_user,
-            action="renewals.order.created",
-            obj=order,
-            data={
-                "amount_fen": order.amount_fen,
-                "out_trade_no": order.out_trade_no,
-                "fulfilment": fulfilment,
-            },
-            plate=order.plate,
-            staff_no=order.staff.staff_no,
-        )
+        log_created(order, acting_user=acting_user)
     return order
+
+
+def new_order(
+    *,
+    previous: Pass,
+    campaign: Campaign,
+    fulfilment: str,
+    delivery_address: str,
+    id_photo: str = "",
+    channel: str = RenewalOrder.Channel.ONLINE,
+) -> RenewalOrder:
+    """An unsaved renewal order of `previous` in `campaign` (online and at the counter alike)."""
+    return RenewalOrder(
+        campaign=campaign,
+        previous_pass=previous,
+        staff=previous.holder,
+        vehicle=previous.vehicle,
+        plate=previous.vehicle.plate,
+        amount_fen=campaign.price_fen,
+        out_trade_no=new_out_trade_no(campaign),
+        fulfilment=fulfilment,
+        delivery_address=delivery_address,
+        id_photo=id_photo,
+        channel=channel,
+    )
+
+
+def log_created(order: RenewalOrder, *, acting_user: Any) -> None:
+    data = {
+        "amount_fen": order.amount_fen,
+        "out_trade_no": order.out_trade_no,
+        "fulfilment": order.fulfilment,
+    }
+    if order.channel != RenewalOrder.Channel.ONLINE:
+        data["channel"] = order.channel
+    log_action(
+        actor=acting_user,
+        action="renewals.order.created",
+        obj=order,
+        data=data,
+        plate=order.plate,
+        staff_no=order.staff.staff_no,
+    )
 
 
 def _resubmitted(

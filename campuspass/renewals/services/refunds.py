@@ -192,6 +192,7 @@ FINAL_REFUSALS = frozenset(
     {"NOT_ENOUGH", "INVALID_REQUEST", "PARAM_ERROR", "USER_ACCOUNT_ABNORMAL", "ORDER_NOT_EXIST", "NO_AUTH"}
 )
 QUERY_REFUND_AFTER = dt.timedelta(minutes=5)
+FINAL_STATES = frozenset({"SUCCESS", "ABNORMAL", "CLOSED"})
 
 
 def refund_record_error(*, refund_id: int, error: str) -> Refund:
@@ -236,20 +237,11 @@ def refund_submit(*, refund_id: int) -> Refund:
             )
             return refund
         return refund_record_error(refund_id=refund.pk, error=f"{exc.code}: {exc.message}")
-    if state.status in {"SUCCESS", "ABNORMAL", "CLOSED"}:
+    if state.status in FINAL_STATES:
         refund_mark_submitted(
             refund_id=refund.pk, refund_id_on_platform=state.refund_id, platform_status=state.status
         )
-        refund, _ = refund_apply_result(
-            out_refund_no=refund.out_refund_no,
-            succeeded=state.status == "SUCCESS",
-            platform_status=state.status,
-            refund_id_on_platform=state.refund_id,
-            amount_fen=state.amount_fen,
-            error="" if state.status == "SUCCESS" else f"支付平台退款状态：{state.status}",
-            source="refund_request",
-        )
-        return refund
+        return _apply_final_state(refund, state, source="refund_request")
     return refund_mark_submitted(
         refund_id=refund.pk, refund_id_on_platform=state.refund_id, platform_status=state.status
     )
@@ -266,8 +258,13 @@ def refund_sync(*, refund_id: int) -> Refund:
         state = get_provider().query_refund(refund.out_refund_no)
     except PaymentProviderError as exc:
         return refund_record_error(refund_id=refund.pk, error=f"查询失败 {exc.code}: {exc.message}")
-    if state.status not in {"SUCCESS", "ABNORMAL", "CLOSED"}:
+    if state.status not in FINAL_STATES:
         return refund
+    return _apply_final_state(refund, state, source="query")
+
+
+def _apply_final_state(refund: Refund, state, *, source: str) -> Refund:
+    """The platform's final answer (SUCCESS / ABNORMAL / CLOSED) for `refund`, applied once."""
     refund, _ = refund_apply_result(
         out_refund_no=refund.out_refund_no,
         succeeded=state.status == "SUCCESS",
@@ -275,7 +272,7 @@ def refund_sync(*, refund_id: int) -> Refund:
         refund_id_on_platform=state.refund_id,
         amount_fen=state.amount_fen,
         error="" if state.status == "SUCCESS" else f"支付平台退款状态：{state.status}",
-        source="query",
+        source=source,
     )
     return refund
 
