@@ -173,7 +173,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # One line per task state change is noise at INFO; failures still show.
+    # One line per task state change is noise at INFO in the web process and commands; failures still
+    # show. (`db_worker` sets its own level from its -v option: INFO in the demo.)
     "loggers": {"django_tasks": {"level": os.environ.get("TASKS_LOG_LEVEL", "WARNING")}},
 }
 
