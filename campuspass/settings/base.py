@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("CAMPUSPASS_VAR_DIR", BASE_DIR / "var"))
@@ -81,10 +82,29 @@ TEMPLATES = [
 ]
 
 
-def database_config(url: str) -> dict:
+def database_config(url: str, environ=os.environ) -> dict:
     """Parse DATABASE_URL; SQLite gets WAL and IMMEDIATE transactions so writers queue instead of
-    failing with "database is locked" halfway through a transaction."""
-    config = dj_database_url.parse(url, conn_max_age=0)
+    failing with "database is locked" halfway through a transaction.
+
+    PostgreSQL connections are kept open between requests (`DATABASE_CONN_MAX_AGE` seconds, default
+    60; Django checks them before reuse): opening one per request cost more than the request itself
+    (issue 13). Behind pgbouncer in transaction mode set `DATABASE_CONN_MAX_AGE=0` and
+    `DATABASE_DISABLE_SERVER_SIDE_CURSORS=1`."""
+    is_sqlite = url.startswith("sqlite:")
+    raw_age = environ.get("DATABASE_CONN_MAX_AGE", "").strip()
+    if raw_age.lower() in {"none", "forever"}:
+        conn_max_age = None
+    elif raw_age:
+        if not raw_age.isascii() or not raw_age.isdigit():
+            raise ImproperlyConfigured(
+                f"DATABASE_CONN_MAX_AGE must be a number of seconds or 'none', not {raw_age!r}"
+            )
+        conn_max_age = int(raw_age)
+    else:
+        conn_max_age = 0 if is_sqlite else 60
+    config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=conn_max_age != 0)
+    if environ.get("DATABASE_DISABLE_SERVER_SIDE_CURSORS", "").strip().lower() in {"1", "true", "yes", "on"}:
+        config["DISABLE_SERVER_SIDE_CURSORS"] = True
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {
             "init_command": (

@@ -24,3 +24,7 @@ PAYMENT_SIMULATOR_DIR = PRIVATE_STORAGE_ROOT / "paysim"
 SITE_URL = "http://testserver"
 STATIC_ROOT = PRIVATE_STORAGE_ROOT / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Threads in the concurrency tests open their own connections; persistent ones would outlive the test and
+# keep the test database from being dropped.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # noqa: F405

@@ -350,3 +350,21 @@ def test_every_fulfilment_view_is_wrapped_with_its_screen(name, args, screen, cl
         client.post(url) if name not in {"counter", "delivery", "refunds", "exports"} else client.get(url)
     )
     assert response.status_code == 302 and reverse("backoffice:login") in response["Location"]
+
+
+def test_counter_screen_shows_a_handed_out_order_whose_clerk_account_was_deleted(
+    campaign, office_client, make_user
+):
+    """Issue 13: the hand-out line used the clerk's name as a filter argument and raised a 500 once the
+    clerk's account was gone."""
+    clerk = make_user(roles.COUNTER)
+    order = approved_order(campaign)
+    order_hand_out(order=order, acting_user=clerk, old_pass_collected=True, id_checked=True)
+    clerk.delete()
+    order.refresh_from_db()
+    assert order.handed_out_by is None and order.handed_out_at is not None
+    client, _ = office_client(roles.COUNTER)
+    response = client.get(reverse("backoffice:counter"), {"q": order.plate})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "经办人账号已删除" in html and "发放" in html

@@ -1,0 +1,39 @@
+"""Database connection settings (issue 13): PostgreSQL connections persist between requests unless the
+operator says otherwise; a malformed value stops the start with a clear message."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from campuspass.settings.base import database_config
+
+PG = "postgres://app@db.example:5432/campuspass"
+
+
+def test_postgres_keeps_connections_open_with_health_checks_by_default():
+    config = database_config(PG, environ={})
+    assert config["CONN_MAX_AGE"] == 60 and config["CONN_HEALTH_CHECKS"] is True
+    assert config.get("DISABLE_SERVER_SIDE_CURSORS", False) is False
+
+
+def test_sqlite_opens_a_connection_per_request_by_default():
+    config = database_config("sqlite:////tmp/x.sqlite3", environ={})
+    assert config["CONN_MAX_AGE"] == 0 and config["CONN_HEALTH_CHECKS"] is False
+    assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+def test_pgbouncer_transaction_pooling_settings():
+    config = database_config(
+        PG, environ={"DATABASE_CONN_MAX_AGE": "0", "DATABASE_DISABLE_SERVER_SIDE_CURSORS": "1"}
+    )
+    assert config["CONN_MAX_AGE"] == 0 and config["DISABLE_SERVER_SIDE_CURSORS"] is True
+
+
+def test_unlimited_and_explicit_ages():
+    assert database_config(PG, environ={"DATABASE_CONN_MAX_AGE": "none"})["CONN_MAX_AGE"] is None
+    assert database_config(PG, environ={"DATABASE_CONN_MAX_AGE": "300"})["CONN_MAX_AGE"] == 300
+
+
+@pytest.mark.parametrize("bad", ["-1", "1.5", "sixty", "６０"])
+def test_a_malformed_age_is_refused_with_its_name(bad):
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_CONN_MAX_AGE"):
+        database_config(PG, environ={"DATABASE_CONN_MAX_AGE": bad})
