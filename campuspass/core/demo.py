@@ -107,6 +107,8 @@ def generate_registry(path: Path, *, rows: int, year: int, seed: int = 2018) -> 
                     "新能源小型汽车" if new_energy else "小型汽车",
                     rng.choice(BRANDS),
                     rng.choice(COLORS),
+                    "绿" if new_energy else "蓝",
+                    "小型新能源汽车" if new_energy else "小型汽车",
                     f"YXB{year}{n:06d}",
                     year,
                     review,

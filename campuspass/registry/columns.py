@@ -14,6 +14,8 @@ HEADERS = [
     "车辆类型",
     "品牌型号",
     "车身颜色",
+    "车牌颜色",
+    "号牌种类",
     "通行证编号",
     "年度",
     "审核状态",
@@ -29,7 +31,9 @@ REQUIRED = [
     "通行证编号",
     "审核状态",
 ]  # and 年度 unless --year
-OPTIONAL = ["部门", "车辆类型", "品牌型号", "车身颜色", "有效期起", "有效期止"]
+# 车牌颜色 / 号牌种类 came later (decision 0026): files without them still import, a new vehicle then
+# gets what its plate implies and a vehicle on file keeps what it has; so does an empty cell.
+OPTIONAL = ["部门", "车辆类型", "品牌型号", "车身颜色", "车牌颜色", "号牌种类", "有效期起", "有效期止"]
 
 STAFF_STATUS_BY_LABEL = {label: value for value, label in Staff.Status.choices}
 REVIEW_STATUS_BY_LABEL = {label: value for value, label in Pass.ReviewStatus.choices}

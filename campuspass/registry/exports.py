@@ -11,6 +11,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
+from campuspass.core import plate_kinds
 from campuspass.core.audit import log_action
 
 from .columns import HEADERS
@@ -31,6 +32,8 @@ _COLUMNS = (
     "vehicle__vehicle_type",
     "vehicle__brand_model",
     "vehicle__color",
+    "vehicle__plate_colour",
+    "vehicle__plate_type",
     "number",
     "year",
     "review_status",
@@ -38,7 +41,7 @@ _COLUMNS = (
     "valid_to",
 )
 assert len(_COLUMNS) == len(HEADERS)
-_WIDTHS = (12, 10, 20, 14, 9, 12, 14, 16, 9, 16, 7, 10, 12, 12)
+_WIDTHS = (12, 10, 20, 14, 9, 12, 14, 16, 9, 9, 14, 16, 7, 10, 12, 12)
 TEXT_COLUMNS = {"工号", "手机号", "车牌号", "通行证编号"}  # digits that must stay text in Excel
 
 
@@ -98,6 +101,8 @@ def export_passes(
         vehicle_type,
         brand_model,
         color,
+        plate_colour,
+        plate_type,
         number,
         pass_year,
         review_status,
@@ -115,6 +120,8 @@ def export_passes(
                 vehicle_type,
                 brand_model,
                 color,
+                plate_kinds.COLOUR_LABELS.get(plate_colour, plate_colour),
+                plate_kinds.TYPE_LABELS.get(plate_type, plate_type),
                 text_cell(number),
                 pass_year,
                 _REVIEW_LABEL.get(review_status, review_status),

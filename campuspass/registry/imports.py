@@ -26,6 +26,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.utils import timezone
 
+from campuspass.core import plate_kinds
 from campuspass.core.audit import actor_label_for, json_value, log_action
 from campuspass.core.bulk import bulk_cursor, db_converter, insert_many, insert_returning_keys, update_many
 from campuspass.core.models import LogEntry
@@ -130,12 +131,14 @@ def _limited(text: str, limit: int) -> str:
 
 
 VEHICLE_COLUMNS = (("车辆类型", "vehicle_type"), ("品牌型号", "brand_model"), ("车身颜色", "color"))
+KIND_COLUMNS = (("车牌颜色", "plate_colour"), ("号牌种类", "plate_type"))
 VALIDITY_COLUMNS = (("有效期起", "valid_from"), ("有效期止", "valid_to"))
 # Columns with few distinct values (a department, a colour, a date…): each distinct text is converted
 # once per file and the result reused. The converters are pure functions of the cell, so a remembered
 # result is exactly what converting again would give; failures are not remembered (they raise again).
 MEMO_COLUMNS = frozenset(
-    {"部门", "人员状态", "车辆类型", "品牌型号", "车身颜色", "年度", "审核状态", "有效期起", "有效期止"}
+    {"部门", "人员状态", "车辆类型", "品牌型号", "车身颜色", "车牌颜色", "号牌种类", "年度", "审核状态"}
+    | {"有效期起", "有效期止"}
 )
 MEMO_LIMIT = 10_000  # distinct values remembered per column, to bound memory on unusual files
 
@@ -155,6 +158,8 @@ class RowParser:
             ("车辆类型", lambda v: _limited(clean_text(v), 32)),
             ("品牌型号", lambda v: _limited(clean_text(v), 64)),
             ("车身颜色", lambda v: _limited(clean_text(v), 16)),
+            ("车牌颜色", lambda v: plate_kinds.parse_colour(v) if clean_text(v) else None),
+            ("号牌种类", lambda v: plate_kinds.parse_type(v) if clean_text(v) else None),
             ("通行证编号", self._pass_number),
             ("年度", self._year),
             ("审核状态", lambda v: _choice(v, REVIEW_STATUS_BY_LABEL)),
@@ -198,6 +203,17 @@ class RowParser:
         valid_from, valid_to = got.get("有效期起"), got.get("有效期止")
         if valid_from and valid_to and valid_from > valid_to:
             problems.append(("有效期止", f"{valid_to:%Y-%m-%d} 早于有效期起 {valid_from:%Y-%m-%d}"))
+        kind = {key: got[name] for name, key in KIND_COLUMNS if got.get(name)}
+        if kind and got.get("车牌号"):
+            plate = got["车牌号"]
+            colour, plate_type = plate_kinds.infer_kind(plate)
+            colour, plate_type = kind.get("plate_colour", colour), kind.get("plate_type", plate_type)
+            given = {name for name, key in KIND_COLUMNS if key in kind}
+            problems.extend(
+                problem
+                for problem in plate_kinds.check_kind(plate, colour, plate_type)
+                if problem[0] in given
+            )
         if problems:
             return problems
 
@@ -205,6 +221,7 @@ class RowParser:
         if "部门" in got:
             staff["department"] = got["部门"]
         vehicle = {key: got[name] for name, key in VEHICLE_COLUMNS if name in got}
+        vehicle.update(kind)
         pass_values = {"review_status": got["审核状态"]}
         pass_values.update((key, got[name]) for name, key in VALIDITY_COLUMNS if name in got)
         return ParsedRow(
@@ -296,7 +313,7 @@ class Pending:
 
 
 STAFF_FIELDS = ["name", "department", "mobile", "status"]
-VEHICLE_FIELDS = ["vehicle_type", "brand_model", "color"]
+VEHICLE_FIELDS = ["vehicle_type", "brand_model", "color", "plate_colour", "plate_type"]
 PASS_FIELDS = ["review_status", "valid_from", "valid_to"]
 
 
@@ -360,8 +377,9 @@ class Importer:
                 pk=pk, staff_no=staff_no, **dict(zip(STAFF_FIELDS, values, strict=True))
             )
         vehicles = {}
-        for pk, plate, vehicle_type, brand_model, color, owner_id, owner_no in _select(
-            "SELECT v.id, v.plate, v.vehicle_type, v.brand_model, v.color, v.owner_id, s.staff_no"
+        for pk, plate, vehicle_type, brand_model, color, colour, plate_type, owner_id, owner_no in _select(
+            "SELECT v.id, v.plate, v.vehicle_type, v.brand_model, v.color, v.plate_colour, v.plate_type,"
+            " v.owner_id, s.staff_no"
             " FROM registry_vehicle v JOIN registry_staff s ON s.id = v.owner_id WHERE v.plate IN ({})",
             {r.plate for r in rows},
         ):
@@ -372,6 +390,8 @@ class Importer:
                 vehicle_type=vehicle_type,
                 brand_model=brand_model,
                 color=color,
+                plate_colour=colour,
+                plate_type=plate_type,
                 owner=owner,
             )
         pass_by_number: dict[tuple[int, str], Record] = {}
@@ -485,6 +505,7 @@ class Importer:
                     "vehicle_type": "",
                     "brand_model": "",
                     "color": "",
+                    **dict(zip(("plate_colour", "plate_type"), plate_kinds.infer_kind(plate), strict=True)),
                     **row.vehicle,
                 }
             )
@@ -567,13 +588,23 @@ class Importer:
             Vehicle,
             ["plate", *VEHICLE_FIELDS, "owner", "created_at", "updated_at"],
             pending.new_vehicles,
-            lambda v: (v.plate, v.vehicle_type, v.brand_model, v.color, v.owner.pk, now, now),
+            lambda v: (
+                v.plate,
+                v.vehicle_type,
+                v.brand_model,
+                v.color,
+                v.plate_colour,
+                v.plate_type,
+                v.owner.pk,
+                now,
+                now,
+            ),
         )
         update_many(
             Vehicle,
             [*VEHICLE_FIELDS, "owner", "updated_at"],
             (
-                (v.vehicle_type, v.brand_model, v.color, v.owner.pk, now, v.pk)
+                (v.vehicle_type, v.brand_model, v.color, v.plate_colour, v.plate_type, v.owner.pk, now, v.pk)
                 for v in pending.dirty_vehicles.values()
             ),
         )

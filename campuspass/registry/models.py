@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from campuspass.core import plate_kinds
+
 
 class Staff(models.Model):
     class Status(models.TextChoices):
@@ -32,6 +34,14 @@ class Vehicle(models.Model):
     vehicle_type = models.CharField("车辆类型", max_length=32, blank=True)
     brand_model = models.CharField("品牌型号", max_length=64, blank=True)
     color = models.CharField("车身颜色", max_length=16, blank=True)
+    # What barrier gates match on besides the plate (decision 0026); inferred from the plate when a
+    # registry file does not say.
+    plate_colour = models.CharField(
+        "车牌颜色", max_length=8, choices=plate_kinds.COLOUR_CHOICES, default=plate_kinds.BLUE
+    )
+    plate_type = models.CharField(
+        "号牌种类", max_length=2, choices=plate_kinds.TYPE_CHOICES, default=plate_kinds.SMALL
+    )
     owner = models.ForeignKey(Staff, verbose_name="车主", on_delete=models.PROTECT, related_name="vehicles")
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)

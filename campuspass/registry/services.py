@@ -14,6 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Model, ProtectedError
 
+from campuspass.core import plate_kinds
 from campuspass.core.audit import diff_fields, json_value, log_action
 from campuspass.core.errors import CampusPassError
 from campuspass.core.phones import InvalidPhone, normalize_phone
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 STAFF_FIELDS = ("name", "department", "mobile", "status")
-VEHICLE_FIELDS = ("plate", "vehicle_type", "brand_model", "color", "owner")
+VEHICLE_FIELDS = ("plate", "vehicle_type", "brand_model", "color", "plate_colour", "plate_type", "owner")
 PASS_FIELDS = ("year", "number", "vehicle", "holder", "review_status", "valid_from", "valid_to", "source")
 TEXT_LIMITS = {
     "name": ("姓名", 64),
@@ -160,9 +161,30 @@ def _vehicle_values(values: dict[str, Any]) -> dict[str, Any]:
             out[name] = _instance(Staff, value, "车主")
         elif name in ("vehicle_type", "brand_model", "color"):
             out[name] = _text(name, value)
+        elif name in ("plate_colour", "plate_type"):
+            if value in (None, ""):
+                continue  # inferred from the plate by _plate_kind
+            try:
+                parse = plate_kinds.parse_colour if name == "plate_colour" else plate_kinds.parse_type
+                out[name] = parse(value)
+            except ValueError as exc:
+                raise CampusPassError(f"{exc}，请核对后重试。", code="choice") from None
         else:
             raise TypeError(f"unknown vehicle field {name!r}")
     return out
+
+
+def _plate_kind(plate: str, values: dict[str, Any], current: tuple[str, str] | None = None) -> None:
+    """Fill in plate colour and type the caller left out (what the plate implies, or what the vehicle
+    has when its plate stays) and refuse a combination that cannot be (decision 0026)."""
+    inferred = plate_kinds.infer_kind(plate)
+    if current is not None and not plate_kinds.check_kind(plate, *current):
+        inferred = current
+    values.setdefault("plate_colour", inferred[0])
+    values.setdefault("plate_type", inferred[1])
+    problems = plate_kinds.check_kind(plate, values["plate_colour"], values["plate_type"])
+    if problems:
+        raise CampusPassError(problems[0][1] + "。", code="plate_kind")
 
 
 def _pass_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -303,6 +325,8 @@ def vehicle_create(
     vehicle_type: str = "",
     brand_model: str = "",
     color: str = "",
+    plate_colour: str = "",
+    plate_type: str = "",
     acting_user: Any = None,
     reason: str = "",
 ) -> Vehicle:
@@ -313,9 +337,12 @@ def vehicle_create(
             "vehicle_type": vehicle_type,
             "brand_model": brand_model,
             "color": color,
+            "plate_colour": plate_colour,
+            "plate_type": plate_type,
         }
     )
     plate = values["plate"]
+    _plate_kind(plate, values)
     message = f"车牌号 {plate} 已登记，请在原记录上修改。"
     with transaction.atomic():
         if Vehicle.objects.filter(plate=plate).exists():
@@ -338,6 +365,10 @@ def vehicle_update(*, vehicle: Vehicle, acting_user: Any = None, reason: str = "
     values = _vehicle_values(values)
     with transaction.atomic():
         vehicle = Vehicle.objects.select_for_update().select_related("owner").get(pk=vehicle.pk)
+        if {"plate", "plate_colour", "plate_type"} & values.keys():
+            _plate_kind(
+                values.get("plate", vehicle.plate), values, (vehicle.plate_colour, vehicle.plate_type)
+            )
         changes = _changes(vehicle, values)
         if not changes:
             return vehicle
