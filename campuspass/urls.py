@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from campuspass.core import views as core_views
+from campuspass.gates.api import api as gate_api
 
 admin.site.site_header = "CampusPass 车证管理后台"
 admin.site.site_title = "CampusPass"
@@ -13,4 +14,5 @@ urlpatterns = [
     path("pay/", include("campuspass.payments.urls")),
     path("m/", include("campuspass.selfservice.urls")),
     path("office/", include("campuspass.backoffice.urls")),
+    path("api/gate/v1/", gate_api.urls),
 ]

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "ninja",  # the gate API's OpenAPI docs, served from its own static files (no CDN)
     "campuspass.core",
     "campuspass.registry",
     "campuspass.renewals",
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "campuspass.verification",
     "campuspass.selfservice",
     "campuspass.backoffice",
+    "campuspass.gates",
 ]
 
 MIDDLEWARE = [
@@ -250,6 +252,9 @@ PERIODIC_TASKS = [
     ("campuspass.verification.tasks.purge_verification_state", 86400),
     ("campuspass.payments.tasks.prune_used_nonces_task", 86400),
     ("campuspass.core.housekeeping.prune_task_results", 86400),
+    ("campuspass.gates.tasks.gates_due_task", 60),
+    ("campuspass.gates.tasks.gates_full_compare_task", 86400),
+    ("campuspass.gates.tasks.prune_gate_records_task", 86400),
 ]
 if PAYMENT_PROVIDER == "simulator":  # its notifications and refund settlements, every few seconds
     PERIODIC_TASKS.append(("campuspass.payments.simulator.bank.deliver_due_notifications", 5))

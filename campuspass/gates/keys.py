@@ -1,0 +1,130 @@
+"""Keys of gate devices that ask us (check API, feed) and how their requests are signed (decision 0027).
+
+A device's secret is never stored: it is HMAC-SHA256(SECRET_KEY, key id + salt), shown once when the
+office issues the key. Revoking clears nothing but sets `key_revoked_at`; the next request with that
+key is refused (the check reads the row every time, no cache).
+
+Request signature (HMAC-SHA256, base64) over six lines joined by "\\n":
+    METHOD, path, canonical query (pairs sorted, RFC 3986 percent-encoding), timestamp, nonce,
+    SHA-256 of the body in lower-case hex (of the empty string for GET)
+sent as X-Gate-Key, X-Gate-Timestamp (Unix seconds, within ±300 s), X-Gate-Nonce (16–64 characters
+[A-Za-z0-9_-], never accepted twice for a key) and X-Gate-Signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .models import Gate, GateNonce
+
+WINDOW_SECONDS = 300
+NONCE_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def derive_secret(key_id: str, salt: str) -> str:
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"campuspass.gate-key|{key_id}|{salt}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def new_key() -> tuple[str, str]:
+    """(key id, salt) for a new device key."""
+    return "gk_" + secrets.token_hex(8), secrets.token_hex(16)
+
+
+def canonical_query(params) -> str:
+    """`params`: a QueryDict, dict or list of pairs."""
+    if hasattr(params, "lists"):
+        pairs = [(k, v) for k, values in params.lists() for v in values]
+    elif hasattr(params, "items"):
+        pairs = list(params.items())
+    else:
+        pairs = list(params)
+    return "&".join(f"{quote(str(k), safe='-_.~')}={quote(str(v), safe='-_.~')}" for k, v in sorted(pairs))
+
+
+def string_to_sign(method: str, path: str, params, timestamp: str, nonce: str, body: bytes = b"") -> str:
+    body_hash = hashlib.sha256(body).hexdigest()
+    return "\n".join([method.upper(), path, canonical_query(params), timestamp, nonce, body_hash])
+
+
+def sign(secret: str, method: str, path: str, params, timestamp: str, nonce: str, body: bytes = b"") -> str:
+    message = string_to_sign(method, path, params, timestamp, nonce, body).encode()
+    return base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
+
+
+def signed_headers(
+    key_id: str, secret: str, method: str, path: str, params, *, body: bytes = b"", now: float | None = None
+):
+    """The headers a device sends (used by tests and the README's example)."""
+    timestamp, nonce = str(int(now if now is not None else time.time())), secrets.token_urlsafe(24)
+    return {
+        "X-Gate-Key": key_id,
+        "X-Gate-Timestamp": timestamp,
+        "X-Gate-Nonce": nonce,
+        "X-Gate-Signature": sign(secret, method, path, params, timestamp, nonce, body),
+    }
+
+
+class Refused(Exception):  # noqa: N818 - read as "the request was refused"
+    def __init__(self, code: str, message: str, status: int = 401):
+        super().__init__(code)
+        self.code, self.message, self.status = code, message, status
+
+
+@dataclass(frozen=True)
+class Caller:
+    gate: Gate
+
+
+def verify(request) -> Caller:
+    """Check a device's request; raises Refused with a code and a Chinese message."""
+    headers = request.headers
+    key_id = headers.get("X-Gate-Key", "")
+    timestamp = headers.get("X-Gate-Timestamp", "")
+    nonce = headers.get("X-Gate-Nonce", "")
+    signature = headers.get("X-Gate-Signature", "")
+    if not (key_id and timestamp and nonce and signature):
+        raise Refused(
+            "missing_headers", "缺少签名头：X-Gate-Key、X-Gate-Timestamp、X-Gate-Nonce、X-Gate-Signature。"
+        )
+    gate = Gate.objects.select_related("group").filter(key_id=key_id[:32]).first()
+    if gate is None:
+        raise Refused("unknown_key", "密钥 ID 不存在，请在保卫处后台“道闸同步”中查看本设备的密钥。")
+    if gate.key_revoked_at is not None or not gate.enabled:
+        raise Refused("key_revoked", "本设备的密钥已被吊销或设备已停用，请联系保卫处重新签发。")
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > WINDOW_SECONDS:
+        raise Refused("timestamp", "时间戳无效或与服务器相差超过 300 秒，请校准设备时钟。")
+    if not NONCE_RE.fullmatch(nonce):
+        raise Refused("nonce_format", "X-Gate-Nonce 应为 16–64 位字母、数字、- 或 _。")
+    secret = derive_secret(gate.key_id, gate.key_salt)
+    expected = sign(secret, request.method, request.path, request.GET, timestamp, nonce, request.body)
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
+        raise Refused("signature", "签名不正确，请按接口文档核对待签名字符串和密钥。")
+    try:
+        with transaction.atomic():
+            GateNonce.objects.create(key_id=gate.key_id, nonce=nonce)
+    except IntegrityError:
+        raise Refused("replay", "该 nonce 已使用过，请每次请求生成新的 nonce。") from None
+    now = timezone.now()
+    if gate.last_heartbeat_at is None or (now - gate.last_heartbeat_at).total_seconds() > 60:
+        Gate.objects.filter(pk=gate.pk).update(last_heartbeat_at=now)
+    return Caller(gate)
+
+
+def prune_nonces() -> int:
+    cutoff = timezone.now() - dt.timedelta(seconds=2 * WINDOW_SECONDS)
+    return GateNonce.objects.filter(created_at__lt=cutoff).delete()[0]
