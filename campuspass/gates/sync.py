@@ -188,14 +188,16 @@ def push_entry(entry: GateEntry, adapter=None) -> GateEntry:
     return entry
 
 
-def confirm(gate: Gate, adapter=None) -> int:
-    """Read back the gate's list and confirm asynchronous writes; returns how many were confirmed."""
-    waiting = list(GateEntry.objects.filter(gate=gate, state=E.CONFIRMING))
+def confirm(gate: Gate, adapter=None, *, now: dt.datetime | None = None) -> int:
+    """Read back the gate's list and confirm asynchronous writes that are due for it; returns how many
+    were confirmed."""
+    now = now or timezone.now()
+    waiting = list(GateEntry.objects.filter(gate=gate, state=E.CONFIRMING, next_attempt_at__lte=now))
     if not waiting:
         return 0
     adapter = adapter or adapter_for(gate)
     remote = {(item.plate, item.list_type): item for item in adapter.list_items()}
-    now, confirmed = timezone.now(), 0
+    confirmed = 0
     for entry in waiting:
         found = remote.get((entry.plate, entry.list_type))
         if found and (found.valid_from, found.valid_to) == (entry.valid_from, entry.valid_to):
@@ -236,7 +238,7 @@ def push_due(gate: Gate | None = None, *, now: dt.datetime | None = None) -> dic
             done = push_entry(entry, adapter)
             counts["failed" if done.state == E.FAILED else "pushed"] += 1
         try:
-            counts["confirmed"] += confirm(one, adapter)
+            counts["confirmed"] += confirm(one, adapter, now=now)
         except GateError as exc:
             Gate.objects.filter(pk=one.pk).update(last_error=exc.message[:300])
     return counts

@@ -8,6 +8,7 @@ from django.utils import timezone
 from campuspass.gates import services
 from campuspass.gates.models import Gate, GateGroup
 from campuspass.gates.simulators.artemis import ArtemisSimulator
+
 IsapiSimulator = None  # TODO
 from campuspass.registry.models import Pass, Staff, Vehicle
 
@@ -26,7 +27,9 @@ def make_permit(today):
 
     def make(plate="京A12345", *, valid_from=None, valid_to=None, year=None, colour=None, review="approved"):
         n = next(counter)
-        staff = Staff.objects.create(staff_no=f"8{n:07d}", name=f"职工{n}", mobile=f"138{n:08d}", status="active")
+        staff = Staff.objects.create(
+            staff_no=f"8{n:07d}", name=f"职工{n}", mobile=f"138{n:08d}", status="active"
+        )
         vehicle = Vehicle.objects.filter(plate=plate).first()
         if vehicle is None:
             from campuspass.core.plate_kinds import infer_kind

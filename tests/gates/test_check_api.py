@@ -23,7 +23,11 @@ def test_a_valid_pass_is_allowed_with_its_end_date_and_nothing_personal(client, 
     permit = make_permit("京A12345")
     response = ask(client, device, {"plate": "京a·12345", "colour": "blue"})
     assert response.status_code == 200
-    assert response.json() == {"allowed": True, "valid_until": permit.valid_to.isoformat(), "reason_code": "ok"}
+    assert response.json() == {
+        "allowed": True,
+        "valid_until": permit.valid_to.isoformat(),
+        "reason_code": "ok",
+    }
     body = response.content.decode()
     assert permit.holder.name not in body and permit.holder.mobile not in body
 
