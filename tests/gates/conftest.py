@@ -107,3 +107,6 @@ def camera_gate(db, camera):
         secret_env="GATE_TEST_CAMERA_PASSWORD",
         channel=1,
     )
+
+
+from tests.backoffice.conftest import make_user, office_client  # noqa: E402, F401 - shared fixtures
