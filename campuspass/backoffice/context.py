@@ -12,6 +12,7 @@ NAV = [
     ("refunds", "backoffice:refunds", "退款管理"),
     ("onsite", "backoffice:onsite", "现场办理"),
     ("exports", "backoffice:exports", "导出"),
+    ("gates", "backoffice:gates", "道闸同步"),
     ("settings", "backoffice:settings", "设置"),
     ("audit", "backoffice:audit", "审计日志"),
 ]

@@ -31,6 +31,12 @@ SCREENS: dict[str, frozenset[str]] = {
     "audit": frozenset({ADMIN}),
     "photo": frozenset({REVIEWER, COUNTER, ADMIN}),
     "full_phone": frozenset({COUNTER, COURIER, ADMIN}),
+    # 道闸同步 (decision 0027): the counter answers "why does the gate not open?", so it sees each
+    # gate's state and may retry; suspending a pass, the deny list and gate devices' keys are the
+    # administrator's decisions.
+    "gates": frozenset({COUNTER, ADMIN}),
+    "gates_control": frozenset({ADMIN}),
+    "gates_devices": frozenset({ADMIN}),
 }
 
 

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("campuspass.backoffice.urls_main")),  # sign-in, dashboard, review
     path("", include("campuspass.backoffice.urls_fulfilment")),  # counter, delivery, refunds, exports
     path("", include("campuspass.backoffice.urls_admin")),  # on-site desk, settings, audit log
+    path("", include("campuspass.backoffice.urls_gates")),  # 道闸同步
 ]

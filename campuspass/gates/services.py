@@ -168,6 +168,29 @@ def retry_gate(*, gate: Gate, acting_user: Any) -> int:
     return count
 
 
+def request_full_compare(*, gate: Gate, acting_user: Any) -> None:
+    """The office asks for a full comparison now instead of tonight."""
+    with transaction.atomic():
+        log_action(actor=acting_user, action="gates.sync.compare_requested", obj=gate)
+
+        def run():
+            from .tasks import full_compare_task
+
+            full_compare_task.enqueue(gate.pk)
+
+        transaction.on_commit(run)
+
+
+def register_gate(*, values: dict, acting_user: Any) -> Gate:
+    with transaction.atomic():
+        gate = Gate.objects.create(**values)
+        log_action(
+            actor=acting_user, action="gates.gate.registered", obj=gate,
+            data={"kind": gate.kind, "group": gate.group.code if gate.group else ""},
+        )  # fmt: skip
+    return gate
+
+
 def set_pass_groups(*, permit: Pass, codes: list[str], acting_user: Any) -> Pass:
     """Where a pass is valid: the named car parks / gate groups, or every gate when empty."""
     with transaction.atomic():

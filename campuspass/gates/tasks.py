@@ -46,6 +46,19 @@ def gates_full_compare_task() -> dict:
 
 
 @task()
+def full_compare_task(gate_id: int) -> dict:
+    """One gate's full comparison, when the office asks for it."""
+    gate = sync.push_gates().filter(pk=gate_id).first()
+    if gate is None:
+        return {"error": "not_found"}
+    try:
+        return sync.full_compare(gate)
+    except sync.GateError as exc:
+        gate.__class__.objects.filter(pk=gate.pk).update(last_error=exc.message[:300])
+        return {"error": exc.code}
+
+
+@task()
 def prune_gate_records_task() -> dict:
     """Daily: used nonces past the signature window; crossings older than 90 days."""
     cutoff = timezone.now() - dt.timedelta(days=90)

@@ -211,6 +211,9 @@ EXPECTED_SCREEN = {
     "onsite": "onsite",
     "settings": "settings",
     "audit": "audit",
+    "gates": "gates",
+    "gatecontrol": "gates_control",
+    "gatedevices": "gates_devices",
 }
 
 
