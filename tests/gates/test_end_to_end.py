@@ -4,6 +4,7 @@ does; an approved one leaves the gate the day after its pass ends."""
 import datetime as dt
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -11,6 +12,7 @@ from campuspass.backoffice.roles import REVIEWER
 from campuspass.gates import sync
 from campuspass.gates.models import GateEntry
 from campuspass.renewals.models import RenewalOrder
+from campuspass.verification.otp import grant
 from tests.backoffice.test_review import paid_order
 from tests.renewals.factories import make_campaign
 
@@ -53,6 +55,16 @@ def test_approved_reaches_the_gate_rejected_never_does_expired_leaves(
 
     assert order_gate_status(approved) == "synced"
     assert order_gate_status(rejected) is None
+    staff = Client()
+    session = staff.session
+    grant(session, approved.plate)
+    session.save()
+    staff.cookies["sessionid"] = session.session_key
+    assert "已同步至校门" in staff.get(f"/m/orders/{approved.pk}/").content.decode()
+    GateEntry.objects.filter(plate=approved.plate).update(state=GateEntry.State.PENDING)
+    page = staff.get(f"/m/orders/{approved.pk}/").content.decode()
+    assert "已同步至校门" not in page and "正在同步至校门" in page
+    GateEntry.objects.filter(plate=approved.plate).update(state=GateEntry.State.SYNCED)
 
     # The day after the pass ends, the car leaves the gate.
     after = campaign.valid_to + dt.timedelta(days=1)
