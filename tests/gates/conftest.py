@@ -8,8 +8,7 @@ from django.utils import timezone
 from campuspass.gates import services
 from campuspass.gates.models import Gate, GateGroup
 from campuspass.gates.simulators.artemis import ArtemisSimulator
-
-IsapiSimulator = None  # TODO
+from campuspass.gates.simulators.isapi import IsapiSimulator
 from campuspass.registry.models import Pass, Staff, Vehicle
 
 ARTEMIS = "https://artemis.sim"
