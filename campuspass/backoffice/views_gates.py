@@ -14,7 +14,7 @@ from campuspass.core import plate_kinds
 from campuspass.core.errors import CampusPassError
 from campuspass.core.plates import InvalidPlate, normalize_plate
 from campuspass.gates import desired, services
-from campuspass.gates.models import DenyEntry, Gate, GateGroup, PassSuspension
+from campuspass.gates.models import Crossing, DenyEntry, Gate, GateGroup, PassSuspension
 from campuspass.gates.selectors import gate_overview, plate_report
 
 from .roles import can, role_required
@@ -38,6 +38,9 @@ def overview(request):
                 state_label=desired.REASON_CODES[state.reason_code],
                 colour_label=plate_kinds.COLOUR_LABELS.get(state.colour, state.colour),
                 plate_rows=rows,
+                crossings=Crossing.objects.filter(plate=plate)
+                .select_related("gate")
+                .order_by("-crossed_at")[:10],
             )
     context["plate_query"] = raw
     if context["can_control"]:

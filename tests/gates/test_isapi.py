@@ -40,7 +40,10 @@ def test_add_reads_back_the_cameras_id(camera_gate, camera, make_permit):
     record = plates(camera)["京A12345"]
     assert entry.state == E.SYNCED and entry.remote_id == record["id"]
     assert record["listType"] == "whiteList"
-    assert (record["effectiveStartDate"], record["effectiveTime"]) == (str(permit.valid_from), str(permit.valid_to))
+    assert (record["effectiveStartDate"], record["effectiveTime"]) == (
+        str(permit.valid_from),
+        str(permit.valid_to),
+    )
     assert camera.calls[-1] == "GET /ISAPI/Traffic/channels/1/licensePlateAuditData"  # the read-back
 
 
