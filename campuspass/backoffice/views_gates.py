@@ -49,6 +49,7 @@ def overview(request):
         )
         context["denied"] = DenyEntry.objects.filter(lifted_at__isnull=True).select_related("created_by")
         context["colours"] = plate_kinds.COLOUR_CHOICES
+        context["groups"] = GateGroup.objects.all()
     return render(request, "backoffice/gates/overview.html", context)
 
 
@@ -102,6 +103,42 @@ def control(request):
     return redirect(f"{reverse('backoffice:gates')}?plate={request.POST.get('plate', '')}")
 
 
+@role_required("gates_control")
+@require_POST
+def scope(request):
+    """Where the plate's pass is valid: the ticked car parks / gate groups, or every gate."""
+    plate = request.POST.get("plate", "")
+    try:
+        permit = services.current_pass(normalize_plate(plate))
+        services.set_pass_groups(permit=permit, codes=request.POST.getlist("group"), acting_user=request.user)
+    except InvalidPlate as exc:
+        messages.error(request, exc.reason)
+    except CampusPassError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"已更新 {permit.number} 的通行范围，各道闸将随即收到变更。")
+    return redirect(f"{reverse('backoffice:gates')}?plate={plate}")
+
+
+class GroupForm(forms.ModelForm):
+    class Meta:
+        model = GateGroup
+        fields = ["code", "name"]
+
+
+@role_required("gates_devices")
+@require_POST
+def group_new(request):
+    form = GroupForm(request.POST)
+    if form.is_valid():
+        group = services.create_group(values=form.cleaned_data, acting_user=request.user)
+        messages.success(request, f"已添加车场/道闸组“{group.name}”。")
+    else:
+        problems = "；".join(f"{form.fields[k].label}：{' '.join(v)}" for k, v in form.errors.items())
+        messages.error(request, f"未能添加：{problems}")
+    return redirect("backoffice:gatedevices")
+
+
 class GateForm(forms.ModelForm):
     base_url = forms.URLField(label="接口地址", required=False, assume_scheme="https")
 
@@ -125,6 +162,7 @@ def devices(request):
         "gates": Gate.objects.select_related("group"),
         "groups": GateGroup.objects.all(),
         "form": form,
+        "group_form": GroupForm(),
         "screen": "gates",
     }
     return render(request, "backoffice/gates/devices.html", context)

@@ -181,6 +181,13 @@ def request_full_compare(*, gate: Gate, acting_user: Any) -> None:
         transaction.on_commit(run)
 
 
+def create_group(*, values: dict, acting_user: Any) -> GateGroup:
+    with transaction.atomic():
+        group = GateGroup.objects.create(**values)
+        log_action(actor=acting_user, action="gates.group.created", obj=group, data={"code": group.code})
+    return group
+
+
 def register_gate(*, values: dict, acting_user: Any) -> Gate:
     with transaction.atomic():
         gate = Gate.objects.create(**values)

@@ -28,6 +28,7 @@ L = GateEntry.ListType
 BACKOFF = [60, 120, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600]
 CONFIRM_AFTER = 30  # seconds before reading back an asynchronous write
 CONFIRM_READS = 3  # unconfirmed read-backs before the write is sent again
+HEARTBEAT_EVERY = dt.timedelta(minutes=5)  # a quiet push gate is pinged this often
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -239,6 +240,10 @@ def push_due(gate: Gate | None = None, *, now: dt.datetime | None = None) -> dic
             counts["failed" if done.state == E.FAILED else "pushed"] += 1
         try:
             counts["confirmed"] += confirm(one, adapter, now=now)
+            one.refresh_from_db(fields=["last_heartbeat_at"])
+            if one.last_heartbeat_at is None or now - one.last_heartbeat_at > HEARTBEAT_EVERY:
+                adapter.ping()
+                Gate.objects.filter(pk=one.pk).update(last_heartbeat_at=timezone.now())
         except GateError as exc:
             Gate.objects.filter(pk=one.pk).update(last_error=exc.message[:300])
     return counts

@@ -207,3 +207,13 @@ def test_full_comparison_repairs_drift_and_leaves_foreign_entries_alone(
     assert ("park-1", "京C33333") not in artemis.charges
     assert ("park-1", "京F99999") in artemis.charges
     assert not GateEntry.objects.filter(plate="京F99999").exists()
+
+
+def test_a_quiet_gate_is_pinged_and_an_unreachable_one_shows_why(artemis_gate, artemis):
+    sync.push_due(artemis_gate)
+    artemis_gate.refresh_from_db()
+    assert artemis_gate.last_heartbeat_at is not None and "/api/resource/v1/park/parkList" in artemis.calls
+    artemis.fail_next(1, 0)
+    sync.push_due(artemis_gate, now=later(600))
+    artemis_gate.refresh_from_db()
+    assert "无法连接" in artemis_gate.last_error

@@ -80,3 +80,22 @@ def test_devices_register_and_key_shown_once(office_client):
     client.post(reverse("backoffice:gatedevices-revoke", args=[gate.pk]), {"reason": "设备报废"})
     gate.refresh_from_db()
     assert gate.key_revoked_at is not None
+
+
+def test_admin_limits_a_pass_to_a_car_park(office_client, make_permit):
+    make_permit()
+    client, _ = office_client(ADMIN)
+    client.post(reverse("backoffice:gatedevices-group"), {"code": "east", "name": "东门"})
+    page = client.post(
+        reverse("backoffice:gatedevices-group"), {"code": "east", "name": "again"}, follow=True
+    )
+    assert "未能添加" in page.content.decode()
+    client.post(reverse("backoffice:gatecontrol-scope"), {"plate": "京A12345", "group": ["east"]})
+    from campuspass.gates.desired import plate_state
+
+    assert plate_state("京A12345").groups == ("east",)
+    page = client.get(reverse("backoffice:gates"), {"plate": "京A12345"}).content.decode()
+    assert "限 east" in page and "保存通行范围" in page
+    client.post(reverse("backoffice:gatecontrol-scope"), {"plate": "京A12345"})
+    assert plate_state("京A12345").groups is None
+    assert LogEntry.objects.filter(action="gates.pass.scope_changed").count() == 2
