@@ -35,9 +35,10 @@ class Gate(models.Model):
     class Kind(models.TextChoices):
         HIK_ARTEMIS = "hik_artemis", "海康威视综合安防平台（Artemis OpenAPI）"
         HIK_ISAPI = "hik_isapi", "海康威视抓拍机（ISAPI）"
+        DAHUA_ITC = "dahua_itc", "大华抓拍机（CGI）"
         PULL = "pull", "查询/拉取名单的道闸或停车平台"
 
-    PUSH_KINDS = (Kind.HIK_ARTEMIS, Kind.HIK_ISAPI)
+    PUSH_KINDS = (Kind.HIK_ARTEMIS, Kind.HIK_ISAPI, Kind.DAHUA_ITC)
 
     name = models.CharField("名称", max_length=64, unique=True)
     kind = models.CharField("类型", max_length=16, choices=Kind.choices)

@@ -8,6 +8,7 @@ from django.utils import timezone
 from campuspass.gates import services
 from campuspass.gates.models import Gate, GateGroup
 from campuspass.gates.simulators.artemis import ArtemisSimulator
+from campuspass.gates.simulators.dahua import DahuaSimulator
 from campuspass.gates.simulators.isapi import IsapiSimulator
 from campuspass.registry.models import Pass, Staff, Vehicle
 
@@ -105,6 +106,25 @@ def camera_gate(db, camera):
         username="admin",
         secret_env="GATE_TEST_CAMERA_PASSWORD",
         channel=1,
+    )
+
+
+@pytest.fixture
+def dahua(http, monkeypatch):
+    sim = DahuaSimulator(username="admin", password="dahua-pass")
+    monkeypatch.setenv("GATE_TEST_DAHUA_PASSWORD", "dahua-pass")
+    http.add_callback(responses.GET, re.compile(r"http://dahua\.sim/.*"), callback=sim.handle)
+    return sim
+
+
+@pytest.fixture
+def dahua_gate(db, dahua):
+    return Gate.objects.create(
+        name="西门大华抓拍机",
+        kind=Gate.Kind.DAHUA_ITC,
+        base_url="http://dahua.sim",
+        username="admin",
+        secret_env="GATE_TEST_DAHUA_PASSWORD",
     )
 
 

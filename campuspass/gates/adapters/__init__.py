@@ -16,4 +16,8 @@ def adapter_for(gate) -> GateAdapter:
         from .hikvision_isapi import HikvisionIsapiAdapter
 
         return HikvisionIsapiAdapter.for_gate(gate)
+    if gate.kind == "dahua_itc":
+        from .dahua_itc import DahuaItcAdapter
+
+        return DahuaItcAdapter.for_gate(gate)
     raise GateError(f"道闸类型 {gate.kind} 不需要推送名单。", code="not_push", retryable=False)
