@@ -293,7 +293,7 @@ def write_refunds(workbook: Workbook, filters: dict[str, Any]) -> int:
         "order__staff__staff_no",
         "order__staff__name",
         "amount_fen",
-        "order__paid_amount_fen",
+        "payment__amount_fen",
         "status",
         "platform_status",
         "refund_id",

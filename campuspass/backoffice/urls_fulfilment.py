@@ -22,6 +22,8 @@ urlpatterns = [
     path("refunds/orders/<int:pk>/request/", views_refunds.request_for_staff, name="refunds-request"),
     path("refunds/orders/<int:pk>/counter/", views_refunds.refund_counter, name="refunds-counter"),
     path("refunds/<int:pk>/sync/", views_refunds.sync, name="refunds-sync"),
+    path("refunds/<int:pk>/pay-out/", views_refunds.pay_out, name="refunds-pay-out"),
+    path("refunds/payments/<int:pk>/refund/", views_refunds.refund_unclaimed, name="refunds-payment"),
     # 导出
     path("exports/", views_exports.exports, name="exports"),
     path("exports/<slug:kind>.xlsx", views_exports.download, name="exports-download"),

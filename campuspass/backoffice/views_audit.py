@@ -15,11 +15,14 @@ from django.http import FileResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from campuspass.core.audit_catalogue import label as catalogue_label
+from campuspass.core.audit_catalogue import labels as catalogue_labels
 from campuspass.core.models import LogEntry
 from campuspass.core.money import yuan
 from campuspass.core.plates import plate_search_variants
 from campuspass.registry.models import Staff
 from campuspass.renewals.models import RenewalOrder
+from campuspass.renewals.transitions import AXES, ORDER
 
 from .forms import COMMON_ACTIONS, AuditFilterForm
 from .roles import role_required
@@ -28,74 +31,8 @@ SCREEN = "audit"
 PAGE_SIZE = 50
 EXPORT_LIMIT = 100_000
 
-ACTION_LABELS = {
-    "renewals.order.created": "提交订单",
-    "renewals.order.consent_given": "同意知情同意书",
-    "renewals.order.paid": "已支付",
-    "renewals.order.payment_mismatch": "支付金额不符",
-    "renewals.order.duplicate_payment": "重复支付",
-    "renewals.order.closed": "订单关闭",
-    "renewals.order.approved": "审核通过",
-    "renewals.order.rejected": "审核不通过",
-    "renewals.order.claimed": "领取审核",
-    "renewals.order.released": "释放审核",
-    "renewals.order.handed_out": "已发放",
-    "renewals.order.delivered": "已送达",
-    "renewals.order.courier_assigned": "分派配送",
-    "renewals.order.fulfilment_changed": "修改领取方式",
-    "renewals.order.validity_changed": "有效状态变化",
-    "renewals.order.photo_viewed": "查看证件照片",
-    "renewals.order.photo_deleted": "删除证件照片",
-    "renewals.refund.requested": "申请退款",
-    "renewals.refund.submitted": "提交退款",
-    "renewals.refund.succeeded": "已退款",
-    "renewals.refund.failed": "退款异常",
-    "renewals.refund.retried": "重试退款",
-    "renewals.campaign.created": "新建续费活动",
-    "renewals.campaign.updated": "修改活动设置",
-    "renewals.consent.version_added": "新增知情同意书版本",
-    "renewals.reject_reason.created": "新增不通过原因",
-    "renewals.reject_reason.updated": "修改不通过原因",
-    "renewals.reject_reason.activated": "启用不通过原因",
-    "renewals.reject_reason.deactivated": "停用不通过原因",
-    "renewals.reject_reason.reordered": "调整原因顺序",
-    "renewals.holiday.set": "设置节假日",
-    "renewals.holiday.removed": "删除节假日",
-    "registry.staff.created": "登记职工",
-    "registry.staff.updated": "修改职工信息",
-    "registry.staff.deleted": "删除职工",
-    "registry.vehicle.created": "登记车辆",
-    "registry.vehicle.updated": "修改车辆信息",
-    "registry.vehicle.deleted": "删除车辆",
-    "registry.pass.created": "办理通行证",
-    "registry.pass.updated": "修改通行证",
-    "registry.pass.deleted": "删除通行证",
-    "registry.pass.imported": "导入通行证",
-    "registry.import.completed": "导入完成",
-    "core.phone.viewed": "查看完整手机号",
-    "backoffice.user.created": "新建后台用户",
-    "backoffice.user.roles_changed": "修改角色",
-    "backoffice.user.activated": "启用账号",
-    "backoffice.user.deactivated": "停用账号",
-    "backoffice.user.password_reset": "重置密码",
-    "backoffice.signin.succeeded": "登录",
-    "backoffice.signin.failed": "登录失败",
-    "backoffice.export.created": "导出",
-    "core.signin.succeeded": "登录",
-    "core.signin.failed": "登录失败",
-    "core.signin.locked": "账号锁定",
-    "core.signout": "退出登录",
-    "core.signout.idle": "超时退出",
-    "registry.export.created": "导出登记库",
-    "renewals.order.payment_not_applied": "支付未入账",
-    "renewals.refund.amount_mismatch": "退款金额不符",
-    "renewals.refund.notification_mismatch": "退款通知不符",
-    "renewals.refund.reopened": "重新发起退款",
-    "renewals.reconciliation.completed": "对账完成",
-    "payments.notification.unknown_order": "未知订单的支付通知",
-    "payments.notification.unknown_refund": "未知退款的通知",
-    "sms.outbox.resent": "重发短信",
-}
+# Labels come from the one catalogue of audit actions (campuspass.core.audit_catalogue).
+ACTION_LABELS = catalogue_labels()
 
 FIELD_LABELS = {
     "name": "姓名",
@@ -125,7 +62,7 @@ FIELD_LABELS = {
 
 
 def action_label(code: str) -> str:
-    return ACTION_LABELS.get(code, code)
+    return catalogue_label(code)
 
 
 def _fmt(value: Any) -> str:
@@ -145,6 +82,10 @@ DATA_LABELS = {
     "source": "来源",
     "method": "方式",
     "receipt_no": "收据号",
+    "reference": "凭证号",
+    "payment": "收款",
+    "how": "方式",
+    "platform_status": "平台状态",
     "out_trade_no": "商户订单号",
     "out_refund_no": "退款单号",
     "transaction_id": "微信支付订单号",
@@ -164,6 +105,7 @@ DATA_LABELS = {
     "roles": "角色",
     "ip": "IP 地址",
 }
+AXIS_TITLES = {"order": "状态", "refund": "退款状态", "validity": "有效状态"}
 VALUE_LABELS = {
     **dict(RenewalOrder.Status.choices),
     **dict(RenewalOrder.Fulfilment.choices),
@@ -196,9 +138,10 @@ def data_lines(entry: LogEntry) -> list[str]:
             else:
                 lines.append(f"{label}：{_fmt(pair)}")
     if "from" in data and "to" in data:
-        lines.insert(0, f"状态：{_value('status', data['from'])} → {_value('status', data['to'])}")
+        axis = AXES.get(data.get("axis", "order"), ORDER)
+        lines.insert(0, f"{AXIS_TITLES[axis.name]}：{axis.label(data['from'])} → {axis.label(data['to'])}")
     for key, value in data.items():
-        if key in ("changes", "from", "to"):
+        if key in ("changes", "from", "to", "axis"):
             continue
         label = DATA_LABELS.get(key, key)
         lines.append(f"{label}：{value if isinstance(value, dict) else _value(key, value)}")

@@ -1,13 +1,15 @@
-"""退款管理: refunds by state with their platform state; retry a failed one with the same
-out_refund_no, ask the platform about one in progress, and apply for a rejected order on the staff
-member's behalf. Amounts never exceed what was paid: the refund services guarantee it, and every row
-shows paid against refunded."""
+"""退款管理: money without a live order that must go back (refunded in one step along its route),
+refunds by state with their platform state; retry a failed one with the same out_refund_no, start
+a closed one again with a new one, record the offline payout of an abnormal one, ask the platform
+about one in progress, and apply for a rejected order on the staff member's behalf. What each row
+offers comes from `refund_route`. Amounts never exceed what was paid: the refund services guarantee
+it, and every row shows paid against refunded."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Exists, IntegerField, OuterRef, Prefetch, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,8 +17,19 @@ from django.views.decorators.http import require_GET, require_POST
 
 from campuspass.core.errors import CampusPassError
 from campuspass.core.money import yuan
-from campuspass.renewals.models import Refund, RenewalOrder
-from campuspass.renewals.services.refunds import refund_at_counter, refund_request, refund_retry, refund_sync
+from campuspass.renewals.models import Payment, Refund, RenewalOrder
+from campuspass.renewals.services.ledger import unclaimed_payments
+from campuspass.renewals.services.refunds import (
+    PAY_OUT_HOWS,
+    order_refund_route,
+    refund_at_counter,
+    refund_pay_out,
+    refund_payment,
+    refund_request,
+    refund_retry,
+    refund_route,
+    refund_sync,
+)
 
 from .roles import role_required
 
@@ -25,38 +38,47 @@ S = RenewalOrder.Status
 PAGE_SIZE = 50
 
 TABS = [
+    ("unclaimed", "待处理款项"),
     ("pending", "待提交"),
     ("processing", "退款处理中"),
     ("done", "退款成功"),
-    ("failed", "退款失败"),
+    ("failed", "退款失败/关闭/异常"),
     ("unrequested", "未申请退款"),
 ]
 
 
-def _refunded_subquery(order_ref: str):
-    succeeded = (
-        Refund.objects.filter(order=OuterRef(order_ref), status=R.SUCCEEDED)
-        .values("order")
+def _refunded_subquery(payment_ref: str):
+    done = (
+        Refund.objects.filter(payment=OuterRef(payment_ref), status__in=Refund.DONE_STATUSES)
+        .values("payment")
         .annotate(total=Sum("amount_fen"))
         .values("total")
     )
-    return Coalesce(Subquery(succeeded, output_field=IntegerField()), Value(0))
+    return Coalesce(Subquery(done, output_field=IntegerField()), Value(0))
 
 
 def _tab_querysets():
-    refunds = Refund.objects.select_related("order__staff", "requested_by").annotate(
-        refunded_fen=_refunded_subquery("order")
+    refunds = Refund.objects.select_related("order__staff", "payment__campaign", "requested_by").annotate(
+        refunded_fen=_refunded_subquery("payment")
+    )
+    # A closed refund needs action until another refund of the same payment is live or done.
+    later = Refund.objects.filter(
+        payment=OuterRef("payment"), status__in=[*Refund.LIVE_STATUSES, *Refund.DONE_STATUSES]
+    )
+    applied = Prefetch(
+        "payments", queryset=Payment.objects.filter(state=Payment.State.APPLIED).select_related("campaign")
     )
     return {
+        "unclaimed": unclaimed_payments().annotate(refunded_fen=_refunded_subquery("pk")),
         "pending": refunds.filter(status=R.PENDING).order_by("created_at"),
         "processing": refunds.filter(status=R.PROCESSING).order_by("created_at"),
-        "done": refunds.filter(status=R.SUCCEEDED).order_by("-finished_at"),
-        "failed": refunds.filter(Q(status=R.FAILED) | Q(order__status=S.REFUND_FAILED)).order_by(
-            "created_at"
-        ),
+        "done": refunds.filter(status__in=Refund.DONE_STATUSES).order_by("-finished_at"),
+        "failed": refunds.filter(
+            Q(status__in=[R.FAILED, R.ABNORMAL]) | (Q(status=R.CLOSED) & ~Exists(later))
+        ).order_by("created_at"),
         "unrequested": RenewalOrder.objects.filter(status=S.REJECTED)
-        .select_related("staff", "decided_by")
-        .annotate(refunded_fen=_refunded_subquery("pk"))
+        .select_related("staff", "decided_by", "campaign")
+        .prefetch_related(applied)
         .order_by("decided_at", "pk"),
     }
 
@@ -73,17 +95,26 @@ def refunds(request):
     querysets = _tab_querysets()
     tab = request.GET.get("tab", "")
     if tab not in querysets:
-        tab = "failed" if querysets["failed"].exists() else "pending"
+        tab = next((t for t in ("unclaimed", "failed") if querysets[t].exists()), "pending")
     page = Paginator(querysets[tab], PAGE_SIZE).get_page(request.GET.get("page"))
     for row in page.object_list:
-        order = row if tab == "unrequested" else row.order
-        row.paid_yuan = yuan(order.paid_amount_fen)
-        row.refunded_yuan = yuan(row.refunded_fen)
+        if tab == "unrequested":
+            row.route = order_refund_route(row)
+            row.paid_yuan = yuan(row.paid_amount_fen)
+            row.refunded_yuan = "0.00"
+        elif tab == "unclaimed":
+            row.route = refund_route(row)
+            row.paid_yuan = yuan(row.amount_fen)
+            row.refunded_yuan = yuan(row.refunded_fen)
+        else:
+            row.route = refund_route(row.payment)
+            row.paid_yuan = yuan(row.payment.amount_fen)
+            row.refunded_yuan = yuan(row.refunded_fen)
     tabs = [{"key": key, "label": label, "count": querysets[key].count()} for key, label in TABS]
     return render(
         request,
         "backoffice/refunds/refunds.html",
-        {"screen": "refunds", "tab": tab, "tabs": tabs, "page": page},
+        {"screen": "refunds", "tab": tab, "tabs": tabs, "page": page, "pay_out_hows": PAY_OUT_HOWS.items()},
     )
 
 
@@ -152,5 +183,54 @@ def refund_counter(request, pk: int):
     else:
         messages.success(
             request, f"已记录 {order.plate} 窗口退款 {yuan(refund.amount_fen)} 元（{refund.out_refund_no}）。"
+        )
+    return _back(request)
+
+
+@role_required("refunds")
+@require_POST
+def refund_unclaimed(request, pk: int):
+    """Money without a live order (paid after close, paid twice): back along its route in one step."""
+    payment = get_object_or_404(Payment, pk=pk, state=Payment.State.UNCLAIMED)
+    try:
+        refund = refund_payment(
+            payment=payment,
+            acting_user=request.user,
+            reason="重复或逾期付款退回",
+            note=request.POST.get("note", ""),
+            reference=request.POST.get("note", ""),
+        )
+    except CampusPassError as exc:
+        messages.error(request, exc.message)
+    else:
+        done = "已退回" if refund.status == R.SUCCEEDED else "已提交退款，支付平台确认后完成"
+        messages.success(
+            request,
+            f"{payment.get_method_display()} {payment.reference} 的 {yuan(refund.amount_fen)} 元{done}"
+            f"（退款单号 {refund.out_refund_no}）。",
+        )
+    return _back(request)
+
+
+@role_required("refunds")
+@require_POST
+def pay_out(request, pk: int):
+    """An abnormal refund paid back outside the platform: how, the reference, recorded with who."""
+    refund = get_object_or_404(Refund, pk=pk)
+    try:
+        refund = refund_pay_out(
+            refund=refund,
+            acting_user=request.user,
+            how=request.POST.get("how", ""),
+            reference=request.POST.get("reference", ""),
+            note=request.POST.get("note", ""),
+        )
+    except CampusPassError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"已登记退款 {refund.out_refund_no} 线下退款完成（{PAY_OUT_HOWS[refund.settled_how]}，"
+            f"凭证 {refund.settled_reference}）。",
         )
     return _back(request)

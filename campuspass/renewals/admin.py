@@ -8,7 +8,7 @@ from django.db import transaction
 from campuspass.core.audit import diff_fields, log_action
 from campuspass.core.phones import mask_phone
 
-from .models import Campaign, ConsentVersion, Holiday, ReconciliationRun, Refund, RenewalOrder
+from .models import Campaign, ConsentVersion, Holiday, Payment, ReconciliationRun, Refund, RenewalOrder
 from .services.campaigns import CAMPAIGN_FIELDS
 
 
@@ -115,7 +115,7 @@ class RenewalOrderAdmin(ReadOnlyAdmin):
         "created_at",
     ]
     list_filter = ["status", "campaign", "fulfilment"]
-    search_fields = ["out_trade_no", "plate", "staff__name", "staff__staff_no", "transaction_id"]
+    search_fields = ["out_trade_no", "plate", "staff__name", "staff__staff_no", "payments__reference"]
     list_select_related = ["staff"]
     exclude = ["id_photo"]
     inlines = [RefundInline]
@@ -151,6 +151,16 @@ class RefundAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status"]
     search_fields = ["out_refund_no", "order__out_trade_no", "order__plate"]
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    """The ledger, read-only: money is recorded and given back only through the services."""
+
+    list_display = ["paid_at", "method", "reference", "amount_fen", "state", "kind", "order", "campaign"]
+    list_filter = ["method", "state", "kind", "campaign"]
+    search_fields = ["reference", "out_trade_no", "order__out_trade_no", "order__plate"]
+    exclude = ["payer_openid"]
 
 
 @admin.register(ReconciliationRun)

@@ -113,6 +113,7 @@ class Holiday(models.Model):
 
 class RenewalOrder(models.Model):
     class Status(models.TextChoices):
+        AWAITING_CONSENT = "awaiting_consent", "待同意"
         PENDING_PAYMENT = "pending_payment", "待支付"
         CLOSED = "closed", "已关闭"
         PAID = "paid", "待审核"
@@ -135,7 +136,8 @@ class RenewalOrder(models.Model):
         ONLINE = "online", "线上"
         ONSITE = "onsite", "现场办理"
 
-    OPEN_STATUSES = (Status.PENDING_PAYMENT, Status.PAID, Status.APPROVED)
+    OPEN_STATUSES = (Status.AWAITING_CONSENT, Status.PENDING_PAYMENT, Status.PAID, Status.APPROVED)
+    UNPAID_STATUSES = (Status.AWAITING_CONSENT, Status.PENDING_PAYMENT)
 
     campaign = models.ForeignKey(
         Campaign, verbose_name="活动", on_delete=models.PROTECT, related_name="orders"
@@ -151,15 +153,12 @@ class RenewalOrder(models.Model):
     )
     plate = models.CharField("车牌号", max_length=8, db_index=True)
     channel = models.CharField("办理渠道", max_length=8, choices=Channel.choices, default=Channel.ONLINE)
-    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.PENDING_PAYMENT)
+    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.AWAITING_CONSENT)
     validity = models.CharField("有效状态", max_length=8, choices=Validity.choices, blank=True)
     amount_fen = models.PositiveIntegerField("金额（分）")
     out_trade_no = models.CharField("商户订单号", max_length=32, unique=True)
-    transaction_id = models.CharField("微信支付订单号", max_length=64, unique=True, null=True, blank=True)
-    payer_openid = models.CharField("付款人 openid", max_length=128, blank=True)
-    paid_amount_fen = models.PositiveIntegerField("实付金额（分）", default=0)
+    # When the order became paid (the payment itself is a Payment row of the ledger).
     paid_at = models.DateTimeField("支付时间", null=True, blank=True)
-    payment_method = models.CharField("支付方式", max_length=16, blank=True)
     fulfilment = models.CharField(
         "领取方式", max_length=8, choices=Fulfilment.choices, default=Fulfilment.PICKUP
     )
@@ -216,8 +215,6 @@ class RenewalOrder(models.Model):
         related_name="+",
     )
     courier_assigned_at = models.DateTimeField("分派时间", null=True, blank=True)
-    # Paid at the counter (cash or card terminal): the receipt number.
-    payment_receipt_no = models.CharField("收据号", max_length=64, blank=True)
     closed_at = models.DateTimeField("关闭时间", null=True, blank=True)
     created_at = models.DateTimeField("下单时间", default=timezone.now, db_index=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
@@ -229,15 +226,10 @@ class RenewalOrder(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["previous_pass", "campaign"],
-                condition=models.Q(status__in=["pending_payment", "paid", "approved"]),
+                condition=models.Q(status__in=["awaiting_consent", "pending_payment", "paid", "approved"]),
                 name="one_open_order_per_pass_and_year",
             ),
             models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="order_amount_positive"),
-            models.UniqueConstraint(
-                fields=["payment_receipt_no"],
-                condition=~models.Q(payment_receipt_no=""),
-                name="order_receipt_no_unique",
-            ),
         ]
         indexes = [models.Index(fields=["status", "paid_at"], name="order_status_paid_idx")]
 
@@ -246,14 +238,143 @@ class RenewalOrder(models.Model):
 
     @property
     def status_label(self) -> str:
-        """What the staff member sees: approved orders show 待生效 / 使用中 / 已过期."""
-        if self.status == self.Status.APPROVED and self.validity:
-            return self.get_validity_display()
+        """What the staff member sees: approved orders show 待生效 / 使用中 / 已过期 from the new pass's
+        own dates (always current, whatever the hourly job has stored); an order not yet agreed to
+        shows 待支付 as the notice calls it."""
+        if self.status == self.Status.APPROVED and (self.new_pass_id or self.validity):
+            return self.Validity(self.current_validity()).label
+        if self.status == self.Status.AWAITING_CONSENT:
+            return self.Status.PENDING_PAYMENT.label
         return self.get_status_display()
+
+    def current_validity(self, today: dt.date | None = None) -> str:
+        """待生效 / 使用中 / 已过期 from the new pass's dates (the stored value when there is none)."""
+        new_pass = self.new_pass if self.new_pass_id else None
+        if new_pass is None or new_pass.valid_from is None or new_pass.valid_to is None:
+            return self.validity or self.Validity.NOT_YET
+        return validity_of(new_pass.valid_from, new_pass.valid_to, today or timezone.localdate())
+
+    # --- the order's money, read from the ledger (Payment rows) ----------------------------
+
+    def applied_payment(self) -> "Payment | None":
+        """The payment that paid this order (None while unpaid)."""
+        cached = getattr(self, "_prefetched_objects_cache", {}).get("payments")
+        rows = list(cached) if cached is not None else list(self.payments.all())
+        return next((p for p in rows if p.state == Payment.State.APPLIED), None)
+
+    @property
+    def paid_amount_fen(self) -> int:
+        payment = self.applied_payment()
+        return payment.amount_fen if payment else 0
+
+    @property
+    def payment_method(self) -> str:
+        payment = self.applied_payment()
+        return payment.method if payment else ""
+
+    @property
+    def payment_receipt_no(self) -> str:
+        payment = self.applied_payment()
+        return payment.reference if payment and payment.method != Payment.Method.WECHAT else ""
+
+    @property
+    def transaction_id(self) -> str | None:
+        payment = self.applied_payment()
+        return payment.reference if payment and payment.method == Payment.Method.WECHAT else None
 
     @property
     def amount_yuan(self) -> str:
         return yuan(self.amount_fen)
+
+
+def validity_of(valid_from: dt.date, valid_to: dt.date, today: dt.date) -> str:
+    """待生效 / 使用中 / 已过期 of a pass valid from `valid_from` to `valid_to` (both days included)."""
+    if today < valid_from:
+        return RenewalOrder.Validity.NOT_YET
+    if today > valid_to:
+        return RenewalOrder.Validity.EXPIRED
+    return RenewalOrder.Validity.IN_USE
+
+
+class Payment(models.Model):
+    """The ledger: every sum of money taken, one row each (decision 0006). A renewal order is paid
+    because one of its payments is APPLIED to it; money that arrived without a live order (a late
+    payment after the order closed, a second payment) is a row too, in state UNCLAIMED, so finance
+    sees it and gives it back. Counter sales of new passes are rows without an order."""
+
+    class Method(models.TextChoices):
+        WECHAT = "wechat", "微信支付"
+        CASH = "cash", "现金"
+        CARD = "card", "刷卡"
+
+    class State(models.TextChoices):
+        APPLIED = "applied", "已入账"  # pays its order (or the counter sale)
+        UNCLAIMED = "unclaimed", "待退回"  # no live order wants it: must go back to the payer
+
+    class Kind(models.TextChoices):
+        RENEWAL = "renewal", "续费订单"
+        PASS_SALE = "pass_sale", "现场办理新证"
+
+    COUNTER_METHODS = (Method.CASH, Method.CARD)
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name="活动", on_delete=models.PROTECT, related_name="payments"
+    )
+    order = models.ForeignKey(
+        RenewalOrder,
+        verbose_name="订单",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+    )
+    new_pass = models.ForeignKey(
+        Pass, verbose_name="新证", null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
+    kind = models.CharField("用途", max_length=16, choices=Kind.choices, default=Kind.RENEWAL)
+    method = models.CharField("支付方式", max_length=16, choices=Method.choices)
+    reference = models.CharField("凭证号", max_length=64, help_text="微信支付订单号或现场收据号")
+    out_trade_no = models.CharField("商户订单号", max_length=32, blank=True)
+    amount_fen = models.PositiveIntegerField("金额（分）")
+    state = models.CharField("状态", max_length=16, choices=State.choices, default=State.APPLIED)
+    payer_openid = models.CharField("付款人 openid", max_length=128, blank=True)
+    paid_at = models.DateTimeField("付款时间", default=timezone.now, db_index=True)
+    source = models.CharField("来源", max_length=32, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="登记人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    note = models.CharField("说明", max_length=200, blank=True)
+    created_at = models.DateTimeField("入账时间", default=timezone.now)
+
+    class Meta:
+        verbose_name = "收款"
+        verbose_name_plural = "收款"
+        ordering = ["-paid_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["method", "reference"], name="payment_reference_unique"),
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=models.Q(state="applied"),
+                name="one_applied_payment_per_order",
+            ),
+            models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="payment_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()} {self.reference}"
+
+    @property
+    def amount_yuan(self) -> str:
+        return yuan(self.amount_fen)
+
+    @property
+    def is_counter(self) -> bool:
+        return self.method in self.COUNTER_METHODS
 
 
 class ConsentRecord(models.Model):
@@ -275,14 +396,32 @@ class ConsentRecord(models.Model):
 
 
 class Refund(models.Model):
+    """Money going back: always of one payment (decision 0006). Its route — online through the
+    provider or at the counter — is the payment's (`services.refunds.refund_route`)."""
+
     class Status(models.TextChoices):
         PENDING = "pending", "待提交"
         PROCESSING = "processing", "退款处理中"
         SUCCEEDED = "succeeded", "退款成功"
-        FAILED = "failed", "退款失败"
+        FAILED = "failed", "退款失败"  # the platform refused the request: may be resent as it is
+        CLOSED = "closed", "退款关闭"  # final: a new refund (new out_refund_no) may be started
+        ABNORMAL = "abnormal", "退款异常"  # the payer's card is gone: abnormal handling or offline payout
+        PAID_OUT = "paid_out", "线下退款完成"  # an ABNORMAL refund paid back outside the platform
 
+    # Refunds holding the payment's money: at most one per payment (a partial unique index).
+    LIVE_STATUSES = (Status.PENDING, Status.PROCESSING, Status.FAILED, Status.ABNORMAL)
+    DONE_STATUSES = (Status.SUCCEEDED, Status.PAID_OUT)
+
+    payment = models.ForeignKey(
+        Payment, verbose_name="收款", on_delete=models.PROTECT, related_name="refunds"
+    )
     order = models.ForeignKey(
-        RenewalOrder, verbose_name="订单", on_delete=models.PROTECT, related_name="refunds"
+        RenewalOrder,
+        verbose_name="订单",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refunds",
     )
     out_refund_no = models.CharField("商户退款单号", max_length=64, unique=True)
     amount_fen = models.PositiveIntegerField("退款金额（分）")
@@ -297,13 +436,29 @@ class Refund(models.Model):
     )
     created_at = models.DateTimeField("申请时间", default=timezone.now)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    # How an ABNORMAL refund was finished outside the platform, by whom, with which reference.
+    settled_how = models.CharField("线下处理方式", max_length=40, blank=True)
+    settled_reference = models.CharField("线下处理凭证", max_length=64, blank=True)
+    settled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="线下处理人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = "退款"
         verbose_name_plural = "退款"
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="refund_amount_positive")
+            models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="refund_amount_positive"),
+            models.UniqueConstraint(
+                fields=["payment"],
+                condition=models.Q(status__in=["pending", "processing", "failed", "abnormal"]),
+                name="one_live_refund_per_payment",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -325,6 +480,8 @@ class ReconciliationRun(models.Model):
     paid_total_fen = models.BigIntegerField("本系统收款（分）", default=0)
     refunded_total_fen = models.BigIntegerField("本系统退款（分）", default=0)
     differences = models.JSONField("差异", default=list, blank=True)
+    # Money taken and given back at the counter that day: not on WeChat's bill, listed separately.
+    counter = models.JSONField("现场收退款", default=dict, blank=True)
     created_at = models.DateTimeField("对账时间", default=timezone.now)
 
     class Meta:

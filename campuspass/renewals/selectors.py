@@ -101,7 +101,7 @@ def renewal_eligibility(*, plate: str, campaign: Campaign | None, at=None) -> El
         .order_by("-created_at")
         .first()
     )
-    if open_order is not None and open_order.status != RenewalOrder.Status.PENDING_PAYMENT:
+    if open_order is not None and open_order.status not in RenewalOrder.UNPAID_STATUSES:
         return Eligibility(
             False,
             "order_exists",

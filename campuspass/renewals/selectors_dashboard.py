@@ -1,8 +1,9 @@
 """The back-office dashboard's numbers for one campaign, in a fixed handful of aggregate queries
 (GROUP BY in the database, never a loop over orders) so the screen stays fast with 100,000 orders.
 
-Queries: one GROUP BY status/validity/fulfilment over the campaign's orders (counts, money taken,
-oldest waiting payment, passes not handed out), one GROUP BY local day, one aggregate over refunds.
+Queries: one GROUP BY status/validity/fulfilment over the campaign's orders (counts, oldest waiting
+payment, passes not handed out; validity from the new pass's own dates), one GROUP BY local day, and
+the money from the ledger: one aggregate over payments, one over refunds (decision 0006).
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Case, CharField, Count, Min, Q, Sum, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .models import Campaign, Refund, RenewalOrder
+from .models import Campaign, Payment, Refund, RenewalOrder
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 S = RenewalOrder.Status
@@ -44,6 +45,10 @@ class CampaignDashboard:
     total_orders: int = 0
     days: list[DayRow] = field(default_factory=list)
     taken_fen: int = 0
+    taken_wechat_fen: int = 0
+    taken_counter_fen: int = 0
+    unclaimed_fen: int = 0
+    unclaimed_count: int = 0
     paid_orders: int = 0
     refunded_fen: int = 0
     refunded_count: int = 0
@@ -94,22 +99,30 @@ def campaign_dashboard(campaign: Campaign) -> CampaignDashboard:
     orders = RenewalOrder.objects.filter(campaign=campaign)
 
     counts: dict[str, int] = {}
+    today = timezone.localdate()
+    validity_now = Case(
+        When(new_pass__isnull=True, then="validity"),
+        When(new_pass__valid_from__gt=today, then=Value(V.NOT_YET)),
+        When(new_pass__valid_to__lt=today, then=Value(V.EXPIRED)),
+        default=Value(V.IN_USE),
+        output_field=CharField(),
+    )
     groups = (
         orders.order_by()
-        .values("status", "validity", "fulfilment")
+        .annotate(validity_now=validity_now)
+        .values("status", "validity_now", "fulfilment")
         .annotate(
             n=Count("pk"),
-            paid_fen=Sum("paid_amount_fen"),
             paid_n=Count("pk", filter=Q(paid_at__isnull=False)),
             oldest_paid=Min("paid_at"),
             not_handed_out=Count("pk", filter=Q(handed_out_at__isnull=True)),
         )
     )
     for group in groups:
+        group["validity"] = group["validity_now"] or ""
         key = _status_key(group["status"], group["validity"])
         counts[key] = counts.get(key, 0) + group["n"]
         board.total_orders += group["n"]
-        board.taken_fen += group["paid_fen"] or 0
         board.paid_orders += group["paid_n"]
         if group["status"] == S.PAID:
             board.backlog += group["n"]
@@ -140,11 +153,24 @@ def campaign_dashboard(campaign: Campaign) -> CampaignDashboard:
         board.days.append(DayRow(day, n, paid_n, first <= day <= last))
         day += dt.timedelta(days=1)
 
-    refunds = Refund.objects.filter(order__campaign=campaign).aggregate(
-        done_fen=Sum("amount_fen", filter=Q(status=Refund.Status.SUCCEEDED)),
-        done_n=Count("pk", filter=Q(status=Refund.Status.SUCCEEDED)),
+    money = Payment.objects.filter(campaign=campaign).aggregate(
+        total=Sum("amount_fen"),
+        wechat=Sum("amount_fen", filter=Q(method=Payment.Method.WECHAT)),
+        counter=Sum("amount_fen", filter=Q(method__in=Payment.COUNTER_METHODS)),
+        unclaimed=Sum("amount_fen", filter=Q(state=Payment.State.UNCLAIMED)),
+        unclaimed_n=Count("pk", filter=Q(state=Payment.State.UNCLAIMED)),
+    )
+    board.taken_fen = money["total"] or 0
+    board.taken_wechat_fen = money["wechat"] or 0
+    board.taken_counter_fen = money["counter"] or 0
+    board.unclaimed_fen = money["unclaimed"] or 0
+    board.unclaimed_count = money["unclaimed_n"]
+    done = Q(status__in=Refund.DONE_STATUSES)
+    refunds = Refund.objects.filter(payment__campaign=campaign).aggregate(
+        done_fen=Sum("amount_fen", filter=done),
+        done_n=Count("pk", filter=done),
         open_n=Count("pk", filter=Q(status__in=[Refund.Status.PENDING, Refund.Status.PROCESSING])),
-        failed_n=Count("pk", filter=Q(status=Refund.Status.FAILED)),
+        failed_n=Count("pk", filter=Q(status__in=[Refund.Status.FAILED, Refund.Status.ABNORMAL])),
     )
     board.refunded_fen = refunds["done_fen"] or 0
     board.refunded_count = refunds["done_n"]

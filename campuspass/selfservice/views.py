@@ -36,7 +36,7 @@ from campuspass.renewals.selectors import (
 )
 from campuspass.renewals.services.orders import order_create, order_record_consent, order_set_fulfilment
 from campuspass.renewals.services.payments import expires_at, payment_start, payment_sync
-from campuspass.renewals.services.refunds import refund_request
+from campuspass.renewals.services.refunds import order_refund_route, refund_request
 from campuspass.verification import otp
 from campuspass.verification.photos import delete_id_photo, photo_response, store_id_photo
 
@@ -85,7 +85,7 @@ def own_order_as_paid(request: HttpRequest, pk: int) -> RenewalOrder:
     """The order with the payment platform's truth: an unpaid order that may have been paid is
     queried first (the notification may be late or lost)."""
     order = own_order(request, pk)
-    if order.status == S.PENDING_PAYMENT and hasattr(order, "consent"):
+    if order.status == S.PENDING_PAYMENT:
         payment_sync(order=order)
         order = own_order(request, pk)
     return order
@@ -99,9 +99,9 @@ def need_code(request: HttpRequest, purpose: str) -> HttpResponse:
 def next_step(order: RenewalOrder) -> str:
     """What the staff member should do (or wait for) next, in one sentence."""
     campaign = order.campaign
+    if order.status == S.AWAITING_CONSENT:
+        return "请阅读并同意《知情同意书》后支付。"
     if order.status == S.PENDING_PAYMENT:
-        if not hasattr(order, "consent"):
-            return "请阅读并同意《知情同意书》后支付。"
         deadline = timezone.localtime(expires_at(order))
         return f"请于 {deadline:%H:%M} 前完成支付，超时订单将自动关闭。"
     if order.status == S.PAID:
@@ -117,7 +117,10 @@ def next_step(order: RenewalOrder) -> str:
             f"（{campaign.pickup_hours}）。"
         )
     if order.status == S.REJECTED:
-        return f"审核未通过：{order.reject_reason}。请点击“申请退款”，款项将原路退回。"
+        route = order_refund_route(order)
+        if route is not None and route.online and not route.automatic:
+            return f"审核未通过：{order.reject_reason}。请点击“申请退款”，款项将原路退回。"
+        return f"审核未通过：{order.reject_reason}。{route.staff_text if route else ''}"
     if order.status == S.REFUNDING:
         return "退款处理中，款项将在 2 小时至 15 天内原路退回。"
     if order.status == S.REFUNDED:
@@ -261,7 +264,7 @@ def _renewal_context(request):
     if not eligibility.ok:
         messages.warning(request, eligibility.message)
         return None, redirect("selfservice:record")
-    if eligibility.open_order is not None and hasattr(eligibility.open_order, "consent"):
+    if eligibility.open_order is not None and eligibility.open_order.status == S.PENDING_PAYMENT:
         # An unpaid order already agreed to: continue it rather than start again.
         return None, redirect("selfservice:pay", pk=eligibility.open_order.pk)
     return (plate, campaign, eligibility), None
@@ -376,7 +379,7 @@ def confirm(request):
 def consent(request, pk: int):
     """ "知情同意书", "同意": who agreed to which version, when, from which device."""
     order = own_order(request, pk)
-    if order.status != S.PENDING_PAYMENT or hasattr(order, "consent"):
+    if order.status != S.AWAITING_CONSENT:
         return redirect(
             "selfservice:pay" if order.status == S.PENDING_PAYMENT else "selfservice:order", pk=pk
         )
@@ -406,10 +409,10 @@ def consent(request, pk: int):
 def pay(request, pk: int):
     """ "立即支付": WeChat Pay JSAPI inside WeChat; the simulator's cashier in development."""
     order = own_order(request, pk)
+    if order.status == S.AWAITING_CONSENT:
+        return redirect("selfservice:consent", pk=pk)
     if order.status != S.PENDING_PAYMENT:
         return redirect("selfservice:result", pk=pk)
-    if not hasattr(order, "consent"):
-        return redirect("selfservice:consent", pk=pk)
     provider = get_provider()
     context = {"order": order, "deadline": timezone.localtime(expires_at(order)), "provider": provider.name}
     if provider.name == "wechatpay" and not in_wechat(request):
@@ -490,6 +493,7 @@ def order_detail(request, pk: int):
             "order": order,
             "next_step": next_step(order),
             "refund": refund,
+            "refund_route": order_refund_route(order),
             "can_change_fulfilment": order.status in RenewalOrder.OPEN_STATUSES and not order.handed_out_at,
         },
     )

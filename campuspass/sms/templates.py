@@ -71,10 +71,11 @@ TEMPLATES: dict[str, SmsTemplate] = {
         SmsTemplate(
             name="rejected",
             label="审核未通过",
-            params=("year", "plate", "reason", "phones"),
+            # refund_how: the sentence of renewals.services.refunds.refund_route (online on request,
+            # automatic, or at the counter) so the text always matches what will happen.
+            params=("year", "plate", "reason", "refund_how", "phones"),
             text=(
-                "【{sign}】您的{year}年度通行证（{plate}）审核未通过，原因：{reason}。"
-                "请在“订单记录”中点击“申请退款”取回费用。" + _HELP
+                "【{sign}】您的{year}年度通行证（{plate}）审核未通过，原因：{reason}。{refund_how}" + _HELP
             ),
         ),
         SmsTemplate(

@@ -57,7 +57,12 @@ def test_search_by_person_staff_no_or_name(office_client, world):
 def test_search_by_plate_any_spelling(office_client, world):
     client, _ = office_client(ADMIN)
     actions, _ = search(client, plate="京a·11111")
-    assert actions == ["renewals.order.paid", "renewals.order.created", "registry.pass.imported"]
+    assert actions == [
+        "renewals.order.paid",
+        "renewals.payment.recorded",
+        "renewals.order.created",
+        "registry.pass.imported",
+    ]
 
 
 def test_search_by_order_number_or_id(office_client, world):
@@ -73,7 +78,12 @@ def test_search_by_order_number_or_id(office_client, world):
 def test_search_by_actor_and_action_prefix(office_client, world):
     client, _ = office_client(ADMIN)
     by_actor, _ = search(client, actor="clerk")
-    assert set(by_actor) == {"renewals.order.paid", "renewals.order.created", "registry.staff.updated"}
+    assert set(by_actor) == {
+        "renewals.order.paid",
+        "renewals.payment.recorded",
+        "renewals.order.created",
+        "registry.staff.updated",
+    }
     by_action, _ = search(client, action="renewals.order.")
     assert by_action == ["renewals.order.paid", "renewals.order.created"]
 
@@ -82,7 +92,7 @@ def test_search_by_local_date_range(office_client, world):
     client, _ = office_client(ADMIN)
     today = timezone.localdate()
     recent, _ = search(client, date_from=today.isoformat(), date_to=today.isoformat())
-    assert "registry.pass.imported" not in recent and len(recent) == 3
+    assert "registry.pass.imported" not in recent and len(recent) == 4
     older, _ = search(client, date_to=(today - dt.timedelta(days=30)).isoformat())
     assert older == ["registry.pass.imported"]
     _, response = search(client, date_from="2020-02-01", date_to="2020-01-01")
@@ -95,7 +105,7 @@ def test_rows_show_chinese_labels_and_changes(office_client, world):
     body = response.content.decode()
     assert "已支付" in body and "修改职工信息" in body
     assert "手机号：13900000002 → 13800000002" in body
-    assert "状态：待支付 → 待审核" in body and "收据号：R1" in body and "金额：150.00 元" in body
+    assert "状态：待支付 → 待审核" in body and "凭证号：R1" in body and "金额：150.00 元" in body
     assert "更换手机号" in body
 
 

@@ -57,7 +57,7 @@ def test_counter_renewal_is_paid_with_its_receipt(clerk):
     assert order.paid_at is not None
     paid = LogEntry.objects.get(action="renewals.order.paid", object_id=str(order.pk))
     assert paid.data["source"] == "counter"
-    assert paid.data["receipt_no"] == "SJ-2019-0001"
+    assert paid.data["reference"] == "SJ-2019-0001" and paid.data["method"] == "cash"
     assert paid.actor_label == "clerk"
 
 
@@ -249,7 +249,7 @@ def test_counter_paid_orders_are_refunded_at_the_counter(clerk, make_user):
     order_reject(order=order, acting_user=make_user(REVIEWER, "rev"), reason="照片不清晰")
     order.refresh_from_db()
     note = onsite_refund_note(order)
-    assert "现场缴费的订单请到窗口办理退款" in note and "R5" in note
+    assert "到保卫处窗口办理退款" in note and "R5" in note
     with pytest.raises(CampusPassError):
         refund_request(order=order, acting_user=None)
     order.refresh_from_db()
@@ -414,7 +414,7 @@ def test_an_online_order_is_not_taken_in_cash_at_the_counter(clerk):
         order_mark_paid_onsite(order=online, acting_user=clerk, method="cash", receipt_no="R9")
     assert exc.value.code == "not_onsite_order"
     online.refresh_from_db()
-    assert online.status == S.PENDING_PAYMENT and online.payment_receipt_no == ""
+    assert online.status == S.AWAITING_CONSENT and online.payment_receipt_no == ""
 
 
 def test_renew_screen_says_so_before_taking_money_when_an_order_exists(office_client):

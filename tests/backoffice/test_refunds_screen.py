@@ -163,7 +163,7 @@ def test_tabs_count_each_state(campaign, fake, finance, django_capture_on_commit
     failed_refund(campaign, fake, django_capture_on_commit_callbacks)
     response = client.get(reverse("backoffice:refunds"))
     tabs = {t["key"]: t["count"] for t in response.context["tabs"]}
-    assert tabs == {"pending": 0, "processing": 1, "done": 0, "failed": 1, "unrequested": 1}
+    assert tabs == {"unclaimed": 0, "pending": 0, "processing": 1, "done": 0, "failed": 1, "unrequested": 1}
     assert response.context["tab"] == "failed"  # what needs finance's attention first
 
 

@@ -84,7 +84,11 @@ def objects(make_user):
     campaign = make_campaign()
     order = paid_order(campaign)
     refund = Refund.objects.create(
-        order=order, out_refund_no=f"RM{order.pk}", amount_fen=order.paid_amount_fen, reason="测试"
+        payment=order.applied_payment(),
+        order=order,
+        out_refund_no=f"RM{order.pk}",
+        amount_fen=order.paid_amount_fen,
+        reason="测试",
     )
     reason = RejectReason.objects.create(text="照片不清晰")
     user = make_user(None, "someone")

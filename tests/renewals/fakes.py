@@ -32,7 +32,7 @@ class FakeProvider(PaymentProvider):
         self.trades: dict[str, dict] = {}
         self.refunds: dict[str, dict] = {}
         self.calls: list[tuple] = []
-        self.refund_answer = "PROCESSING"  # or SUCCESS / ABNORMAL, or an error code to raise
+        self.refund_answer = "PROCESSING"  # or SUCCESS / ABNORMAL / CLOSED, or an error code to raise
         self.unreachable = False
 
     # what the platform knows -------------------------------------------------------------
@@ -128,7 +128,7 @@ class FakeProvider(PaymentProvider):
     def refund(self, *, out_trade_no, out_refund_no, amount_fen, total_fen, reason, notify_url):
         with self.lock:
             self.calls.append(("refund", out_refund_no, amount_fen))
-            if self.refund_answer not in {"PROCESSING", "SUCCESS", "ABNORMAL"}:
+            if self.refund_answer not in {"PROCESSING", "SUCCESS", "ABNORMAL", "CLOSED"}:
                 raise PaymentProviderError("退款被拒绝", code=self.refund_answer)
             if out_refund_no not in self.refunds:
                 self.refunds[out_refund_no] = {

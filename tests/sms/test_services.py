@@ -17,7 +17,13 @@ from . import fakes
 
 PHONE = "13812345678"
 OTP = {"code": "987654", "minutes": 5}
-REJECTED = {"year": 2026, "plate": "京A12345", "reason": "照片不清晰", "phones": "82802290"}
+REJECTED = {
+    "year": 2026,
+    "plate": "京A12345",
+    "reason": "照片不清晰",
+    "refund_how": "请在“订单记录”中点击“申请退款”取回费用。",
+    "phones": "82802290",
+}
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,13 @@ PARAMS = {
         "address": "海淀区学院路37号",
         "phones": "82802290",
     },
-    "rejected": {"year": 2026, "plate": "京A12345", "reason": "行驶证照片不清晰", "phones": "82802290"},
+    "rejected": {
+        "year": 2026,
+        "plate": "京A12345",
+        "reason": "行驶证照片不清晰",
+        "refund_how": "请在“订单记录”中点击“申请退款”取回费用。",
+        "phones": "82802290",
+    },
     "refunded": {"year": 2026, "plate": "京A12345", "amount": "120.00", "when": "2026年3月5日"},
 }
 
@@ -64,6 +70,11 @@ def test_approved_delivery_says_staff_bring_it_and_asks_for_work_card_and_old_pa
 def test_rejected_says_how_to_get_the_refund():
     text = render("rejected", PARAMS["rejected"])
     assert "订单记录" in text and "申请退款" in text and "行驶证照片不清晰" in text
+    # The sentence comes from renewals' refund_route: a counter payment is told to go to the counter.
+    counter = render(
+        "rejected", {**PARAMS["rejected"], "refund_how": "请携带现场缴费收据到保卫处窗口办理退款。"}
+    )
+    assert "申请退款" not in counter and "窗口办理退款" in counter
 
 
 def test_refunded_says_when_the_money_arrives():

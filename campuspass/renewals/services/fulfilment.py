@@ -24,7 +24,7 @@ from campuspass.core.phones import InvalidPhone, normalize_phone
 from campuspass.core.plates import plate_search_variants
 
 from ..models import Campaign, RenewalOrder
-from .orders import _locked
+from .orders import lock_order
 
 S = RenewalOrder.Status
 F = RenewalOrder.Fulfilment
@@ -54,7 +54,7 @@ def order_hand_out(
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel}")
     with transaction.atomic():
-        order = _locked(order)
+        order = lock_order(order)
         if order.handed_out_at is not None:
             when = timezone.localtime(order.handed_out_at)
             who = _user_label(order.handed_out_by)
@@ -136,7 +136,7 @@ def order_assign_courier(*, orders: Iterable[RenewalOrder | int], courier: Any, 
     with transaction.atomic():
         # Locked in primary-key order so that two clerks assigning overlapping lists cannot deadlock.
         locked = list(
-            RenewalOrder.objects.select_for_update()
+            RenewalOrder.objects.select_for_update(of=("self",))
             .select_related("staff")
             .filter(pk__in=pks, status=S.APPROVED, fulfilment=F.DELIVERY, handed_out_at__isnull=True)
             .order_by("pk")

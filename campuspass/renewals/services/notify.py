@@ -32,14 +32,32 @@ def order_approved(order: RenewalOrder) -> None:
 
 
 def order_rejected(order: RenewalOrder) -> None:
+    """The rejection SMS says how the money comes back as `refund_route` says (online on request,
+    online automatically, or at the counter with the receipt)."""
+    from .refunds import order_refund_route
+
     campaign = order.campaign
+    route = order_refund_route(order)
     _send(
         order,
         "rejected",
         year=campaign.year,
         plate=order.plate,
         reason=order.reject_reason,
+        refund_how=route.staff_text if route else "如已付款，请联系保卫处。",
         phones=campaign.contact_phones,
+    )
+
+
+def payment_returned(order: RenewalOrder, amount_fen: int) -> None:
+    """A late or second payment went back (the order itself is unchanged)."""
+    _send(
+        order,
+        "refunded",
+        year=order.campaign.year,
+        plate=order.plate,
+        amount=yuan(amount_fen),
+        when=f"{timezone.localtime():%Y年%-m月%-d日}",
     )
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
@@ -16,7 +15,8 @@ from campuspass.registry.models import Pass, Staff, Vehicle
 
 from ..models import Campaign, RenewalOrder
 from ..transitions import check_transition
-from .orders import _check_fulfilment, _locked, _move, _next_pass_number, log_created, new_order
+from .ledger import check_receipt_unused, payment_record, payment_record_sale
+from .orders import _check_fulfilment, _next_pass_number, lock_order, log_created, new_order
 
 S = RenewalOrder.Status
 
@@ -34,13 +34,9 @@ def clean_receipt_no(value: Any) -> str:
     return text
 
 
-def _check_receipt_unused(receipt_no: str, *, exclude_order: int | None = None) -> None:
-    used = RenewalOrder.objects.filter(payment_receipt_no=receipt_no).exclude(pk=exclude_order).first()
-    if used is not None:
-        raise CampusPassError(
-            f"收据号 {receipt_no} 已用于订单 {used.out_trade_no}，同一张收据不能登记两次。请核对收据号。",
-            code="receipt_used",
-        )
+def _check_receipt_unused(receipt_no: str) -> None:
+    """Receipt numbers are unique in the ledger (orders and new passes alike)."""
+    check_receipt_unused(receipt_no)
 
 
 def is_onsite_order(order: RenewalOrder) -> bool:
@@ -99,6 +95,8 @@ def order_create_onsite(
             delivery_address=delivery_address,
             channel=RenewalOrder.Channel.ONSITE,
         )
+        # The clerk explains the terms at the desk: a counter order waits for payment at once.
+        order.status = S.PENDING_PAYMENT
         try:
             with transaction.atomic():
                 order.save()
@@ -112,7 +110,7 @@ def order_create_onsite(
 
 
 def _open_order_message(order: RenewalOrder) -> str:
-    if order.status == S.PENDING_PAYMENT:
+    if order.status in RenewalOrder.UNPAID_STATUSES:
         return (
             f"该车辆已有 {order.campaign.year} 年度待支付的线上订单（{order.out_trade_no}）。"
             f"请职工在手机上完成支付，或等订单超时关闭（{order.campaign.unpaid_timeout_minutes} 分钟）后再现场办理，"
@@ -133,7 +131,7 @@ def order_mark_paid_onsite(
         raise CampusPassError("请选择缴费方式：现金或刷卡。", code="method")
     receipt_no = clean_receipt_no(receipt_no)
     with transaction.atomic():
-        order = _locked(order)
+        order = lock_order(order)
         if order.channel != RenewalOrder.Channel.ONSITE:
             # An online order may still be paid on WeChat Pay at any moment: taking cash for it too
             # could take the money twice.
@@ -142,23 +140,13 @@ def order_mark_paid_onsite(
                 code="not_onsite_order",
             )
         check_transition(order.status, S.PAID)
-        _check_receipt_unused(receipt_no, exclude_order=order.pk)
-        order.paid_amount_fen = order.amount_fen
-        order.paid_at = timezone.now()
-        order.payment_method = method
-        order.payment_receipt_no = receipt_no
-        _move(
-            order,
-            S.PAID,
+        payment_record(
+            order=order,
+            method=method,
+            reference=receipt_no,
+            amount_fen=order.amount_fen,
             acting_user=acting_user,
-            action="renewals.order.paid",
-            fields=("paid_amount_fen", "paid_at", "payment_method", "payment_receipt_no"),
-            data={
-                "amount_fen": order.amount_fen,
-                "source": "counter",
-                "method": method,
-                "receipt_no": receipt_no,
-            },
+            source="counter",
         )
     return order
 
@@ -209,6 +197,7 @@ def onsite_pass_issue(
     if not reason:
         raise CampusPassError("请填写办理原因（如：新入职、新购车辆）。", code="reason_required")
     with transaction.atomic():
+        _check_receipt_unused(receipt_no)
         holder = Staff.objects.select_for_update().get(pk=holder.pk)
         if holder.status != Staff.Status.ACTIVE:
             raise CampusPassError(
@@ -233,7 +222,7 @@ def onsite_pass_issue(
             raise CampusPassError(_open_order_message(open_order), code="order_exists")
         # One pass number at a time per year, as in order_approve.
         Campaign.objects.select_for_update().get(pk=campaign.pk)
-        return registry.pass_create(
+        new_pass = registry.pass_create(
             year=campaign.year,
             number=_next_pass_number(campaign),
             vehicle=vehicle,
@@ -248,14 +237,25 @@ def onsite_pass_issue(
                 f"（{COUNTER_METHODS[method]}，收据号 {receipt_no}）"
             ),
         )
+        payment_record_sale(
+            campaign=campaign,
+            new_pass=new_pass,
+            method=method,
+            receipt_no=receipt_no,
+            acting_user=acting_user,
+            note=reason,
+        )
+        return new_pass
 
 
 def onsite_refund_note(order: RenewalOrder) -> str:
     """The sentence to show instead of an online refund for an order paid at the counter ("" for
     orders paid through WeChat Pay)."""
-    if order.payment_method in COUNTER_METHODS:
-        receipt = f"（收据号 {order.payment_receipt_no}）" if order.payment_receipt_no else ""
-        return f"该订单在窗口现场缴费{receipt}，不能通过微信退款，现场缴费的订单请到窗口办理退款。"
+    from .refunds import order_refund_route
+
+    route = order_refund_route(order)
+    if route is not None and not route.online:
+        return route.staff_text
     return ""
 
 

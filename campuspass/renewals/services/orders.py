@@ -16,9 +16,9 @@ from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
 from campuspass.registry.models import Pass
 
-from ..models import Campaign, ConsentRecord, ConsentVersion, RenewalOrder
+from ..models import Campaign, ConsentRecord, ConsentVersion, Payment, RenewalOrder, validity_of
 from ..selectors import renewal_eligibility
-from ..transitions import check_transition
+from ..transitions import ORDER, VALIDITY, check_transition, lock, move
 from ..workdays import add_working_days
 from . import notify
 
@@ -34,12 +34,12 @@ class PaymentMismatch(CampusPassError):
     """A payment whose amount or order does not match ours: never applied."""
 
 
-def _locked(order: RenewalOrder | int) -> RenewalOrder:
-    pk = order.pk if isinstance(order, RenewalOrder) else order
-    return RenewalOrder.objects.select_for_update().select_related("staff", "campaign").get(pk=pk)
+def lock_order(order: RenewalOrder | int) -> RenewalOrder:
+    """The order row locked (only that row) with its staff and campaign read alongside."""
+    return lock(RenewalOrder, order.pk if isinstance(order, RenewalOrder) else order)
 
 
-def _move(
+def move_order(
     order: RenewalOrder,
     target: str,
     *,
@@ -49,19 +49,16 @@ def _move(
     fields: tuple[str, ...] = (),
     data: dict | None = None,
 ) -> None:
-    """Check, save and audit one status move of a locked order."""
-    check_transition(order.status, target)
-    previous = order.status
-    order.status = target
-    order.save(update_fields=["status", "updated_at", *fields])
-    log_action(
-        actor=acting_user,
+    """One status move of a locked order through the ORDER table (`transitions.move`)."""
+    move(
+        order,
+        target,
+        axis=ORDER,
+        acting_user=acting_user,
         action=action,
-        obj=order,
         reason=reason,
-        data={"from": previous, "to": target, **(data or {})},
-        plate=order.plate,
-        staff_no=order.staff.staff_no,
+        fields=fields,
+        data=data,
     )
 
 
@@ -175,12 +172,8 @@ def _resubmitted(
     what the staff member confirmed this time (a new photo, another fulfilment): otherwise the
     confirmation page would show one thing and the order keep another. Once agreed to or paid,
     the order stays as it was."""
-    order = _locked(existing)
-    if (
-        order.status != S.PENDING_PAYMENT
-        or order.channel != RenewalOrder.Channel.ONLINE
-        or ConsentRecord.objects.filter(order=order).exists()
-    ):
+    order = lock_order(existing)
+    if order.status != S.AWAITING_CONSENT or order.channel != RenewalOrder.Channel.ONLINE:
         return order
     wanted = {"id_photo": id_photo, "fulfilment": fulfilment, "delivery_address": delivery_address}
     changes = {
@@ -236,7 +229,7 @@ def order_set_fulfilment(
     """Change pickup ↔ delivery; allowed until the pass is handed out. Raises CampusPassError."""
     fulfilment, delivery_address = _check_fulfilment(fulfilment, delivery_address)
     with transaction.atomic():
-        order = _locked(order)
+        order = lock_order(order)
         if order.status not in RenewalOrder.OPEN_STATUSES or order.handed_out_at:
             raise CampusPassError("该订单已发放或已结束，不能再修改领取方式。", code="fulfilment_locked")
         if (order.fulfilment, order.delivery_address) == (fulfilment, delivery_address):
@@ -265,14 +258,14 @@ def order_record_consent(
 ) -> ConsentRecord:
     """ "同意": record who agreed to which version, when and from which device. Raises CampusPassError."""
     with transaction.atomic():
-        order = _locked(order)
-        if order.status != S.PENDING_PAYMENT:
+        order = lock_order(order)
+        existing = ConsentRecord.objects.filter(order=order).first()
+        if existing is not None and order.status != S.AWAITING_CONSENT:
+            return existing  # a second tap or tab: the first agreement stands
+        if order.status != S.AWAITING_CONSENT:
             raise CampusPassError("该订单已不是待支付状态，无需再同意知情同意书。", code="consent_not_needed")
         if consent_version.campaign_id != order.campaign_id:
             raise CampusPassError("知情同意书版本与订单不符，请刷新页面后重试。", code="consent_mismatch")
-        existing = ConsentRecord.objects.filter(order=order).first()
-        if existing is not None:
-            return existing
         record = ConsentRecord.objects.create(
             order=order,
             consent_version=consent_version,
@@ -280,13 +273,12 @@ def order_record_consent(
             ip_address=ip_address,
             user_agent=(user_agent or "")[:300],
         )
-        log_action(
-            actor=None,
+        move_order(
+            order,
+            S.PENDING_PAYMENT,
+            acting_user=None,
             action="renewals.order.consent_given",
-            obj=order,
             data={"consent_version": consent_version.version, "sha256": consent_version.sha256},
-            plate=order.plate,
-            staff_no=order.staff.staff_no,
         )
     return record
 
@@ -298,22 +290,22 @@ def order_mark_paid(
     amount_fen: int,
     paid_at: dt.datetime | None = None,
     payer_openid: str = "",
-    method: str = "wechat",
+    method: str = Payment.Method.WECHAT,
     acting_user: Any = None,
     source: str,
 ) -> tuple[RenewalOrder, bool]:
-    """Apply a confirmed payment (notification, query or the counter). Returns (order, changed);
-    a payment already applied is a no-op. Raises PaymentMismatch for a wrong amount or order."""
+    """Apply a confirmed WeChat payment (notification or query) through the ledger. Returns
+    (order, changed); a payment already recorded is a no-op. Money the order cannot take (it is
+    closed, or already paid by another payment) is recorded too, as UNCLAIMED, for finance to give
+    back (`services.refunds`). Raises PaymentMismatch for a wrong amount or an unknown order."""
+    from .ledger import payment_record
+
     with transaction.atomic():
         try:
-            order = (
-                RenewalOrder.objects.select_for_update()
-                .select_related("staff", "campaign")
-                .get(out_trade_no=out_trade_no)
-            )
+            order = lock(RenewalOrder, None, out_trade_no=out_trade_no)
         except RenewalOrder.DoesNotExist:
             raise PaymentMismatch(f"找不到商户订单号 {out_trade_no}。", code="unknown_order") from None
-        if order.transaction_id and order.transaction_id == transaction_id:
+        if transaction_id and Payment.objects.filter(method=method, reference=transaction_id).exists():
             return order, False
         if amount_fen != order.amount_fen:
             log_action(
@@ -325,45 +317,46 @@ def order_mark_paid(
                 staff_no=order.staff.staff_no,
             )
             raise PaymentMismatch("支付金额与订单金额不符，未入账。", code="amount_mismatch")
-        if order.status != S.PENDING_PAYMENT:
-            if order.transaction_id:  # paid twice under different transactions: finance must refund one
-                log_action(
-                    actor=acting_user,
-                    action="renewals.order.duplicate_payment",
-                    obj=order,
-                    data={"transaction_id": transaction_id, "amount_fen": amount_fen, "source": source},
-                    plate=order.plate,
-                    staff_no=order.staff.staff_no,
-                )
-                return order, False
-            check_transition(order.status, S.PAID)  # e.g. closed: raises, the caller alerts finance
-        order.transaction_id = transaction_id or None
-        order.paid_amount_fen = amount_fen
-        order.paid_at = paid_at or timezone.now()
-        order.payer_openid = payer_openid
-        order.payment_method = method
-        _move(
-            order,
-            S.PAID,
+        payment = payment_record(
+            order=order,
+            method=method,
+            reference=transaction_id,
+            amount_fen=amount_fen,
+            paid_at=paid_at,
+            payer_openid=payer_openid,
             acting_user=acting_user,
-            action="renewals.order.paid",
-            fields=("transaction_id", "paid_amount_fen", "paid_at", "payer_openid", "payment_method"),
-            data={
-                "transaction_id": transaction_id,
-                "amount_fen": amount_fen,
-                "source": source,
-                "method": method,
-            },
+            source=source,
         )
-    return order, True
+        changed = payment.state == Payment.State.APPLIED
+    return order, changed
+
+
+def order_pay(*, order: RenewalOrder, payment: Payment, acting_user: Any, source: str) -> None:
+    """pending_payment → paid because `payment` (already in the ledger, applied to this locked
+    order) says so. Called by the ledger only."""
+    order.paid_at = payment.paid_at
+    move_order(
+        order,
+        S.PAID,
+        acting_user=acting_user,
+        action="renewals.order.paid",
+        fields=("paid_at",),
+        data={
+            "payment": payment.pk,
+            "method": payment.method,
+            "reference": payment.reference,
+            "amount_fen": payment.amount_fen,
+            "source": source,
+        },
+    )
 
 
 def order_close(*, order: RenewalOrder, acting_user: Any = None, reason: str) -> RenewalOrder:
     """Close an unpaid order (timeout or cancel). The caller must have queried the provider first."""
     with transaction.atomic():
-        order = _locked(order)
+        order = lock_order(order)
         order.closed_at = timezone.now()
-        _move(
+        move_order(
             order,
             S.CLOSED,
             acting_user=acting_user,
@@ -375,11 +368,8 @@ def order_close(*, order: RenewalOrder, acting_user: Any = None, reason: str) ->
 
 
 def validity_for(campaign: Campaign, today: dt.date) -> str:
-    if today < campaign.valid_from:
-        return RenewalOrder.Validity.NOT_YET
-    if today > campaign.valid_to:
-        return RenewalOrder.Validity.EXPIRED
-    return RenewalOrder.Validity.IN_USE
+    """The validity a pass of `campaign` has on `today` (its new passes carry the campaign's dates)."""
+    return validity_of(campaign.valid_from, campaign.valid_to, today)
 
 
 def _next_pass_number(campaign: Campaign) -> str:
@@ -395,7 +385,7 @@ def order_approve(*, order: RenewalOrder, acting_user: Any) -> RenewalOrder:
     """ "审核通过": create the new year's pass, compute 待生效/使用中 and the pickup date, tell the staff
     member by SMS. Raises TransitionNotAllowed."""
     with transaction.atomic():
-        order = _locked(order)
+        order = lock_order(order)
         check_transition(order.status, S.APPROVED)
         campaign = order.campaign
         today = timezone.localdate()
@@ -421,11 +411,11 @@ def order_approve(*, order: RenewalOrder, acting_user: Any) -> RenewalOrder:
             staff_no=order.staff.staff_no,
         )
         order.new_pass = new_pass
-        order.validity = validity_for(campaign, today)
+        order.validity = validity_of(new_pass.valid_from, new_pass.valid_to, today)
         order.decided_at = timezone.now()
         order.decided_by = acting_user if getattr(acting_user, "is_authenticated", False) else None
         order.pickup_from = add_working_days(today, campaign.pickup_delay_working_days)
-        _move(
+        move_order(
             order,
             S.APPROVED,
             acting_user=acting_user,
@@ -450,11 +440,11 @@ def order_reject(*, order: RenewalOrder, acting_user: Any, reason: str) -> Renew
     if len(reason) > 300:
         raise CampusPassError("不通过原因最多 300 个字。", code="reason_too_long")
     with transaction.atomic():
-        order = _locked(order)
+        order = lock_order(order)
         order.reject_reason = reason
         order.decided_at = timezone.now()
         order.decided_by = acting_user if getattr(acting_user, "is_authenticated", False) else None
-        _move(
+        move_order(
             order,
             S.REJECTED,
             acting_user=acting_user,
@@ -471,7 +461,9 @@ def order_reject(*, order: RenewalOrder, acting_user: Any, reason: str) -> Renew
 
 
 def order_update_validity(*, today: dt.date | None = None) -> int:
-    """Scheduled: move approved orders 待生效 → 使用中 → 已过期 as the dates pass. Returns the count."""
+    """Scheduled: move approved orders 待生效 → 使用中 → 已过期 through the VALIDITY table as their
+    new pass's dates pass (pages read the pass's dates directly, so nothing waits for this job).
+    Returns the number of moves."""
     today = today or timezone.localdate()
     moved = 0
     candidates = RenewalOrder.objects.filter(
@@ -479,20 +471,19 @@ def order_update_validity(*, today: dt.date | None = None) -> int:
     ).values_list("pk", flat=True)
     for pk in candidates.iterator():
         with transaction.atomic():
-            order = _locked(pk)
-            target = validity_for(order.campaign, today)
-            if order.status != S.APPROVED or target == order.validity:
+            order = lock_order(pk)
+            if order.status != S.APPROVED or order.new_pass_id is None:
                 continue
-            previous = order.validity
-            order.validity = target
-            order.save(update_fields=["validity", "updated_at"])
-            log_action(
-                actor=None,
+            target = order.current_validity(today)
+            if target == order.validity:
+                continue
+            move(
+                order,
+                target,
+                axis=VALIDITY,
+                acting_user=None,
                 action="renewals.order.validity_changed",
-                obj=order,
-                data={"from": previous, "to": target},
-                plate=order.plate,
-                staff_no=order.staff.staff_no,
+                data={"new_pass": order.new_pass.number},
             )
             moved += 1
     return moved

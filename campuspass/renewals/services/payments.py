@@ -27,7 +27,7 @@ from campuspass.payments.providers import (
     get_provider,
 )
 
-from ..models import Refund, RenewalOrder
+from ..models import Payment, Refund, RenewalOrder
 from .orders import PaymentMismatch, order_close, order_mark_paid
 from .refunds import refund_apply_result
 
@@ -51,12 +51,12 @@ def payment_start(*, order: RenewalOrder, openid: str = "", return_url: str | No
     platform can never take two payments for one order) and return what the page needs. Raises
     CampusPassError when the order cannot be paid, PaymentProviderError when the platform refuses."""
     order = RenewalOrder.objects.select_related("campaign", "staff").get(pk=order.pk)
+    if order.status == S.AWAITING_CONSENT:
+        raise CampusPassError("请先阅读并同意《知情同意书》，再进行支付。", code="consent_required")
     if order.status != S.PENDING_PAYMENT:
         raise CampusPassError(
             f"该订单当前状态为“{order.status_label}”，无需支付。请在“订单记录”中查看。", code="not_payable"
         )
-    if not hasattr(order, "consent"):
-        raise CampusPassError("请先阅读并同意《知情同意书》，再进行支付。", code="consent_required")
     if timezone.now() >= expires_at(order):
         payment_expire(order=order)
         raise CampusPassError(
@@ -127,6 +127,10 @@ def payment_sync(*, order: RenewalOrder, source: str = "query") -> RenewalOrder:
 def payment_expire(*, order: RenewalOrder) -> RenewalOrder:
     """Close an order unpaid past the campaign's timeout — after asking the provider, so a payment
     made at the last second makes the order paid, never closed."""
+    order = RenewalOrder.objects.select_related("campaign", "staff").get(pk=order.pk)
+    if order.status == S.AWAITING_CONSENT:
+        # Never agreed to, so never placed with the platform: nothing to ask or close there.
+        return order_close(order=order, reason="超时未同意知情同意书，订单自动关闭")
     order = payment_sync(order=order, source="query_before_close")
     if order.status != S.PENDING_PAYMENT:
         return order
@@ -149,9 +153,13 @@ def check_unpaid_orders(*, now: dt.datetime | None = None) -> dict[str, int]:
     counts = {"queried": 0, "paid": 0, "closed": 0}
     # Orders created at the counter are paid at the counter: the platform knows nothing of them.
     pending = RenewalOrder.objects.filter(
-        status=S.PENDING_PAYMENT, channel=RenewalOrder.Channel.ONLINE, created_at__lte=now - QUERY_AFTER
+        status__in=RenewalOrder.UNPAID_STATUSES,
+        channel=RenewalOrder.Channel.ONLINE,
+        created_at__lte=now - QUERY_AFTER,
     ).select_related("campaign", "staff")
     for order in pending.iterator(chunk_size=200):
+        if order.status == S.AWAITING_CONSENT and now < expires_at(order):
+            continue  # not placed with the platform yet: nothing to ask
         counts["queried"] += 1
         try:
             settle = payment_expire if now >= expires_at(order) else payment_sync
@@ -223,14 +231,22 @@ def apply_payment_notification(notification: Notification) -> str:
             staff_no=order.staff.staff_no,
         )
         return f"not applied: {exc.code}"
-    return "paid" if changed else "already paid"
+    if changed:
+        return "paid"
+    recorded = Payment.objects.filter(
+        method=Payment.Method.WECHAT, reference=str(resource["transaction_id"])
+    ).first()
+    if recorded is not None and recorded.state == Payment.State.UNCLAIMED:
+        # Paid after the order closed, or a second payment: in the ledger, to be given back.
+        return "unclaimed: recorded for refund"
+    return "already paid"
 
 
 def apply_refund_notification(notification: Notification) -> str:
     """A verified REFUND.SUCCESS / ABNORMAL / CLOSED: the final state of one of our refunds."""
     resource = notification.resource
     out_refund_no = str(resource.get("out_refund_no", ""))
-    refund = Refund.objects.select_related("order").filter(out_refund_no=out_refund_no).first()
+    refund = Refund.objects.select_related("order", "payment").filter(out_refund_no=out_refund_no).first()
     if refund is None:
         log_action(
             actor=None, action="payments.notification.unknown_refund", data={"out_refund_no": out_refund_no}
@@ -239,7 +255,7 @@ def apply_refund_notification(notification: Notification) -> str:
     mismatches = check_refund_resource(
         resource,
         mchid=get_provider().mchid,
-        out_trade_no=refund.order.out_trade_no,
+        out_trade_no=refund.payment.out_trade_no,
         out_refund_no=refund.out_refund_no,
         amount_fen=refund.amount_fen,
     )
@@ -247,19 +263,17 @@ def apply_refund_notification(notification: Notification) -> str:
         log_action(
             actor=None,
             action="renewals.refund.notification_mismatch",
-            obj=refund.order,
+            obj=refund,
             data={"event_id": notification.event_id, "mismatches": mismatches},
-            plate=refund.order.plate,
+            plate=refund.order.plate if refund.order else "",
         )
         return "mismatch"
     status = str(resource["refund_status"])
     _, changed = refund_apply_result(
         out_refund_no=out_refund_no,
-        succeeded=status == "SUCCESS",
         platform_status=status,
         refund_id_on_platform=str(resource.get("refund_id", "")),
         amount_fen=int(resource["amount"]["refund"]),
-        error="" if status == "SUCCESS" else f"支付平台退款状态：{status}",
         source="notification",
     )
     return f"refund {status}" if changed else "already applied"

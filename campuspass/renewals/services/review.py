@@ -19,7 +19,7 @@ from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
 
 from ..models import RejectReason, RenewalOrder
-from .orders import _locked, order_approve, order_reject
+from .orders import lock_order, order_approve, order_reject
 
 S = RenewalOrder.Status
 CLAIM_MINUTES = 5
@@ -64,7 +64,7 @@ def _claimed_by_other(order: RenewalOrder, acting_user: Any, now: dt.datetime) -
 
 def _locked_for_review(order: RenewalOrder | int, acting_user: Any) -> RenewalOrder:
     """The order, row-locked, still 待审核 and not held by another reviewer."""
-    locked = _locked(order)
+    locked = lock_order(order)
     if locked.status != S.PAID:
         raise AlreadyDecided(locked)
     if _claimed_by_other(locked, acting_user, timezone.now()):
@@ -98,11 +98,24 @@ def order_claim(*, order: RenewalOrder | int, acting_user: Any, minutes: int = C
 
 @transaction.atomic
 def order_release(*, order: RenewalOrder | int, acting_user: Any) -> None:
-    """Give back one's own claim (skip, leave the order); someone else's claim is left alone. Raises
-    nothing."""
+    """Give back one's own claim (skip, leave the order), audited; someone else's claim is left
+    alone. Raises nothing."""
     pk = order.pk if isinstance(order, RenewalOrder) else order
-    RenewalOrder.objects.filter(pk=pk, claimed_by=acting_user).update(
-        claimed_by=None, claimed_until=None, updated_at=timezone.now()
+    try:
+        locked = lock_order(pk)
+    except RenewalOrder.DoesNotExist:
+        return
+    if locked.claimed_by_id is None or locked.claimed_by_id != getattr(acting_user, "pk", None):
+        return
+    until = locked.claimed_until
+    _clear_claim(locked)
+    log_action(
+        actor=acting_user,
+        action="renewals.order.released",
+        obj=locked,
+        data={"until": until.isoformat() if until else None},
+        plate=locked.plate,
+        staff_no=locked.staff.staff_no,
     )
 
 
