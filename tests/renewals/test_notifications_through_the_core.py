@@ -5,7 +5,7 @@ import threading
 
 import pytest
 import time_machine
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -13,8 +13,14 @@ from campuspass.core.models import LogEntry
 from campuspass.payments.crypto import generate_private_key
 from campuspass.payments.models import ReceivedNotification
 from campuspass.renewals.models import Refund, RenewalOrder
-from campuspass.renewals.services.orders import order_create, order_record_consent, order_reject
+from campuspass.renewals.services.orders import (
+    order_create,
+    order_mark_paid,
+    order_record_consent,
+    order_reject,
+)
 from campuspass.renewals.services.refunds import refund_request
+from campuspass.renewals.services.review import review_approve
 from tests.payments.factories import headers_for, payment_body
 
 from .factories import make_campaign, make_pass
@@ -191,4 +197,85 @@ def test_twenty_concurrent_refund_requests_make_one_refund(settings):
     assert not errors, errors
     assert Refund.objects.filter(order=order).count() == 1
     assert set(results) == {Refund.objects.get(order=order).pk}
-    assert LogEntry.objects.filter(object_id=str(order.pk), action="renewals.refund.requested").count() == 1
+    assert LogEntry.objects.filter(object_id=str(order.pk), action="renewals.order.refunding").count() == 1
+    assert LogEntry.objects.filter(action="renewals.refund.requested").count() == 1
+
+
+def _holding(work, holding: threading.Event, release: threading.Event, errors: list):
+    """Run `work` inside a transaction and keep it open (with its row locks) until `release`."""
+
+    def run():
+        try:
+            with transaction.atomic():
+                work()
+                holding.set()
+                release.wait(timeout=20)
+        except Exception as exc:  # reported by the test
+            errors.append(exc)
+            holding.set()
+        finally:
+            close_old_connections()
+
+    return threading.Thread(target=run)
+
+
+def _without_waiting(work):
+    """Run `work` in a transaction that gives up after 3 s of waiting for any lock."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '3s'")
+        return work()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("first", ["reviewer", "payment"])
+def test_a_payment_and_a_decision_in_one_campaign_never_wait_for_each_other(first):
+    """Each move locks only its own order row: a reviewer's decision (which also takes the next pass
+    number) and a payment notification for another order of the same campaign run at once."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and concurrency only show on PostgreSQL")
+    campaign = make_campaign()
+    unpaid = unpaid_order_in(campaign)
+    decided = unpaid_order_in(campaign)
+    order_mark_paid(
+        out_trade_no=decided.out_trade_no,
+        transaction_id="4200REVIEW",
+        amount_fen=decided.amount_fen,
+        source="test",
+    )
+
+    def decide():
+        review_approve(order=RenewalOrder.objects.get(pk=decided.pk), acting_user=None)
+
+    def pay():
+        order_mark_paid(
+            out_trade_no=unpaid.out_trade_no,
+            transaction_id="4200PAY",
+            amount_fen=unpaid.amount_fen,
+            source="notification",
+        )
+
+    holder_work, other_work = (decide, pay) if first == "reviewer" else (pay, decide)
+    holding, release, errors = threading.Event(), threading.Event(), []
+    thread = _holding(holder_work, holding, release, errors)
+    thread.start()
+    try:
+        assert holding.wait(timeout=20)
+        assert not errors, errors
+        _without_waiting(other_work)  # raises OperationalError (lock timeout) if it had to wait
+    finally:
+        release.set()
+        thread.join()
+    assert not errors, errors
+    assert RenewalOrder.objects.get(pk=unpaid.pk).status == S.PAID
+    assert RenewalOrder.objects.get(pk=decided.pk).status == S.APPROVED
+
+
+def unpaid_order_in(campaign) -> RenewalOrder:
+    previous = make_pass()
+    order = order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo="p.jpg")
+    order_record_consent(
+        order=order, consent_version=campaign.current_consent(), ip_address=None, user_agent=""
+    )
+    return order

@@ -167,7 +167,7 @@ def campaign_update(*, campaign: Campaign, acting_user: Any, **values: Any) -> C
     """Change campaign settings; the audit entry holds the field changes (nothing written when none).
     Raises CampusPassError."""
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        campaign = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
         values = _clean_campaign(values, campaign)
         changes = diff_fields(campaign, values)
         if not changes:
@@ -195,7 +195,7 @@ def consent_add_version(*, campaign: Campaign, text: str, acting_user: Any) -> C
         raise CampusPassError("知情同意书正文太短，请填写完整内容后保存。", code="consent_text")
     with transaction.atomic():
         # The campaign row is the lock that numbers versions one after another.
-        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        campaign = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
         current = campaign.consent_versions.order_by("-version").first()
         if current is not None and current.text == text:
             raise CampusPassError("正文与当前版本相同，没有新增版本。修改正文后再保存。", code="consent_same")

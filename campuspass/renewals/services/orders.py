@@ -389,8 +389,10 @@ def order_approve(*, order: RenewalOrder, acting_user: Any) -> RenewalOrder:
         check_transition(order.status, S.APPROVED)
         campaign = order.campaign
         today = timezone.localdate()
-        # One pass number at a time per year: lock the campaign row while taking the next number.
-        Campaign.objects.select_for_update().get(pk=campaign.pk)
+        # One pass number at a time per year: lock the campaign row while taking the next number —
+        # FOR NO KEY UPDATE, so rows that only refer to the campaign (a payment being recorded)
+        # never wait for it.
+        Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
         new_pass = Pass.objects.create(
             year=campaign.year,
             number=_next_pass_number(campaign),
