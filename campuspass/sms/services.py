@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from campuspass.core.audit import log_action
@@ -75,25 +75,34 @@ def _redact_code(message: OutboxMessage) -> str:
 
 def sms_send(*, message_id: int) -> OutboxMessage | None:
     """Send one outbox message unless it was sent already, and record the outcome. Raises
-    nothing for a send that fails: the failure is recorded on the message."""
-    with transaction.atomic():
-        # The lock makes the task and a retry (or a second worker) take turns, so a message
-        # that went out once is not sent again.
-        message = OutboxMessage.objects.select_for_update().filter(pk=message_id).first()
-        if message is None:
-            logger.warning("sms: outbox message %s does not exist", message_id)
-            return None
-        if message.status == OutboxMessage.Status.SENT:
-            return message
-        message.attempts += 1
-        try:
-            result = get_backend().send(
-                SmsMessage(
-                    phone=message.phone, text=message.text, template=message.template, params=message.params
-                )
+    nothing for a send that fails: the failure is recorded on the message.
+
+    No transaction is open during the vendor's HTTP call: the attempt is claimed first with a
+    compare-and-set on `attempts` (so the task and a retry, or a second worker, never both send),
+    then the vendor is called, then the result is recorded in a second short transaction."""
+    message = OutboxMessage.objects.filter(pk=message_id).first()
+    if message is None:
+        logger.warning("sms: outbox message %s does not exist", message_id)
+        return None
+    if message.status == OutboxMessage.Status.SENT:
+        return message
+    claimed = (
+        OutboxMessage.objects.filter(pk=message.pk, attempts=message.attempts)
+        .exclude(status=OutboxMessage.Status.SENT)
+        .update(attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return OutboxMessage.objects.get(pk=message.pk)  # someone else is sending or has sent it
+    message.attempts += 1
+    try:
+        result = get_backend().send(
+            SmsMessage(
+                phone=message.phone, text=message.text, template=message.template, params=message.params
             )
-        except Exception as exc:  # any backend failure is recorded, never raised into the caller
-            result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+        )
+    except Exception as exc:  # any backend failure is recorded, never raised into the caller
+        result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+    with transaction.atomic():
         if result.ok:
             message.status = OutboxMessage.Status.SENT
             message.sent_at = timezone.now()
@@ -102,7 +111,7 @@ def sms_send(*, message_id: int) -> OutboxMessage | None:
             message.status = OutboxMessage.Status.FAILED
             message.last_error = _scrub(result.error or "unknown error", message)[:_ERROR_MAX]
         message.provider_id = (result.provider_id or "")[:100]
-        fields = ["status", "attempts", "sent_at", "last_error", "provider_id"]
+        fields = ["status", "sent_at", "last_error", "provider_id"]
         if message.template in NOT_RETRIED:
             # A one-time code is the key to a person's records: once the one attempt is made it is
             # never needed again, so it does not stay in the database in clear.

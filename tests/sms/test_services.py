@@ -235,3 +235,26 @@ def test_a_one_time_code_does_not_stay_in_the_outbox(sms_locmem):
     message = OutboxMessage.objects.get(pk=message.pk)
     assert message.status == OutboxMessage.Status.SENT
     assert "482913" not in message.text and "482913" not in str(message.params)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_transaction_is_open_during_the_vendors_call(monkeypatch, settings):
+    """The vendor's HTTP call happens outside any transaction (issue 9): a slow vendor never holds
+    a row lock or a database transaction."""
+    from django.db import connection
+
+    from campuspass.sms.backends import SendResult
+    from campuspass.sms.backends import locmem as locmem_backend
+
+    seen = []
+
+    def send(self, message):
+        seen.append(connection.in_atomic_block)
+        return SendResult(ok=True, provider_id="X")
+
+    monkeypatch.setattr(locmem_backend.SmsBackend, "send", send)
+    settings.SMS_BACKEND = "campuspass.sms.backends.locmem.SmsBackend"
+    message = sms_enqueue(phone=PHONE, template="rejected", params=REJECTED, related="order:1")
+    message.refresh_from_db()
+    assert seen == [False] and message.status == OutboxMessage.Status.SENT and message.attempts == 1
+    assert sms_send(message_id=message.pk).attempts == 1  # sent once: never again
