@@ -36,7 +36,7 @@ from campuspass.renewals.selectors import (
 )
 from campuspass.renewals.services.orders import order_create, order_record_consent, order_set_fulfilment
 from campuspass.renewals.services.payments import expires_at, payment_start, payment_sync
-from campuspass.renewals.services.refunds import order_refund_route, refund_request
+from campuspass.renewals.services.refunds import order_refund_route, order_refunds, refund_request
 from campuspass.verification import otp
 from campuspass.verification.photos import delete_id_photo, photo_response, store_id_photo
 
@@ -485,7 +485,7 @@ def orders(request):
 @require_GET
 def order_detail(request, pk: int):
     order = own_order_as_paid(request, pk)
-    refund = order.refunds.order_by("-created_at").first()
+    refund = order_refunds(order).first()
     return render(
         request,
         "selfservice/order.html",

@@ -102,6 +102,14 @@ def order_refund_route(order: RenewalOrder) -> RefundRoute | None:
 # --- amounts -------------------------------------------------------------------------------------
 
 
+def order_refunds(order: RenewalOrder):
+    """The refunds of the order's own money (its applied payment), newest first — not those of a
+    late or second payment that only mentions the order."""
+    return Refund.objects.filter(payment__order=order, payment__state=Payment.State.APPLIED).order_by(
+        "-created_at", "-pk"
+    )
+
+
 def refunded_total(order: RenewalOrder) -> int:
     """What has gone back of the order's money (its applied payment)."""
     return (
@@ -228,7 +236,7 @@ def refund_request(*, order: RenewalOrder, acting_user: Any = None, reason: str 
         payment = order.applied_payment()
         if order.status == S.REFUNDING:
             # A second tap or a second tab: the first request stands.
-            return order.refunds.order_by("-created_at").first()
+            return order_refunds(order).first()
         if order.status == S.REFUND_FAILED:
             raise CampusPassError(
                 "该订单的退款处理异常，保卫处财务会尽快重新办理，无需再次申请。", code="refund_failed"
@@ -299,7 +307,7 @@ def refund_retry(*, order: RenewalOrder, acting_user: Any) -> Refund:
     with transaction.atomic():
         order = lock_order(order)
         payment = order.applied_payment()
-        latest = order.refunds.order_by("-created_at", "-pk").first()
+        latest = order_refunds(order).first()
         if payment is None or latest is None:
             raise CampusPassError("该订单没有可重试的退款。", code="no_refund")
         if latest.status == R.ABNORMAL:
@@ -373,7 +381,11 @@ def refund_pay_out(*, refund: Refund, acting_user: Any, how: str, reference: str
             fields=("settled_how", "settled_reference", "settled_by", "finished_at"),
             data={"how": how, "reference": reference, "out_refund_no": refund.out_refund_no},
         )
-        if order is not None and order.status == S.REFUND_FAILED and refund.payment.order_id == order.pk:
+        own_money = (
+            refund.payment.order_id == getattr(order, "pk", None)
+            and refund.payment.state == Payment.State.APPLIED
+        )
+        if order is not None and order.status == S.REFUND_FAILED and own_money:
             move_order(
                 order,
                 S.REFUNDED,
