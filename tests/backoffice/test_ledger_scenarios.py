@@ -351,3 +351,38 @@ def test_validity_comes_from_the_new_passs_own_dates(fake):
     assert order.status_label == "待生效"  # the pass's dates, not the campaign's
     with time_machine.travel(timezone.now() + dt.timedelta(days=3)):
         assert order.status_label == "使用中"
+
+
+def test_the_payments_export_is_the_ledger(fake, finance, make_user):
+    """导出 → 收款记录: every sum of money of the year, counter sales and late payments included."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from campuspass.backoffice.exports import PAYMENT_HEADERS
+
+    client, _ = finance
+    clerk = make_user(roles.COUNTER, "clerk")
+    campaign = make_campaign()
+    online = paid_order(fake, campaign)
+    _, late = closed_then_paid(fake, campaign)
+    first = make_pass(year=2016)
+    onsite_pass_issue(
+        campaign=campaign,
+        vehicle=first.vehicle,
+        holder=first.holder,
+        acting_user=clerk,
+        method="card",
+        receipt_no="POS-9",
+        reason="新入职",
+    )
+    response = client.get(reverse("backoffice:exports-download", args=["payments"]), {"year": campaign.year})
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).worksheets[0]
+    header, *rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert header == PAYMENT_HEADERS
+    found = {(r[1], r[2], r[5], r[6]) for r in rows}
+    assert found == {
+        ("微信支付", online.transaction_id, "已入账", "续费订单"),
+        ("微信支付", late.reference, "待退回", "续费订单"),
+        ("刷卡", "POS-9", "已入账", "现场办理新证"),
+    }
