@@ -386,3 +386,25 @@ def test_the_payments_export_is_the_ledger(fake, finance, make_user):
         ("微信支付", late.reference, "待退回", "续费订单"),
         ("刷卡", "POS-9", "已入账", "现场办理新证"),
     }
+
+
+def test_wechat_money_older_than_a_year_goes_back_by_hand_and_not_as_a_wechat_refund(fake, make_user):
+    from campuspass.renewals.services.reconcile import wechat_side
+    from campuspass.renewals.services.refunds import order_refund_route
+
+    clerk = make_user(roles.FINANCE, "fin")
+    order = order_reject(order=paid_order(fake), acting_user=None, reason="信息不符")
+    Payment.objects.filter(order=order).update(paid_at=timezone.now() - dt.timedelta(days=366))
+    order = RenewalOrder.objects.get(pk=order.pk)
+    route = order_refund_route(order)
+    assert route.kind == "counter" and "超过一年" in route.staff_text
+    with pytest.raises(CampusPassError) as exc:
+        refund_request(order=order)
+    assert exc.value.code == "refund_window"
+    refund = refund_at_counter(order=order, acting_user=clerk, note="银行转账 流水 88")
+    assert (
+        refund.status == R.PAID_OUT
+        and fake.calls.count(("refund", refund.out_refund_no, refund.amount_fen)) == 0
+    )
+    assert RenewalOrder.objects.get(pk=order.pk).status == S.REFUNDED
+    assert wechat_side(timezone.localdate())[1] == {}  # not on WeChat's bill

@@ -214,7 +214,9 @@ def refund_payment(
             order=order,
             out_refund_no=_new_refund_no(payment, "CT"),
             amount_fen=amount,
-            status=R.SUCCEEDED,
+            # Cash or card given back: done. WeChat money given back by hand (older than the
+            # platform accepts) is a payout outside the platform, never a WeChat refund.
+            status=R.SUCCEEDED if payment.is_counter else R.PAID_OUT,
             platform_status="COUNTER",
             reason=note[:80],
             attempts=1,
