@@ -22,6 +22,7 @@ from campuspass.registry.models import Pass, Staff, Vehicle
 from campuspass.renewals.models import RenewalOrder
 from campuspass.renewals.selectors import current_campaign
 from campuspass.renewals.services import onsite
+from campuspass.renewals.services.refunds import order_refund_route
 
 from .forms import (
     OnsitePassNewForm,
@@ -145,7 +146,9 @@ def staff_detail(request, pk: int):
                 and permit.vehicle_id not in this_year
             )
     for order in orders:
-        order.refund_note = onsite.onsite_refund_note(order)
+        # What the desk tells the person: the payment's own refund route (counter, online, automatic).
+        route = order_refund_route(order)
+        order.refund_note = route.office_text if route else ""
     return _render(
         request,
         "staff.html",
