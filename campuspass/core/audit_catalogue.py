@@ -114,6 +114,18 @@ CATALOGUE: tuple[AuditAction, ...] = (
     AuditAction("backoffice.user.deactivated", "停用账号", "username"),
     AuditAction("backoffice.user.password_reset", "重置密码", "username"),
     AuditAction("backoffice.export.created", "导出", "kind, filters, rows, file"),
+    # --- gates (issue 15) ---
+    AuditAction("gates.pass.suspended", "暂停通行", "原因在 reason"),
+    AuditAction("gates.pass.resumed", "恢复通行", "原因在 reason"),
+    AuditAction("gates.pass.scope_changed", "修改通行范围", "groups: [before, after]"),
+    AuditAction("gates.deny.added", "加入禁止通行名单", "原因在 reason"),
+    AuditAction("gates.deny.lifted", "移出禁止通行名单", "原因在 reason"),
+    AuditAction("gates.key.issued", "签发道闸密钥", "key_id, replaced"),
+    AuditAction("gates.key.revoked", "吊销道闸密钥", "key_id"),
+    AuditAction("gates.sync.retried", "重试道闸同步", "entries"),
+    AuditAction("gates.sync.compare_requested", "请求道闸核对", "—"),
+    AuditAction("gates.group.created", "新建停车场/道闸组", "code"),
+    AuditAction("gates.gate.registered", "登记道闸", "kind, group"),
     # --- vendors ---
     AuditAction("payments.notification.unknown_order", "未知订单的支付通知", "out_trade_no"),
     AuditAction("payments.notification.unknown_refund", "未知退款的通知", "out_refund_no"),
