@@ -34,10 +34,14 @@ def normalize_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return result
 
 
+HEADER_VALUE_MAX = 128  # enough to diagnose; a flood of huge headers stores no more than this
+
+
 def header_subset(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers worth keeping for diagnosis, each cut to HEADER_VALUE_MAX characters."""
     normalized = normalize_headers(headers)
     keep = (*HEADER_NAMES, "wechatpay-signature-type", "content-type", "user-agent")
-    subset = {name: normalized[name] for name in keep if name in normalized}
+    subset = {name: normalized[name][:HEADER_VALUE_MAX] for name in keep if name in normalized}
     if "wechatpay-signature" in subset:  # enough to recognise it, not a replayable copy
         subset["wechatpay-signature"] = subset["wechatpay-signature"][:24] + "…"
     return subset
@@ -182,3 +186,16 @@ def parse_time(value: str | None) -> dt.datetime | None:
     except ValueError:
         return None
     return parsed if timezone.is_aware(parsed) else None
+
+
+def purge_refused_notifications(*, now: dt.datetime | None = None) -> int:
+    """Delete refused notification rows older than PAYMENT_REFUSED_NOTIFICATION_DAYS (default 30):
+    they only serve to diagnose a misconfiguration or an attack, and must not grow without end."""
+    from django.conf import settings
+
+    from .models import ReceivedNotification
+
+    days = int(getattr(settings, "PAYMENT_REFUSED_NOTIFICATION_DAYS", 30))
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    deleted, _ = ReceivedNotification.objects.filter(verified=False, received_at__lt=cutoff).delete()
+    return deleted

@@ -234,6 +234,15 @@ WECHATPAY_NOTIFY_TOLERANCE_SECONDS = 300
 PAYMENT_SIMULATOR_DIR = Path(os.environ.get("PAYMENT_SIMULATOR_DIR", VAR_DIR / "paysim"))
 # Fault injection for the simulator: comma-separated of drop, delay, duplicate, reorder, refund_fail.
 PAYMENT_SIMULATOR_FAULTS = env_list("PAYMENT_SIMULATOR_FAULTS")
+# WeChat Pay makes day D's bill on D+1 morning: it is asked for after this hour (Beijing time).
+WECHATPAY_BILL_READY_HOUR = int(os.environ.get("WECHATPAY_BILL_READY_HOUR", "10"))
+
+# Refused notifications: rows kept this many days; an address with this many refusals within the
+# window is answered 429 without verification or a row.
+PAYMENT_REFUSED_NOTIFICATION_DAYS = int(os.environ.get("PAYMENT_REFUSED_NOTIFICATION_DAYS", "30"))
+PAYMENT_NOTIFY_REFUSED_LIMIT = int(os.environ.get("PAYMENT_NOTIFY_REFUSED_LIMIT", "20"))
+PAYMENT_NOTIFY_REFUSED_WINDOW_SECONDS = 600
+
 # Seconds between the simulator's notification retries are WeChat's schedule divided by this.
 PAYMENT_SIMULATOR_TIME_SCALE = float(os.environ.get("PAYMENT_SIMULATOR_TIME_SCALE", "1"))
 
@@ -246,11 +255,13 @@ PERIODIC_TASKS = [
     ("campuspass.renewals.tasks.check_unpaid_orders_task", 60),
     ("campuspass.renewals.tasks.check_refunds_task", 300),
     ("campuspass.renewals.tasks.update_validity_task", 3600),
-    ("campuspass.renewals.tasks.reconcile_yesterday_task", 86400),
+    # Hourly, idempotent: reconciles each day once its bill is ready (WECHATPAY_BILL_READY_HOUR).
+    ("campuspass.renewals.tasks.reconcile_bills_task", 3600),
     ("campuspass.renewals.tasks.purge_id_photos_task", 86400),
     ("campuspass.sms.tasks.retry_failed_sms", 300),
     ("campuspass.verification.tasks.purge_verification_state", 86400),
     ("campuspass.payments.tasks.prune_used_nonces_task", 86400),
+    ("campuspass.payments.tasks.purge_refused_notifications_task", 86400),
     ("campuspass.core.housekeeping.prune_task_results", 86400),
     ("campuspass.gates.tasks.gates_due_task", 60),
     ("campuspass.gates.tasks.gates_full_compare_task", 86400),

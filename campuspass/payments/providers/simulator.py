@@ -125,6 +125,21 @@ class SimulatorProvider(PaymentProvider):
         return self.verifier().verify(headers, body)
 
     def download_bill(self, date: dt.date):
+        """WeChat's answers: PARAM_ERROR for a day outside the three months kept (or in the future),
+        STATEMENT_CREATING until D+1 at WECHATPAY_BILL_READY_HOUR (Beijing), NO_STATEMENT_EXIST
+        for a day without transactions, else the rows."""
+        from ..bills import beijing_today, oldest_fetchable, ready_at
+
+        if date >= beijing_today() + dt.timedelta(days=1) or date < oldest_fetchable():
+            raise PaymentProviderError("账单日期超出可下载范围（仅保留三个月）。", code="PARAM_ERROR")
+        if timezone.now() < ready_at(date):
+            raise PaymentProviderError("账单生成中，请在次日上午 10 点后再下载。", code="STATEMENT_CREATING")
+        rows = self._bill_rows(date)
+        if not rows:
+            raise PaymentProviderError("账单文件不存在（当日没有交易）。", code="NO_STATEMENT_EXIST")
+        return rows
+
+    def _bill_rows(self, date: dt.date) -> list[BillRow]:
         tz = timezone.get_default_timezone()
         start = dt.datetime.combine(date, dt.time.min, tzinfo=tz)
         end = start + dt.timedelta(days=1)

@@ -4,11 +4,9 @@ The SDK signs requests and verifies responses; notifications go through our own 
 the checks the SDK lacks (serial before crypto, timestamp window, nonce reuse, SIGNTEST probes).
 """
 
-import csv
 import datetime as dt
 import gzip
 import hashlib
-import io
 import json
 import logging
 import time
@@ -303,10 +301,13 @@ def parse_trade_bill(text: str) -> list[BillRow]:
         return []
     header = [name.strip() for name in lines[0].split(",")]
     rows: list[BillRow] = []
-    for record in csv.reader(io.StringIO("\n".join(lines[1:]))):
-        if not record or not record[0].startswith("`"):
+    for line in lines[1:]:
+        if not line.startswith("`"):
             break  # the summary ("总交易单数,…") starts here
-        row = dict(zip(header, (value.strip().lstrip("`") for value in record), strict=False))
+        # Every value starts with "`" and is not quoted: a comma inside a value (e.g. in the product
+        # name) must not shift the columns, so split on ",`" rather than on ",".
+        record = line[1:].split(",`")
+        row = dict(zip(header, (value.strip() for value in record), strict=False))
         try:
             moment = dt.datetime.strptime(row.get("交易时间", ""), "%Y-%m-%d %H:%M:%S").replace(
                 tzinfo=SHANGHAI

@@ -14,7 +14,7 @@ from ..crypto import generate_private_key, load_private_key, private_key_pem, ra
 
 KEYS_FILE = "keys.json"
 FAULTS_FILE = "faults.json"
-KNOWN_FAULTS = ("drop", "delay", "duplicate", "reorder", "refund_fail")
+KNOWN_FAULTS = ("drop", "delay", "duplicate", "reorder", "refund_fail", "refund_closed")
 
 _lock = threading.Lock()
 _cache: dict[str, "SimulatorKeys"] = {}

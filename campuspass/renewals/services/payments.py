@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
+from campuspass.payments.errors import Reaction, decide
 from campuspass.payments.notifications import check_payment_resource, check_refund_resource, parse_time
 from campuspass.payments.providers import (
     JsapiPayment,
@@ -26,6 +27,7 @@ from campuspass.payments.providers import (
     TradeState,
     get_provider,
 )
+from campuspass.payments.terms import freeze_terms, frozen_expiry
 
 from ..models import Refund, RenewalOrder
 from .orders import PaymentMismatch, order_close, order_mark_paid
@@ -43,7 +45,14 @@ def notify_url(kind: str) -> str:
 
 
 def expires_at(order: RenewalOrder) -> dt.datetime:
-    return order.created_at + dt.timedelta(minutes=order.campaign.unpaid_timeout_minutes)
+    """The time_expire WeChat Pay was given for this order (frozen the first time it was sent), else
+    the one the campaign's timeout gives now."""
+    frozen = frozen_expiry(order.out_trade_no)
+    if frozen is not None:
+        return frozen
+    return (order.created_at + dt.timedelta(minutes=order.campaign.unpaid_timeout_minutes)).replace(
+        microsecond=0
+    )
 
 
 def payment_start(*, order: RenewalOrder, openid: str = "", return_url: str | None = None) -> JsapiPayment:
@@ -63,13 +72,22 @@ def payment_start(*, order: RenewalOrder, openid: str = "", return_url: str | No
             f"订单超过 {order.campaign.unpaid_timeout_minutes} 分钟未支付，已自动关闭。请重新提交订单。",
             code="order_expired",
         )
+    # The first send freezes the terms; every later press resends exactly those (decision 0010).
+    terms = freeze_terms(
+        out_trade_no=order.out_trade_no,
+        description=order.campaign.product_name,
+        amount_fen=order.amount_fen,
+        time_expire=expires_at(order),
+        notify_url=notify_url("payment"),
+        openid=openid,
+    )
     payment = get_provider().create_jsapi(
         out_trade_no=order.out_trade_no,
-        description=order.campaign.product_name[:127],
-        amount_fen=order.amount_fen,
-        openid=openid,
-        notify_url=notify_url("payment"),
-        expire_at=expires_at(order),
+        description=terms.description,
+        amount_fen=terms.amount_fen,
+        openid=terms.payer_openid,
+        notify_url=terms.notify_url,
+        expire_at=terms.time_expire,
         return_url=return_url,
     )
     logger.info("payment started for order %s", order.pk)
@@ -135,10 +153,11 @@ def payment_expire(*, order: RenewalOrder) -> RenewalOrder:
     except PaymentProviderError as exc:
         if exc.code == "ORDERPAID":
             return payment_sync(order=order, source="query_before_close")
-        if exc.code != "ORDER_NOT_EXIST":
+        if decide("close", exc.code).reaction != Reaction.FINAL:
             # Cannot be sure the platform will refuse a late payment: try again on the next run.
             logger.warning("closing order %s on the platform failed: %s", order.pk, exc.code)
             return order
+        # ORDER_CLOSED (closed by time_expire or earlier) / ORDER_NOT_EXIST: closed there already.
     return order_close(order=order, reason="超时未支付，订单自动关闭")
 
 

@@ -37,10 +37,11 @@ def _compare(kind: str, ours: dict[str, int], theirs: dict[str, int]) -> list[di
 
 def reconcile_day(*, day: dt.date, acting_user: Any = None) -> ReconciliationRun:
     """Download the bill of `day` (Asia/Shanghai) and compare it with the payments and refunds we
-    recorded that day. Raises PaymentProviderError when the bill cannot be downloaded."""
-    from campuspass.payments.providers import get_provider
+    recorded that day (a day without transactions has an empty bill). Raises BillNotReady while
+    WeChat Pay is still making the bill, PaymentProviderError when it cannot be downloaded."""
+    from campuspass.payments.bills import fetch_bill
 
-    rows = get_provider().download_bill(day)
+    rows = fetch_bill(day)
     start, end = _day_bounds(day)
     our_payments = dict(
         RenewalOrder.objects.filter(paid_at__gte=start, paid_at__lt=end, payment_method="wechat")

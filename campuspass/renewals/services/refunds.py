@@ -188,9 +188,6 @@ def refund_apply_result(
 
 # Platform error codes that are a final "no" for this refund (anything else — a network error,
 # SYSTEM_ERROR, FREQUENCY_LIMITED — may have reached the platform: keep it and ask again later).
-FINAL_REFUSALS = frozenset(
-    {"NOT_ENOUGH", "INVALID_REQUEST", "PARAM_ERROR", "USER_ACCOUNT_ABNORMAL", "ORDER_NOT_EXIST", "NO_AUTH"}
-)
 QUERY_REFUND_AFTER = dt.timedelta(minutes=5)
 FINAL_STATES = frozenset({"SUCCESS", "ABNORMAL", "CLOSED"})
 
@@ -208,6 +205,7 @@ def refund_record_error(*, refund_id: int, error: str) -> Refund:
 
 def refund_submit(*, refund_id: int) -> Refund:
     """Send a pending refund to the platform with its stored out_refund_no (never a new one)."""
+    from campuspass.payments.errors import decide
     from campuspass.payments.providers import PaymentProviderError, get_provider
 
     from .payments import notify_url
@@ -226,7 +224,7 @@ def refund_submit(*, refund_id: int) -> Refund:
             notify_url=notify_url("refund"),
         )
     except PaymentProviderError as exc:
-        if exc.code in FINAL_REFUSALS:
+        if not decide("refund", exc.code).retry:  # the one table (campuspass.payments.errors)
             Refund.objects.filter(pk=refund.pk).update(attempts=F("attempts") + 1)
             refund, _ = refund_apply_result(
                 out_refund_no=refund.out_refund_no,
