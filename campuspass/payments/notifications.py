@@ -6,8 +6,9 @@ cryptography and leaves nothing behind but a log row (written by the endpoint).
 
 import datetime as dt
 import json
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -22,6 +23,8 @@ SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 SIGNTEST_PREFIX = "WECHATPAY/SIGNTEST/"
 HEADER_NAMES = ("wechatpay-serial", "wechatpay-timestamp", "wechatpay-nonce", "wechatpay-signature")
 NONCE_RETENTION = dt.timedelta(days=1)
+# A platform certificate serial as WeChat sends it in Wechatpay-Serial: hexadecimal (40 digits today).
+CERT_SERIAL_RE = re.compile(r"[0-9A-Fa-f]{8,40}")
 
 
 def normalize_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -48,12 +51,30 @@ def header_subset(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 class NotificationVerifier:
-    def __init__(self, public_keys: Mapping[str, Any], apiv3_key: bytes, tolerance: int = 300):
+    """`public_keys`: serial → key for the serials known up front (the platform public key ID, the
+    simulator's). `certificate_key`: optional lookup for platform-certificate serials (certificate
+    mode); it is only asked for a serial that looks like a certificate serial, and answers None for
+    one it does not know, so an unknown serial is still refused before any signature check."""
+
+    def __init__(
+        self,
+        public_keys: Mapping[str, Any],
+        apiv3_key: bytes,
+        tolerance: int = 300,
+        certificate_key: Callable[[str], Any] | None = None,
+    ):
         if len(apiv3_key) != 32:
             raise ValueError("APIv3 key must be 32 bytes")
         self.public_keys = dict(public_keys)
         self.apiv3_key = apiv3_key
         self.tolerance = tolerance
+        self.certificate_key = certificate_key
+
+    def key_for(self, serial: str):
+        key = self.public_keys.get(serial)
+        if key is None and self.certificate_key is not None and CERT_SERIAL_RE.fullmatch(serial):
+            key = self.certificate_key(serial.upper())
+        return key
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> Notification:
         """Verified and decrypted notification; raises NotificationRejected with a reason code."""
@@ -63,7 +84,7 @@ class NotificationVerifier:
             raise NotificationRejected("missing_headers", f"缺少请求头：{', '.join(missing)}", status=400)
         serial, timestamp, nonce, signature = (h[name] for name in HEADER_NAMES)
 
-        public_key = self.public_keys.get(serial)
+        public_key = self.key_for(serial)
         if public_key is None:
             raise NotificationRejected("unknown_serial", f"未知的平台公钥/证书序列号：{serial[:64]}")
         if signature.startswith(SIGNTEST_PREFIX):

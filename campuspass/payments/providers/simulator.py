@@ -22,6 +22,7 @@ from .base import (
     PaymentProviderError,
     RefundState,
     TradeState,
+    check_oauth_state,
 )
 
 SIM_OAUTH_CODE = "SIMCODE-campuspass"
@@ -114,11 +115,16 @@ class SimulatorProvider(PaymentProvider):
         return _refund_state(refund)
 
     def verifier(self) -> NotificationVerifier:
+        """Verifies as the real provider does in WECHATPAY_SIGNATURE_MODE (public_key, certificate or
+        both): a serial of the other mode is an unknown serial."""
         keys = get_keys()
+        mode = getattr(settings, "WECHATPAY_SIGNATURE_MODE", "public_key")
+        certificates = {keys.cert_serial: keys.public_key}
         return NotificationVerifier(
-            {keys.serial: keys.public_key},
+            {keys.serial: keys.public_key} if mode in {"public_key", "both"} else {},
             keys.apiv3_key,
             tolerance=getattr(settings, "WECHATPAY_NOTIFY_TOLERANCE_SECONDS", 300),
+            certificate_key=certificates.get if mode in {"certificate", "both"} else None,
         )
 
     def verify_notification(self, headers, body: bytes) -> Notification:
@@ -174,6 +180,7 @@ class SimulatorProvider(PaymentProvider):
         return rows
 
     def oauth_url(self, redirect_uri, state):
+        check_oauth_state(state)
         # No WeChat to ask: straight back to the redirect URI with a fixed code, as snsapi_base would.
         parts = urlsplit(redirect_uri)
         query = "&".join(filter(None, [parts.query, urlencode({"code": SIM_OAUTH_CODE, "state": state})]))

@@ -346,13 +346,22 @@ def build_body(*, event_type, summary, original_type, resource) -> tuple[str, st
     return event_id, json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
 
 
+def signing_serial() -> str:
+    """The serial the simulator signs with: its public key ID, or (PAYMENT_SIMULATOR_SIGNATURE_MODE
+    = certificate) the serial of its platform certificate, as merchants on certificates see."""
+    keys = get_keys()
+    if getattr(settings, "PAYMENT_SIMULATOR_SIGNATURE_MODE", "public_key") == "certificate":
+        return keys.cert_serial
+    return keys.serial
+
+
 def signed_headers(body: str) -> dict[str, str]:
     keys = get_keys()
     timestamp, nonce = str(int(time.time())), random_string(32)
     return {
         "Content-Type": "application/json",
         "User-Agent": "Mozilla/4.0 CampusPass-PaySim",
-        "Wechatpay-Serial": keys.serial,
+        "Wechatpay-Serial": signing_serial(),
         "Wechatpay-Timestamp": timestamp,
         "Wechatpay-Nonce": nonce,
         "Wechatpay-Signature": sign_message(keys.private_key, timestamp, nonce, body),
