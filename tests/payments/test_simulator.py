@@ -290,6 +290,13 @@ def test_oauth_round_trip():
         provider.openid_from_code("forged")
 
 
+@pytest.mark.parametrize("state", ["a-b", "a_b", "", "x" * 129])
+def test_oauth_state_must_be_letters_and_digits(state):
+    """WeChat's web OAuth documents state as a-zA-Z0-9 (at most 128 bytes); token_urlsafe gave - and _."""
+    with pytest.raises(ValueError):
+        get_provider().oauth_url("/renew/start/", state)
+
+
 # --- cashier page --------------------------------------------------------------------------------
 
 

@@ -123,7 +123,7 @@ class WeChatPayProvider(PaymentProvider):
     def _known_certificate(self, serial: str):
         number = int(serial, 16)
         now = dt.datetime.now(dt.UTC)
-        for cert in list(self._client._certificates):  # the SDK's list of downloaded certificates
+        for cert in list(self._client._core._certificates):  # the SDK core's downloaded certificates
             if cert.serial_number == number and cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
                 return cert.public_key()
         return None
@@ -139,7 +139,7 @@ class WeChatPayProvider(PaymentProvider):
             return None
         self._last_cert_refresh = now
         try:
-            self._client._update_certificates()
+            self._client._core._update_certificates()
         except requests.RequestException as exc:
             logger.warning("wechatpay: platform certificate download failed: %s", type(exc).__name__)
             return None
