@@ -359,3 +359,34 @@ def test_certificate_mode_without_certificates_is_improperly_configured(wx_setti
     responses.add(responses.GET, f"{API}/v3/certificates", status=401, json={"code": "SIGN_ERROR"})
     with pytest.raises(ImproperlyConfigured, match="平台证书"):
         get_provider()
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_a_rotated_certificate_is_downloaded_again_at_most_every_ten_minutes(
+    wx_settings,  # noqa: F811
+    keypairs,  # noqa: F811
+    platform_cert,
+):
+    wx_settings.WECHATPAY_SIGNATURE_MODE = "certificate"
+    responses.add(responses.GET, f"{API}/v3/certificates", json=certificates_answer(platform_cert))
+    provider = get_provider()  # noqa: F811
+    new_serial = 0x6157F09EFDC096DE15EBE81A47057A7232F1B8E2
+    new_cert = {
+        "key": keypairs["merchant"],
+        "serial": f"{new_serial:X}",
+        "pem": make_certificate(keypairs["merchant"], new_serial)
+        .public_bytes(serialization.Encoding.PEM)
+        .decode(),
+    }
+    both = certificates_answer(platform_cert)
+    both["data"] += certificates_answer(new_cert)["data"]
+    responses.replace(responses.GET, f"{API}/v3/certificates", json=both)
+    headers, body = notification(new_cert["key"], new_cert["serial"])
+    with pytest.raises(NotificationRejected):  # just downloaded at start: not again so soon
+        provider.verify_notification(headers, body)
+    assert len(responses.calls) == 1
+    provider._last_cert_refresh -= 601  # ten minutes later
+    headers, body = notification(new_cert["key"], new_cert["serial"])
+    assert provider.verify_notification(headers, body).event_type == "TRANSACTION.SUCCESS"
+    assert len(responses.calls) == 2
