@@ -33,6 +33,7 @@ ACTION_LABELS = {
     "renewals.order.consent_given": "同意知情同意书",
     "renewals.order.paid": "已支付",
     "renewals.order.payment_mismatch": "支付金额不符",
+    "renewals.order.payment_restarted": "更换支付单号",
     "renewals.order.duplicate_payment": "重复支付",
     "renewals.order.closed": "订单关闭",
     "renewals.order.approved": "审核通过",

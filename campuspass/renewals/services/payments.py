@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -30,7 +31,7 @@ from campuspass.payments.providers import (
 from campuspass.payments.terms import freeze_terms, frozen_expiry
 
 from ..models import Refund, RenewalOrder
-from .orders import PaymentMismatch, order_close, order_mark_paid
+from .orders import PaymentMismatch, new_out_trade_no, order_close, order_mark_paid
 from .refunds import refund_apply_result
 
 logger = logging.getLogger(__name__)
@@ -72,12 +73,31 @@ def payment_start(*, order: RenewalOrder, openid: str = "", return_url: str | No
             f"订单超过 {order.campaign.unpaid_timeout_minutes} 分钟未支付，已自动关闭。请重新提交订单。",
             code="order_expired",
         )
+    deadline = expires_at(order)
+    try:
+        return _send_frozen_terms(order, openid=openid, deadline=deadline, return_url=return_url)
+    except PaymentProviderError as exc:  # (a CampusPassError too: caught first)
+        if exc.code != "OUT_TRADE_NO_USED":
+            raise
+        reason = "微信支付上该商户订单号的参数与本系统记录不同"
+    except CampusPassError as exc:
+        if exc.code != "payer_changed":
+            raise
+        reason = "付款人的微信账号与首次发起支付时不同"
+    # The terms of an out_trade_no can never change: close it and start a new one (decision 0010).
+    order = payment_restart(order=order, reason=reason)
+    return _send_frozen_terms(order, openid=openid, deadline=deadline, return_url=return_url)
+
+
+def _send_frozen_terms(
+    order: RenewalOrder, *, openid: str, deadline: dt.datetime, return_url: str | None
+) -> JsapiPayment:
     # The first send freezes the terms; every later press resends exactly those (decision 0010).
     terms = freeze_terms(
         out_trade_no=order.out_trade_no,
         description=order.campaign.product_name,
         amount_fen=order.amount_fen,
-        time_expire=expires_at(order),
+        time_expire=deadline,
         notify_url=notify_url("payment"),
         openid=openid,
     )
@@ -92,6 +112,47 @@ def payment_start(*, order: RenewalOrder, openid: str = "", return_url: str | No
     )
     logger.info("payment started for order %s", order.pk)
     return payment
+
+
+def payment_restart(*, order: RenewalOrder, reason: str) -> RenewalOrder:
+    """Close the order's out_trade_no on the platform and give the order a new one, for when the
+    payment terms must change (WeChat never lets them change for one out_trade_no). The order's
+    deadline stays as it was. Raises CampusPassError when the old one cannot be closed (it may still
+    be paid) or turns out to be paid (then the order is paid)."""
+    old = order.out_trade_no
+    try:
+        get_provider().close(old)
+    except PaymentProviderError as exc:
+        if exc.code == "ORDERPAID":
+            payment_sync(order=order, source="query_before_restart")
+            raise CampusPassError(
+                "该订单已支付成功，无需再次支付。请在“订单记录”中查看。", code="already_paid"
+            ) from None
+        if decide("close", exc.code).reaction != Reaction.FINAL:
+            raise CampusPassError(
+                "暂时无法更换支付单，请稍后再点“立即支付”。", code="restart_failed"
+            ) from None
+    with transaction.atomic():
+        locked = RenewalOrder.objects.select_for_update().select_related("campaign", "staff").get(pk=order.pk)
+        if locked.status != S.PENDING_PAYMENT:
+            raise CampusPassError(
+                f"该订单当前状态为“{locked.status_label}”，无需支付。请在“订单记录”中查看。",
+                code="not_payable",
+            )
+        if locked.out_trade_no != old:  # another tab restarted it meanwhile
+            return locked
+        locked.out_trade_no = new_out_trade_no(locked.campaign)
+        locked.save(update_fields=["out_trade_no"])
+        log_action(
+            actor=None,
+            action="renewals.order.payment_restarted",
+            obj=locked,
+            reason=reason,
+            data={"old_out_trade_no": old, "new_out_trade_no": locked.out_trade_no},
+            plate=locked.plate,
+            staff_no=locked.staff.staff_no,
+        )
+    return locked
 
 
 def _apply_trade_state(order: RenewalOrder, state: TradeState, *, source: str) -> RenewalOrder:
