@@ -43,7 +43,7 @@ bench: install
 ## make lock: re-pin requirements.lock after changing pyproject.toml
 lock:
 	rm -rf /tmp/campuspass-lock && $(PYTHON) -m venv /tmp/campuspass-lock
-	/tmp/campuspass-lock/bin/pip install --quiet '.[dev]'
+	/tmp/campuspass-lock/bin/pip install --quiet '.[dev,aliyun,tencent]'
 	/tmp/campuspass-lock/bin/pip freeze --exclude campuspass | sort -f > requirements.lock
 
 clean-demo:

@@ -33,6 +33,11 @@ CATALOGUE: tuple[AuditAction, ...] = (
         "renewals.order.payment_mismatch", "支付信息不符（未入账）", "expected_fen, paid_fen / fields, source"
     ),
     AuditAction("renewals.order.payment_not_applied", "支付未入账", "event_id, transaction_id"),
+    AuditAction(
+        "renewals.order.payment_restarted",
+        "更换支付单号（支付条件须改变）",
+        "old_out_trade_no, new_out_trade_no; 原因在 reason",
+    ),
     AuditAction("renewals.order.closed", "订单关闭", f"{MOVE}"),
     AuditAction("renewals.order.approved", "审核通过", f"{MOVE}; new_pass, validity, pickup_from"),
     AuditAction("renewals.order.rejected", "审核不通过", f"{MOVE}; 原因在 reason"),

@@ -49,6 +49,27 @@ class UsedNonce(models.Model):
         return self.nonce
 
 
+class PaymentTerms(models.Model):
+    """What we sent WeChat Pay for an out_trade_no the first time, resent unchanged every time after:
+    WeChat refuses a repeated out_trade_no whose parameters differ (OUT_TRADE_NO_USED) and never lets
+    time_expire change. A campaign edit therefore reaches new orders only (decision 0010)."""
+
+    out_trade_no = models.CharField("商户订单号", max_length=32, unique=True)
+    description = models.CharField("商品描述", max_length=127)
+    amount_fen = models.PositiveIntegerField("金额（分）")
+    time_expire = models.DateTimeField("支付截止时间")
+    notify_url = models.CharField("通知地址", max_length=255)
+    payer_openid = models.CharField("付款人 openid", max_length=128, blank=True)
+    created_at = models.DateTimeField("首次下单时间", default=timezone.now)
+
+    class Meta:
+        verbose_name = "已下单的支付条款"
+        verbose_name_plural = "已下单的支付条款"
+
+    def __str__(self):
+        return f"{self.out_trade_no} {self.amount_fen}分 至 {self.time_expire:%Y-%m-%d %H:%M}"
+
+
 # --- the simulator's own state (what WeChat Pay would keep on its side) ---------------------------
 
 

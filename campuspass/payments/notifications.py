@@ -6,8 +6,9 @@ cryptography and leaves nothing behind but a log row (written by the endpoint).
 
 import datetime as dt
 import json
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -22,6 +23,8 @@ SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 SIGNTEST_PREFIX = "WECHATPAY/SIGNTEST/"
 HEADER_NAMES = ("wechatpay-serial", "wechatpay-timestamp", "wechatpay-nonce", "wechatpay-signature")
 NONCE_RETENTION = dt.timedelta(days=1)
+# A platform certificate serial as WeChat sends it in Wechatpay-Serial: hexadecimal (40 digits today).
+CERT_SERIAL_RE = re.compile(r"[0-9A-Fa-f]{8,40}")
 
 
 def normalize_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -34,22 +37,44 @@ def normalize_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return result
 
 
+HEADER_VALUE_MAX = 128  # enough to diagnose; a flood of huge headers stores no more than this
+
+
 def header_subset(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers worth keeping for diagnosis, each cut to HEADER_VALUE_MAX characters."""
     normalized = normalize_headers(headers)
     keep = (*HEADER_NAMES, "wechatpay-signature-type", "content-type", "user-agent")
-    subset = {name: normalized[name] for name in keep if name in normalized}
+    subset = {name: normalized[name][:HEADER_VALUE_MAX] for name in keep if name in normalized}
     if "wechatpay-signature" in subset:  # enough to recognise it, not a replayable copy
         subset["wechatpay-signature"] = subset["wechatpay-signature"][:24] + "…"
     return subset
 
 
 class NotificationVerifier:
-    def __init__(self, public_keys: Mapping[str, Any], apiv3_key: bytes, tolerance: int = 300):
+    """`public_keys`: serial → key for the serials known up front (the platform public key ID, the
+    simulator's). `certificate_key`: optional lookup for platform-certificate serials (certificate
+    mode); it is only asked for a serial that looks like a certificate serial, and answers None for
+    one it does not know, so an unknown serial is still refused before any signature check."""
+
+    def __init__(
+        self,
+        public_keys: Mapping[str, Any],
+        apiv3_key: bytes,
+        tolerance: int = 300,
+        certificate_key: Callable[[str], Any] | None = None,
+    ):
         if len(apiv3_key) != 32:
             raise ValueError("APIv3 key must be 32 bytes")
         self.public_keys = dict(public_keys)
         self.apiv3_key = apiv3_key
         self.tolerance = tolerance
+        self.certificate_key = certificate_key
+
+    def key_for(self, serial: str):
+        key = self.public_keys.get(serial)
+        if key is None and self.certificate_key is not None and CERT_SERIAL_RE.fullmatch(serial):
+            key = self.certificate_key(serial.upper())
+        return key
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> Notification:
         """Verified and decrypted notification; raises NotificationRejected with a reason code."""
@@ -59,7 +84,7 @@ class NotificationVerifier:
             raise NotificationRejected("missing_headers", f"缺少请求头：{', '.join(missing)}", status=400)
         serial, timestamp, nonce, signature = (h[name] for name in HEADER_NAMES)
 
-        public_key = self.public_keys.get(serial)
+        public_key = self.key_for(serial)
         if public_key is None:
             raise NotificationRejected("unknown_serial", f"未知的平台公钥/证书序列号：{serial[:64]}")
         if signature.startswith(SIGNTEST_PREFIX):
@@ -182,3 +207,16 @@ def parse_time(value: str | None) -> dt.datetime | None:
     except ValueError:
         return None
     return parsed if timezone.is_aware(parsed) else None
+
+
+def purge_refused_notifications(*, now: dt.datetime | None = None) -> int:
+    """Delete refused notification rows older than PAYMENT_REFUSED_NOTIFICATION_DAYS (default 30):
+    they only serve to diagnose a misconfiguration or an attack, and must not grow without end."""
+    from django.conf import settings
+
+    from .models import ReceivedNotification
+
+    days = int(getattr(settings, "PAYMENT_REFUSED_NOTIFICATION_DAYS", 30))
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    deleted, _ = ReceivedNotification.objects.filter(verified=False, received_at__lt=cutoff).delete()
+    return deleted

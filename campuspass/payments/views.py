@@ -4,12 +4,15 @@ import hashlib
 import logging
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.http import Http404, HttpResponseBadRequest, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+
+from campuspass.core.net import client_ip
 
 from .models import ReceivedNotification
 from .notifications import header_subset
@@ -33,9 +36,48 @@ def _handler(kind: str):
     return import_string(path)
 
 
+def _refusals_key(request) -> str:
+    return f"payments:notify-refused:{client_ip(request)}"
+
+
+def _flooding(request) -> bool:
+    """Whether this address had PAYMENT_NOTIFY_REFUSED_LIMIT refusals in the current window: then it
+    is answered 429 at once, with no crypto and no row (the platform's own retries get through again once the window has passed)."""
+    limit = int(getattr(settings, "PAYMENT_NOTIFY_REFUSED_LIMIT", 20))
+    return (cache.get(_refusals_key(request)) or 0) >= limit
+
+
+def _count_refusal(request) -> None:
+    key = _refusals_key(request)
+    window = int(getattr(settings, "PAYMENT_NOTIFY_REFUSED_WINDOW_SECONDS", 600))
+    if cache.add(key, 1, timeout=window):
+        return
+    try:
+        cache.incr(key)
+    except ValueError:  # expired in between
+        cache.add(key, 1, timeout=window)
+
+
 def _receive(request, kind: str) -> JsonResponse:
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
+    if _flooding(request):
+        return _fail(429, "请求过多，请稍后重试")
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY_BYTES:  # refused before the body is read
+        _count_refusal(request)
+        ReceivedNotification.objects.create(
+            kind=kind,
+            headers=header_subset(request.headers),
+            body_sha256="",
+            verified=False,
+            reject_reason="body_too_large",
+            reject_message="报文过大",
+        )
+        return _fail(400, "报文过大")
     body = request.body
     log = {
         "kind": kind,
@@ -53,6 +95,7 @@ def _receive(request, kind: str) -> JsonResponse:
                     "wrong_endpoint", f"{notification.event_type} 不应发到此地址", status=400
                 )
     except NotificationRejected as exc:
+        _count_refusal(request)
         ReceivedNotification.objects.create(
             **log, verified=False, reject_reason=exc.reason_code, reject_message=exc.message[:255]
         )

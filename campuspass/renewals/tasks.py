@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-from django.utils import timezone
 from django_tasks import task
 
+from .services.bill_days import reconcile_due_days
 from .services.orders import order_update_validity
 from .services.payments import check_unpaid_orders
 from .services.photos import purge_id_photos, purge_orphan_photos
-from .services.reconcile import reconcile_day
 from .services.refunds import check_refunds, refund_submit
 
 
@@ -39,10 +36,9 @@ def update_validity_task() -> int:
 
 
 @task()
-def reconcile_yesterday_task() -> int:
-    """Daily: compare yesterday's bill with our records; returns the number of differences."""
-    day = timezone.localdate() - dt.timedelta(days=1)
-    return len(reconcile_day(day=day).differences)
+def reconcile_bills_task() -> dict:
+    """Hourly: reconcile every day whose bill is ready (Beijing time) and not yet reconciled."""
+    return reconcile_due_days()
 
 
 @task()

@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -424,7 +425,7 @@ def pay(request, pk: int):
     if provider.name == "wechatpay":
         openid = request.session.get(OPENID_KEY, "")
         if not openid:
-            state = secrets.token_urlsafe(16)
+            state = get_random_string(32)  # WeChat allows only a-z, A-Z, 0-9 in state
             request.session[OAUTH_KEY] = {"state": state, "next": reverse("selfservice:pay", args=[pk])}
             return redirect(provider.oauth_url(settings.SITE_URL + reverse("selfservice:oauth"), state))
     result_url = reverse("selfservice:result", args=[pk])

@@ -208,6 +208,12 @@ SMS_SIGN_NAME = os.environ.get("SMS_SIGN_NAME", "保卫处")
 # Vendor settings (only read by their backends): template codes per message kind as JSON,
 # e.g. {"otp": "SMS_123", "approved_pickup": "SMS_456", …}.
 SMS_TEMPLATE_CODES = os.environ.get("SMS_TEMPLATE_CODES", "{}")
+# Fixed words of the registered SMS templates (`manage.py sms_templates` prints them): changing one
+# means registering the templates again at the vendor.
+SMS_PICKUP_PLACE = os.environ.get("SMS_PICKUP_PLACE", "行政2号楼1层122、123室")
+SMS_CONTACT_PHONES = os.environ.get("SMS_CONTACT_PHONES", "82802290、82805604")
+# Tencent limits each variable to 12 characters for an organisation account, 6 for a personal one.
+SMS_TENCENT_VARIABLE_MAX = int(os.environ.get("SMS_TENCENT_VARIABLE_MAX", "12"))
 ALIYUN_SMS_ACCESS_KEY_ID = os.environ.get("ALIYUN_SMS_ACCESS_KEY_ID", "")
 ALIYUN_SMS_ACCESS_KEY_SECRET = os.environ.get("ALIYUN_SMS_ACCESS_KEY_SECRET", "")
 ALIYUN_SMS_ENDPOINT = os.environ.get("ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com")
@@ -230,10 +236,25 @@ WECHATPAY_PRIVATE_KEY = os.environ.get("WECHATPAY_PRIVATE_KEY", "")  # PEM text 
 WECHATPAY_PUBLIC_KEY = os.environ.get("WECHATPAY_PUBLIC_KEY", "")  # platform public key: PEM or path
 WECHATPAY_PUBLIC_KEY_ID = os.environ.get("WECHATPAY_PUBLIC_KEY_ID", "")  # "PUB_KEY_ID_…"
 WECHATPAY_NOTIFY_TOLERANCE_SECONDS = 300
+# How WeChat Pay signs: public_key (微信支付公钥), certificate (平台证书, downloaded by the SDK) or both
+# (the changeover). Downloaded certificates are cached in WECHATPAY_PLATFORM_CERT_DIR when set.
+WECHATPAY_SIGNATURE_MODE = os.environ.get("WECHATPAY_SIGNATURE_MODE", "public_key")
+WECHATPAY_PLATFORM_CERT_DIR = os.environ.get("WECHATPAY_PLATFORM_CERT_DIR", "")
+# How the simulator signs its notifications, to try each mode: public_key or certificate.
+PAYMENT_SIMULATOR_SIGNATURE_MODE = os.environ.get("PAYMENT_SIMULATOR_SIGNATURE_MODE", "public_key")
 # The simulator keeps its generated keys and state here (never in git).
 PAYMENT_SIMULATOR_DIR = Path(os.environ.get("PAYMENT_SIMULATOR_DIR", VAR_DIR / "paysim"))
 # Fault injection for the simulator: comma-separated of drop, delay, duplicate, reorder, refund_fail.
 PAYMENT_SIMULATOR_FAULTS = env_list("PAYMENT_SIMULATOR_FAULTS")
+# WeChat Pay makes day D's bill on D+1 morning: it is asked for after this hour (Beijing time).
+WECHATPAY_BILL_READY_HOUR = int(os.environ.get("WECHATPAY_BILL_READY_HOUR", "10"))
+
+# Refused notifications: rows kept this many days; an address with this many refusals within the
+# window is answered 429 without verification or a row.
+PAYMENT_REFUSED_NOTIFICATION_DAYS = int(os.environ.get("PAYMENT_REFUSED_NOTIFICATION_DAYS", "30"))
+PAYMENT_NOTIFY_REFUSED_LIMIT = int(os.environ.get("PAYMENT_NOTIFY_REFUSED_LIMIT", "20"))
+PAYMENT_NOTIFY_REFUSED_WINDOW_SECONDS = 600
+
 # Seconds between the simulator's notification retries are WeChat's schedule divided by this.
 PAYMENT_SIMULATOR_TIME_SCALE = float(os.environ.get("PAYMENT_SIMULATOR_TIME_SCALE", "1"))
 
@@ -246,11 +267,13 @@ PERIODIC_TASKS = [
     ("campuspass.renewals.tasks.check_unpaid_orders_task", 60),
     ("campuspass.renewals.tasks.check_refunds_task", 300),
     ("campuspass.renewals.tasks.update_validity_task", 3600),
-    ("campuspass.renewals.tasks.reconcile_yesterday_task", 86400),
+    # Hourly, idempotent: reconciles each day once its bill is ready (WECHATPAY_BILL_READY_HOUR).
+    ("campuspass.renewals.tasks.reconcile_bills_task", 3600),
     ("campuspass.renewals.tasks.purge_id_photos_task", 86400),
     ("campuspass.sms.tasks.retry_failed_sms", 300),
     ("campuspass.verification.tasks.purge_verification_state", 86400),
     ("campuspass.payments.tasks.prune_used_nonces_task", 86400),
+    ("campuspass.payments.tasks.purge_refused_notifications_task", 86400),
     ("campuspass.core.housekeeping.prune_task_results", 86400),
     ("campuspass.gates.tasks.gates_due_task", 60),
     ("campuspass.gates.tasks.gates_full_compare_task", 86400),

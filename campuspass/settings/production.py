@@ -31,3 +31,11 @@ if SMS_BACKEND in {"console", "file", "locmem"} and not env_bool("ALLOW_TEST_SMS
         f"SMS_BACKEND is '{SMS_BACKEND}' in production: set SMS_BACKEND=aliyun or tencent with its credentials "  # noqa: F405
         "(or ALLOW_TEST_SMS_IN_PRODUCTION=1 for a staging site)."
     )
+
+# WeChat Pay only calls https notify_url addresses, and OAuth redirects must be https too: both are
+# built from SITE_URL.
+if not SITE_URL.startswith("https://"):  # noqa: F405
+    raise ImproperlyConfigured(
+        f"SITE_URL must be an https:// address in production (WeChat Pay notifications and OAuth need it), "
+        f"not {SITE_URL!r}."  # noqa: F405
+    )

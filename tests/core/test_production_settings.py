@@ -32,9 +32,25 @@ def test_production_refuses_the_simulator_and_test_sms():
     assert result.returncode != 0 and "simulator" in result.stderr
     result = load_production(SECRET_KEY="x" * 50, PAYMENT_PROVIDER="wechatpay")
     assert result.returncode != 0 and "SMS_BACKEND is 'console'" in result.stderr
-    ok = load_production(SECRET_KEY="x" * 50, PAYMENT_PROVIDER="wechatpay", SMS_BACKEND="tencent")
+    ok = load_production(
+        SECRET_KEY="x" * 50,
+        PAYMENT_PROVIDER="wechatpay",
+        SMS_BACKEND="tencent",
+        SITE_URL="https://pass.example",
+    )
     assert ok.returncode == 0, ok.stderr
     staging = load_production(
-        SECRET_KEY="x" * 50, ALLOW_SIMULATOR_IN_PRODUCTION="1", ALLOW_TEST_SMS_IN_PRODUCTION="1"
+        SECRET_KEY="x" * 50,
+        ALLOW_SIMULATOR_IN_PRODUCTION="1",
+        ALLOW_TEST_SMS_IN_PRODUCTION="1",
+        SITE_URL="https://staging.example",
     )
     assert staging.returncode == 0, staging.stderr
+
+
+def test_production_refuses_a_site_url_that_is_not_https():
+    """WeChat Pay calls only https notify_url addresses; today an http SITE_URL starts fine."""
+    env = {"SECRET_KEY": "x" * 50, "PAYMENT_PROVIDER": "wechatpay", "SMS_BACKEND": "tencent"}
+    result = load_production(**env, SITE_URL="http://pass.example")
+    assert result.returncode != 0 and "SITE_URL must be an https://" in result.stderr
+    assert load_production(**env, SITE_URL="https://pass.example").returncode == 0

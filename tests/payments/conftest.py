@@ -2,6 +2,7 @@ import json
 import os
 
 import pytest
+from django.core.cache import cache
 
 from campuspass.payments.crypto import generate_private_key, private_key_pem, random_string
 from campuspass.payments.providers import reset_provider
@@ -40,6 +41,7 @@ def payment_settings(settings, tmp_path, simulator_keys_json):
     settings.REFUND_NOTIFICATION_HANDLER = "tests.payments.handlers.record"
     handlers.CALLS.clear()
     handlers.FAIL_NEXT.clear()
+    cache.clear()  # the per-address refusal counters
     reset_provider()
     yield directory
     reset_provider()

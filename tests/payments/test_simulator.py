@@ -87,7 +87,7 @@ def test_unpaid_order_cannot_be_refunded():
     place_order()
     with pytest.raises(PaymentProviderError) as exc:
         refund()
-    assert exc.value.code == "ORDER_NOT_PAID"
+    assert exc.value.code == "RESOURCE_NOT_EXISTS"  # the refund API answers unknown and unpaid alike
     assert SimRefund.objects.count() == 0
 
 
@@ -268,12 +268,17 @@ def test_download_bill_from_state(django_capture_on_commit_callbacks):
         with django_capture_on_commit_callbacks(execute=True):
             paid_order()
             refund(amount_fen=5000)
-    rows = get_provider().download_bill(timezone.localdate())
-    assert [(r.kind, r.amount_fen, r.state) for r in rows] == [
-        ("payment", 15000, "SUCCESS"),
-        ("refund", 5000, "SUCCESS"),
-    ]
-    assert get_provider().download_bill(timezone.localdate() - dt.timedelta(days=1)) == []
+    day = timezone.localdate()
+    # WeChat makes day D's bill on D+1 morning (Beijing time); test_vendor_rules covers the states.
+    with time_machine.travel(timezone.now() + dt.timedelta(days=1, hours=12)):
+        rows = get_provider().download_bill(day)
+        assert [(r.kind, r.amount_fen, r.state) for r in rows] == [
+            ("payment", 15000, "SUCCESS"),
+            ("refund", 5000, "SUCCESS"),
+        ]
+        with pytest.raises(PaymentProviderError) as exc:
+            get_provider().download_bill(day - dt.timedelta(days=1))
+        assert exc.value.code == "NO_STATEMENT_EXIST"
 
 
 def test_oauth_round_trip():
@@ -283,6 +288,13 @@ def test_oauth_round_trip():
     assert provider.openid_from_code("SIMCODE-campuspass").startswith("o-sim-")
     with pytest.raises(PaymentProviderError):
         provider.openid_from_code("forged")
+
+
+@pytest.mark.parametrize("state", ["a-b", "a_b", "", "x" * 129])
+def test_oauth_state_must_be_letters_and_digits(state):
+    """WeChat's web OAuth documents state as a-zA-Z0-9 (at most 128 bytes); token_urlsafe gave - and _."""
+    with pytest.raises(ValueError):
+        get_provider().oauth_url("/renew/start/", state)
 
 
 # --- cashier page --------------------------------------------------------------------------------

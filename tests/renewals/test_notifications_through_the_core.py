@@ -188,6 +188,15 @@ def test_twenty_concurrent_refund_requests_make_one_refund(settings):
     if connection.vendor != "postgresql":
         pytest.skip("row locks and concurrency only show on PostgreSQL")
     order = unpaid_order()
+    # Paid on the (strict) simulator too, so it accepts the refund: an order the platform does not
+    # know is refused for good (RESOURCE_NOT_EXISTS, decision 0011).
+    from campuspass.payments.models import SimTransaction
+    from campuspass.renewals.services.payments import payment_start
+
+    payment_start(order=order, openid="o-test")
+    SimTransaction.objects.filter(out_trade_no=order.out_trade_no).update(
+        state="SUCCESS", transaction_id="4200000000202501011234567890", success_time=timezone.now()
+    )
     _, body = payment_body(out_trade_no=order.out_trade_no, total=order.amount_fen, success_time=now_text())
     assert post(Client(), body, headers_for(body)).status_code == 200
     order = order_reject(order=RenewalOrder.objects.get(pk=order.pk), acting_user=None, reason="信息不符")

@@ -324,6 +324,7 @@ def test_inside_wechat_pays_with_jsapi_and_the_oauth_openid(sms_outbox, fake_pro
     response = browser.post(f"/m/orders/{order.pk}/pay/", **wechat)
     assert response.status_code == 302 and response["Location"].startswith("https://open.example/auth")
     state = response["Location"].split("state=")[1]
+    assert state.isascii() and state.isalnum() and len(state) == 32  # WeChat: letters and digits only
     assert browser.get("/m/oauth/", {"code": "C0DE", "state": "forged"}, **wechat)["Location"] == "/m/orders/"
     response = browser.post(f"/m/orders/{order.pk}/pay/", **wechat)  # the forged state used up the saved one
     state = response["Location"].split("state=")[1]

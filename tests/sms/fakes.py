@@ -6,6 +6,13 @@ from campuspass.sms.backends.base import BaseSmsBackend, SendResult, SmsMessage
 
 calls: list[SmsMessage] = []
 
+# Parameters each vendor accepts, for outbox rows made directly in tests.
+VALID_PARAMS = {
+    "otp": {"code": "123456", "minutes": "5"},
+    "rejected": {"year": "2026", "plate": "京A12345", "reason": "照片不清晰"},
+    "refunded": {"year": "2026", "plate": "京A12345", "amount": "150.00", "when": "2026年3月5日"},
+}
+
 
 class ExplodingBackend(BaseSmsBackend):
     """Fails the way a careless SDK would: with the number and the text in the exception."""

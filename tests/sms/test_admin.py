@@ -6,6 +6,8 @@ from django.urls import reverse
 from campuspass.core.models import LogEntry
 from campuspass.sms.models import OutboxMessage
 
+from . import fakes
+
 PHONE = "13812345678"
 
 
@@ -52,7 +54,11 @@ def test_admin_is_read_only(admin_client, otp_message):
 
 def test_admin_search_by_related(admin_client, otp_message):
     OutboxMessage.objects.create(
-        phone="13900000000", template="rejected", params={}, text="x", related="order:12"
+        phone="13900000000",
+        template="rejected",
+        params=fakes.VALID_PARAMS["rejected"],
+        text="x",
+        related="order:12",
     )
     url = reverse("admin:sms_outboxmessage_changelist")
     html = admin_client.get(url, {"q": "order:12"}).content.decode()
@@ -62,9 +68,16 @@ def test_admin_search_by_related(admin_client, otp_message):
 @pytest.mark.django_db(transaction=True)
 def test_resend_action_sends_failed_ones_only(admin_client, admin_user, sms_locmem):
     failed = OutboxMessage.objects.create(
-        phone=PHONE, template="rejected", params={}, text="x", status="failed", attempts=3
+        phone=PHONE,
+        template="rejected",
+        params=fakes.VALID_PARAMS["rejected"],
+        text="x",
+        status="failed",
+        attempts=3,
     )
-    sent = OutboxMessage.objects.create(phone=PHONE, template="rejected", params={}, text="y", status="sent")
+    sent = OutboxMessage.objects.create(
+        phone=PHONE, template="rejected", params=fakes.VALID_PARAMS["rejected"], text="y", status="sent"
+    )
     response = admin_client.post(
         reverse("admin:sms_outboxmessage_changelist"),
         {"action": "resend", "_selected_action": [failed.pk, sent.pk]},

@@ -66,7 +66,12 @@ def test_file_writes_one_json_object_per_line(settings, tmp_path):
     settings.SMS_FILE_PATH = str(path)
     backend = get_backend("file")
     assert backend.send(MESSAGE).ok
-    second = SmsMessage(phone="13900000000", text="【保卫处】第二条", template="refunded", params={"a": "b"})
+    second = SmsMessage(
+        phone="13900000000",
+        text="【保卫处】第二条",
+        template="refunded",
+        params={"year": "2026", "plate": "京A12345", "amount": "150.00", "when": "2026年3月5日"},
+    )
     assert backend.send(second).ok
 
     raw = path.read_bytes().decode("utf-8")
@@ -85,10 +90,18 @@ def test_file_writes_one_json_object_per_line(settings, tmp_path):
 def _write_many(path: str, worker: int, count: int) -> None:
     backend = FileBackend(path=path)
     for i in range(count):
-        backend.send(SmsMessage(phone="13812345678", text=f"{worker}-{i}-" + "长" * 3000, template="otp"))
+        backend.send(
+            SmsMessage(
+                phone="13812345678",
+                text=f"{worker}-{i}-" + "长" * 3000,
+                template="otp",
+                params={"code": "123456", "minutes": "5"},
+            )
+        )
 
 
-def test_file_lines_never_interleave_across_processes(tmp_path):
+def test_file_lines_never_interleave_across_processes(tmp_path, settings):
+    settings.SMS_TEST_BACKENDS_CHECK_VENDOR_RULES = False  # long lines on purpose (over 500 characters)
     path = tmp_path / "sms.jsonl"
     ctx = multiprocessing.get_context("fork")
     workers = [ctx.Process(target=_write_many, args=(str(path), w, 50)) for w in range(4)]

@@ -6,27 +6,12 @@ from campuspass.sms.templates import TEMPLATES, SmsTemplateError, render
 
 PARAMS = {
     "otp": {"code": "123456", "minutes": 5},
-    "approved_pickup": {
-        "year": 2026,
-        "plate": "京A12345",
-        "pickup_date": "2026年3月2日",
-        "place": "行政2号楼1层122、123室",
-        "old_year": 2025,
-        "phones": "82802290、82805604",
-    },
-    "approved_delivery": {
-        "year": 2026,
-        "plate": "京A12345",
-        "address": "海淀区学院路37号",
-        "phones": "82802290",
-    },
-    "rejected": {
-        "year": 2026,
-        "plate": "京A12345",
-        "reason": "行驶证照片不清晰",
-        "refund_how": "请在“订单记录”中点击“申请退款”取回费用。",
-        "phones": "82802290",
-    },
+    "approved_pickup": {"year": 2026, "plate": "京A12345", "pickup_date": "2026年3月2日", "old_year": 2025},
+    "approved_delivery": {"year": 2026, "plate": "京A12345"},
+    "rejected": {"year": 2026, "plate": "京A12345", "reason": "行驶证照片不清晰"},
+    "rejected_auto": {"year": 2026, "plate": "京A12345", "reason": "行驶证照片不清晰"},
+    "rejected_counter": {"year": 2026, "plate": "京A12345", "reason": "行驶证照片不清晰"},
+    "rejected_offline": {"year": 2026, "plate": "京A12345", "reason": "行驶证照片不清晰"},
     "refunded": {"year": 2026, "plate": "京A12345", "amount": "120.00", "when": "2026年3月5日"},
 }
 
@@ -56,25 +41,38 @@ def test_otp_text():
     )
 
 
-def test_approved_pickup_asks_for_work_card_and_old_pass():
+def test_approved_pickup_asks_for_work_card_and_old_pass_at_the_registered_place(settings):
+    settings.SMS_PICKUP_PLACE = "行政2号楼1层122、123室"
+    settings.SMS_CONTACT_PHONES = "82802290、82805604"
     text = render("approved_pickup", PARAMS["approved_pickup"])
     assert "工作证" in text and "2025年度旧证" in text and "2026年3月2日" in text
+    assert "到行政2号楼1层122、123室领取" in text and "咨询电话：82802290、82805604" in text
 
 
 def test_approved_delivery_says_staff_bring_it_and_asks_for_work_card_and_old_pass():
     text = render("approved_delivery", PARAMS["approved_delivery"])
     assert "寄送" not in text  # a courier brings it on campus, it is not mailed
-    assert "专人送至海淀区学院路37号" in text and "工作证" in text and "旧证" in text
+    assert "专人送至您登记的校内地址" in text and "工作证" in text and "旧证" in text
 
 
-def test_rejected_says_how_to_get_the_refund():
+def test_rejected_says_where_to_see_why_and_get_the_refund():
     text = render("rejected", PARAMS["rejected"])
     assert "订单记录" in text and "申请退款" in text and "行驶证照片不清晰" in text
-    # The sentence comes from renewals' refund_route: a counter payment is told to go to the counter.
-    counter = render(
-        "rejected", {**PARAMS["rejected"], "refund_how": "请携带现场缴费收据到保卫处窗口办理退款。"}
-    )
+    # One registered template per refund route (renewals' refund_route names it): a counter payment is
+    # told to go to the counter, an automatic refund that nothing needs to be done.
+    counter = render("rejected_counter", PARAMS["rejected_counter"])
     assert "申请退款" not in counter and "窗口办理退款" in counter
+    auto = render("rejected_auto", PARAMS["rejected_auto"])
+    assert "申请退款" not in auto and "自动原路退回" in auto and "无需申请" in auto
+    offline = render("rejected_offline", PARAMS["rejected_offline"])
+    assert "申请退款" not in offline and "现场办理退款" in offline
+
+
+def test_a_long_reason_is_cut_to_fit_never_refused():
+    text = render(
+        "rejected", {**PARAMS["rejected"], "reason": "行驶证照片不清晰且车牌号与登记信息不一致请重新提交"}
+    )
+    assert "原因：行驶证照片不清晰且车牌…。" in text  # 12 characters: Tencent's limit
 
 
 def test_refunded_says_when_the_money_arrives():
@@ -83,11 +81,17 @@ def test_refunded_says_when_the_money_arrives():
 
 
 @pytest.mark.parametrize("name", sorted(PARAMS))
-def test_a_missing_param_is_an_error(name):
-    for missing in PARAMS[name]:
+def test_a_missing_variable_is_an_error(name):
+    variables = TEMPLATES[name].variable_names
+    for missing in variables:
         params = {k: v for k, v in PARAMS[name].items() if k != missing}
         with pytest.raises(SmsTemplateError, match=missing):
             render(name, params)
+
+
+def test_a_fixed_word_with_another_value_is_an_error():
+    with pytest.raises(SmsTemplateError, match="place"):
+        render("approved_pickup", {**PARAMS["approved_pickup"], "place": "别处"})
 
 
 def test_an_empty_param_is_an_error():

@@ -2,6 +2,7 @@
 
 import abc
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +85,16 @@ class BillRow:
     amount_fen: int
     state: str
     time: dt.datetime | None
+
+
+OAUTH_STATE_RE = re.compile(r"[A-Za-z0-9]{1,128}")
+
+
+def check_oauth_state(state: str) -> str:
+    """WeChat's web OAuth takes a state of letters and digits only, at most 128 bytes."""
+    if not OAUTH_STATE_RE.fullmatch(state or ""):
+        raise ValueError("OAuth state must be 1-128 letters and digits (WeChat's rule)")
+    return state
 
 
 class PaymentProvider(abc.ABC):

@@ -22,6 +22,7 @@ from .base import (
     PaymentProviderError,
     RefundState,
     TradeState,
+    check_oauth_state,
 )
 
 SIM_OAUTH_CODE = "SIMCODE-campuspass"
@@ -114,17 +115,37 @@ class SimulatorProvider(PaymentProvider):
         return _refund_state(refund)
 
     def verifier(self) -> NotificationVerifier:
+        """Verifies as the real provider does in WECHATPAY_SIGNATURE_MODE (public_key, certificate or
+        both): a serial of the other mode is an unknown serial."""
         keys = get_keys()
+        mode = getattr(settings, "WECHATPAY_SIGNATURE_MODE", "public_key")
+        certificates = {keys.cert_serial: keys.public_key}
         return NotificationVerifier(
-            {keys.serial: keys.public_key},
+            {keys.serial: keys.public_key} if mode in {"public_key", "both"} else {},
             keys.apiv3_key,
             tolerance=getattr(settings, "WECHATPAY_NOTIFY_TOLERANCE_SECONDS", 300),
+            certificate_key=certificates.get if mode in {"certificate", "both"} else None,
         )
 
     def verify_notification(self, headers, body: bytes) -> Notification:
         return self.verifier().verify(headers, body)
 
     def download_bill(self, date: dt.date):
+        """WeChat's answers: PARAM_ERROR for a day outside the three months kept (or in the future),
+        STATEMENT_CREATING until D+1 at WECHATPAY_BILL_READY_HOUR (Beijing), NO_STATEMENT_EXIST
+        for a day without transactions, else the rows."""
+        from ..bills import beijing_today, oldest_fetchable, ready_at
+
+        if date >= beijing_today() + dt.timedelta(days=1) or date < oldest_fetchable():
+            raise PaymentProviderError("账单日期超出可下载范围（仅保留三个月）。", code="PARAM_ERROR")
+        if timezone.now() < ready_at(date):
+            raise PaymentProviderError("账单生成中，请在次日上午 10 点后再下载。", code="STATEMENT_CREATING")
+        rows = self._bill_rows(date)
+        if not rows:
+            raise PaymentProviderError("账单文件不存在（当日没有交易）。", code="NO_STATEMENT_EXIST")
+        return rows
+
+    def _bill_rows(self, date: dt.date) -> list[BillRow]:
         tz = timezone.get_default_timezone()
         start = dt.datetime.combine(date, dt.time.min, tzinfo=tz)
         end = start + dt.timedelta(days=1)
@@ -159,6 +180,7 @@ class SimulatorProvider(PaymentProvider):
         return rows
 
     def oauth_url(self, redirect_uri, state):
+        check_oauth_state(state)
         # No WeChat to ask: straight back to the redirect URI with a fixed code, as snsapi_base would.
         parts = urlsplit(redirect_uri)
         query = "&".join(filter(None, [parts.query, urlencode({"code": SIM_OAUTH_CODE, "state": state})]))

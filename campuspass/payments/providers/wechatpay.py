@@ -1,14 +1,18 @@
-"""WeChat Pay API v3 (direct merchant, JSAPI) through the wechatpayv3 SDK in public-key mode.
+"""WeChat Pay API v3 (direct merchant, JSAPI) through the wechatpayv3 SDK.
 
 The SDK signs requests and verifies responses; notifications go through our own verifier, which adds
 the checks the SDK lacks (serial before crypto, timestamp window, nonce reuse, SIGNTEST probes).
+
+Signature modes (WECHATPAY_SIGNATURE_MODE, decision 0013): "public_key" (微信支付公钥, the mode of
+new merchants), "certificate" (平台证书: the SDK downloads them from /v3/certificates at start, caches
+them in WECHATPAY_PLATFORM_CERT_DIR and downloads again when a response names a serial it does not
+know, which is how it follows a rotation), and "both" for the changeover from certificates to the
+public key, when WeChat signs with either.
 """
 
-import csv
 import datetime as dt
 import gzip
 import hashlib
-import io
 import json
 import logging
 import time
@@ -30,6 +34,7 @@ from .base import (
     PaymentProviderError,
     RefundState,
     TradeState,
+    check_oauth_state,
 )
 
 logger = logging.getLogger(__name__)
@@ -44,9 +49,12 @@ REQUIRED_SETTINGS = (
     "WECHATPAY_APIV3_KEY",
     "WECHATPAY_CERT_SERIAL_NO",
     "WECHATPAY_PRIVATE_KEY",
-    "WECHATPAY_PUBLIC_KEY",
-    "WECHATPAY_PUBLIC_KEY_ID",
 )
+PUBLIC_KEY_SETTINGS = ("WECHATPAY_PUBLIC_KEY", "WECHATPAY_PUBLIC_KEY_ID")
+SIGNATURE_MODES = ("public_key", "certificate", "both")
+# A notification naming an unknown certificate serial triggers at most one certificate download in
+# this many seconds: forged serials cannot make us hammer WeChat Pay.
+CERT_REFRESH_SECONDS = 600
 
 
 def rfc3339(moment: dt.datetime) -> str:
@@ -72,17 +80,26 @@ class WeChatPayProvider(PaymentProvider):
         apiv3_key: str,
         cert_serial_no: str,
         private_key: str,
-        public_key: str,
-        public_key_id: str,
+        public_key: str = "",
+        public_key_id: str = "",
         tolerance: int = 300,
+        signature_mode: str = "public_key",
+        cert_dir: str | None = None,
     ):
         from wechatpayv3 import WeChatPay, WeChatPayType
 
+        if signature_mode not in SIGNATURE_MODES:
+            raise ImproperlyConfigured(f"WECHATPAY_SIGNATURE_MODE 应为 {' / '.join(SIGNATURE_MODES)}")
+        uses_public_key = signature_mode in {"public_key", "both"}
+        uses_certificates = signature_mode in {"certificate", "both"}
         self.mchid = mchid
         self.appid = appid
         self.app_secret = app_secret
+        self.signature_mode = signature_mode
         self._private_key = load_private_key(private_key)
         self._public_key_id = public_key_id
+        self._last_cert_refresh = time.monotonic() if signature_mode == "certificate" else None
+        # Certificate mode: the SDK downloads the platform certificates here (and raises without).
         self._client = WeChatPay(
             wechatpay_type=WeChatPayType.JSAPI,
             mchid=mchid,
@@ -90,39 +107,89 @@ class WeChatPayProvider(PaymentProvider):
             cert_serial_no=cert_serial_no,
             appid=appid,
             apiv3_key=apiv3_key,
-            public_key=pem_text(public_key),
-            public_key_id=public_key_id,
+            public_key=pem_text(public_key) if uses_public_key else None,
+            public_key_id=public_key_id if uses_public_key else None,
+            cert_dir=cert_dir,
             timeout=TIMEOUT,
             logger=logger,
         )
         self.verifier = NotificationVerifier(
-            {public_key_id: load_public_key(public_key)}, apiv3_key.encode(), tolerance=tolerance
+            {public_key_id: load_public_key(public_key)} if uses_public_key else {},
+            apiv3_key.encode(),
+            tolerance=tolerance,
+            certificate_key=self._certificate_key if uses_certificates else None,
         )
+
+    def _known_certificate(self, serial: str):
+        number = int(serial, 16)
+        now = dt.datetime.now(dt.UTC)
+        for cert in list(self._client._core._certificates):  # the SDK core's downloaded certificates
+            if cert.serial_number == number and cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+                return cert.public_key()
+        return None
+
+    def _certificate_key(self, serial: str):
+        """The public key of the platform certificate `serial`; downloads the certificates again (as
+        the SDK does for responses) at most once every CERT_REFRESH_SECONDS."""
+        key = self._known_certificate(serial)
+        if key is not None:
+            return key
+        now = time.monotonic()
+        if self._last_cert_refresh is not None and now - self._last_cert_refresh < CERT_REFRESH_SECONDS:
+            return None
+        self._last_cert_refresh = now
+        try:
+            self._client._core._update_certificates()
+        except requests.RequestException as exc:
+            logger.warning("wechatpay: platform certificate download failed: %s", type(exc).__name__)
+            return None
+        return self._known_certificate(serial)
 
     @classmethod
     def from_settings(cls) -> "WeChatPayProvider":
-        for name in REQUIRED_SETTINGS:
+        mode = getattr(settings, "WECHATPAY_SIGNATURE_MODE", "public_key") or "public_key"
+        if mode not in SIGNATURE_MODES:
+            raise ImproperlyConfigured(
+                f"环境变量 WECHATPAY_SIGNATURE_MODE 应为 {' / '.join(SIGNATURE_MODES)}，而不是 {mode!r}"
+            )
+        required = REQUIRED_SETTINGS + (PUBLIC_KEY_SETTINGS if mode != "certificate" else ())
+        for name in required:
             if not getattr(settings, name, ""):
                 raise ImproperlyConfigured(f"PAYMENT_PROVIDER=wechatpay 需要环境变量 {name}")
         if len(settings.WECHATPAY_APIV3_KEY.encode()) != 32:
             raise ImproperlyConfigured("环境变量 WECHATPAY_APIV3_KEY 应为 32 个字符")
-        for name in ("WECHATPAY_PRIVATE_KEY", "WECHATPAY_PUBLIC_KEY"):
-            loader = load_private_key if name == "WECHATPAY_PRIVATE_KEY" else load_public_key
+        keys = [("WECHATPAY_PRIVATE_KEY", load_private_key)]
+        if mode != "certificate":
+            keys.append(("WECHATPAY_PUBLIC_KEY", load_public_key))
+        for name, loader in keys:
             try:
                 loader(getattr(settings, name))
             except (ValueError, TypeError) as exc:
                 raise ImproperlyConfigured(f"环境变量 {name} 不是可用的 PEM 密钥或密钥文件：{exc}") from exc
-        return cls(
-            mchid=settings.WECHATPAY_MCHID,
-            appid=settings.WECHATPAY_APPID,
-            app_secret=getattr(settings, "WECHATPAY_APP_SECRET", ""),
-            apiv3_key=settings.WECHATPAY_APIV3_KEY,
-            cert_serial_no=settings.WECHATPAY_CERT_SERIAL_NO,
-            private_key=settings.WECHATPAY_PRIVATE_KEY,
-            public_key=settings.WECHATPAY_PUBLIC_KEY,
-            public_key_id=settings.WECHATPAY_PUBLIC_KEY_ID,
-            tolerance=getattr(settings, "WECHATPAY_NOTIFY_TOLERANCE_SECONDS", 300),
-        )
+        cert_dir = getattr(settings, "WECHATPAY_PLATFORM_CERT_DIR", "") or None
+        try:
+            return cls(
+                mchid=settings.WECHATPAY_MCHID,
+                appid=settings.WECHATPAY_APPID,
+                app_secret=getattr(settings, "WECHATPAY_APP_SECRET", ""),
+                apiv3_key=settings.WECHATPAY_APIV3_KEY,
+                cert_serial_no=settings.WECHATPAY_CERT_SERIAL_NO,
+                private_key=settings.WECHATPAY_PRIVATE_KEY,
+                public_key=getattr(settings, "WECHATPAY_PUBLIC_KEY", "") if mode != "certificate" else "",
+                public_key_id=getattr(settings, "WECHATPAY_PUBLIC_KEY_ID", "")
+                if mode != "certificate"
+                else "",
+                tolerance=getattr(settings, "WECHATPAY_NOTIFY_TOLERANCE_SECONDS", 300),
+                signature_mode=mode,
+                cert_dir=str(cert_dir) if cert_dir else None,
+            )
+        except ImproperlyConfigured:
+            raise
+        except Exception as exc:  # the SDK raises bare Exception when no certificate could be downloaded
+            raise ImproperlyConfigured(
+                f"无法下载微信支付平台证书（WECHATPAY_SIGNATURE_MODE={mode}）：{exc}。"
+                "请检查商户号、API 证书序列号、私钥和 APIv3 密钥，或改用微信支付公钥模式。"
+            ) from exc
 
     # --- calling the SDK ----------------------------------------------------------------------
 
@@ -235,6 +302,7 @@ class WeChatPayProvider(PaymentProvider):
         return parse_trade_bill(raw.decode("utf-8-sig"))
 
     def oauth_url(self, redirect_uri, state):
+        check_oauth_state(state)
         query = urlencode(
             {
                 "appid": self.appid,
@@ -303,10 +371,13 @@ def parse_trade_bill(text: str) -> list[BillRow]:
         return []
     header = [name.strip() for name in lines[0].split(",")]
     rows: list[BillRow] = []
-    for record in csv.reader(io.StringIO("\n".join(lines[1:]))):
-        if not record or not record[0].startswith("`"):
+    for line in lines[1:]:
+        if not line.startswith("`"):
             break  # the summary ("总交易单数,…") starts here
-        row = dict(zip(header, (value.strip().lstrip("`") for value in record), strict=False))
+        # Every value starts with "`" and is not quoted: a comma inside a value (e.g. in the product
+        # name) must not shift the columns, so split on ",`" rather than on ",".
+        record = line[1:].split(",`")
+        row = dict(zip(header, (value.strip() for value in record), strict=False))
         try:
             moment = dt.datetime.strptime(row.get("交易时间", ""), "%Y-%m-%d %H:%M:%S").replace(
                 tzinfo=SHANGHAI

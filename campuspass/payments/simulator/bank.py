@@ -79,28 +79,53 @@ def _new_transaction_id() -> str:
 def create_transaction(
     *, out_trade_no, description, amount_fen, openid, notify_url, expire_at, return_url=None
 ) -> SimTransaction:
-    """Place an order (re-placing an unpaid one with the same data is allowed, like WeChat)."""
+    """Place an order. Like WeChat Pay, an out_trade_no may be placed again only with exactly the
+    same parameters (description, amount, payer, notify_url and time_expire): anything else is
+    refused with OUT_TRADE_NO_USED, and a closed or paid order is never placed again."""
     if amount_fen <= 0:
         raise PaymentProviderError("订单金额必须大于 0。", code="PARAM_ERROR")
+    if not description or len(description) > 127:
+        raise PaymentProviderError("商品描述不能为空且不能超过 127 个字符。", code="PARAM_ERROR")
     if return_url and not is_safe_return_url(return_url):
         raise PaymentProviderError("返回地址必须是本站的相对路径。", code="PARAM_ERROR")
+    expire_at = expire_at.replace(microsecond=0) if expire_at else None
     with transaction.atomic():
         tx = SimTransaction.objects.select_for_update().filter(out_trade_no=out_trade_no).first()
         if tx is not None:
             if tx.state in {"SUCCESS", "REFUND"}:
                 raise PaymentProviderError("该订单已支付。", code="ORDERPAID")
+            _expire_if_due(tx)
             if tx.state == "CLOSED":
-                raise PaymentProviderError("该订单已关闭，请重新下单。", code="ORDER_CLOSED")
-            if tx.amount_fen != amount_fen:
-                raise PaymentProviderError("商户订单号重复但金额不同。", code="OUT_TRADE_NO_USED")
-            tx.notify_url, tx.return_url, tx.expire_at = notify_url, return_url or "", expire_at
-            tx.save(update_fields=["notify_url", "return_url", "expire_at"])
+                raise PaymentProviderError("该订单已关闭，请使用新的商户订单号下单。", code="ORDER_CLOSED")
+            sent = {
+                "description": description,
+                "amount": amount_fen,
+                "openid": openid,
+                "notify_url": notify_url,
+                "time_expire": rfc3339(expire_at) if expire_at else "",
+            }
+            kept = {
+                "description": tx.description,
+                "amount": tx.amount_fen,
+                "openid": tx.openid,
+                "notify_url": tx.notify_url,
+                "time_expire": rfc3339(tx.expire_at) if tx.expire_at else "",
+            }
+            changed = sorted(name for name in sent if sent[name] != kept[name])
+            if changed:
+                raise PaymentProviderError(
+                    f"商户订单号重复，且参数与首次下单不一致（{', '.join(changed)}）。",
+                    code="OUT_TRADE_NO_USED",
+                )
+            if return_url and return_url != tx.return_url:  # the simulator's own page, not WeChat's
+                tx.return_url = return_url
+                tx.save(update_fields=["return_url"])
             return tx
         return SimTransaction.objects.create(
             out_trade_no=out_trade_no,
             appid=sim_appid(),
             mchid=sim_mchid(),
-            description=description[:127],
+            description=description,
             amount_fen=amount_fen,
             openid=openid,
             notify_url=notify_url,
@@ -126,13 +151,16 @@ def get_transaction(out_trade_no: str) -> SimTransaction:
 
 
 def close_transaction(out_trade_no: str) -> None:
+    """WeChat's close: ORDERPAID for a paid order, ORDER_CLOSED for one already closed (by us or by
+    time_expire), ORDER_NOT_EXIST for an unknown one."""
     with transaction.atomic():
         tx = get_transaction(out_trade_no)
         if tx.state in {"SUCCESS", "REFUND"}:
             raise PaymentProviderError("订单已支付，不能关闭。", code="ORDERPAID")
-        if tx.state != "CLOSED":
-            tx.state = "CLOSED"
-            tx.save(update_fields=["state"])
+        if tx.state == "CLOSED":
+            raise PaymentProviderError("订单已关闭，无需重复关闭。", code="ORDER_CLOSED")
+        tx.state = "CLOSED"
+        tx.save(update_fields=["state"])
 
 
 @transaction.atomic
@@ -189,10 +217,11 @@ def request_refund(*, out_trade_no, out_refund_no, amount_fen, total_fen, reason
             raise PaymentProviderError("退款单号已用于另一笔退款。", code="PARAM_ERROR")
         return existing
     tx = SimTransaction.objects.select_for_update().filter(out_trade_no=out_trade_no).first()
-    if tx is None:
-        raise PaymentProviderError("订单不存在。", code="RESOURCE_NOT_EXISTS")
-    if tx.state not in {"SUCCESS", "REFUND"}:
-        raise PaymentProviderError("订单未支付，不能退款。", code="ORDER_NOT_PAID")
+    # WeChat answers an unknown and an unpaid order alike: RESOURCE_NOT_EXISTS (refund API, error table).
+    if tx is None or tx.state not in {"SUCCESS", "REFUND"}:
+        raise PaymentProviderError("订单号不存在或订单未支付，不能退款。", code="RESOURCE_NOT_EXISTS")
+    if len(reason or "") > 80:
+        raise PaymentProviderError("退款原因不能超过 80 个字符。", code="PARAM_ERROR")
     if total_fen != tx.amount_fen:
         raise PaymentProviderError("订单金额与原订单不符。", code="PARAM_ERROR")
     if amount_fen <= 0:
@@ -215,7 +244,7 @@ def request_refund(*, out_trade_no, out_refund_no, amount_fen, total_fen, reason
         transaction_id=tx.transaction_id,
         amount_fen=amount_fen,
         total_fen=tx.amount_fen,
-        reason=reason[:80],
+        reason=reason or "",
         notify_url=notify_url or "",
     )
     transaction.on_commit(lambda: _schedule_settlement(out_refund_no))
@@ -224,12 +253,14 @@ def request_refund(*, out_trade_no, out_refund_no, amount_fen, total_fen, reason
 
 @transaction.atomic
 def settle_refund(out_refund_no: str) -> SimRefund:
-    """PROCESSING → SUCCESS (or ABNORMAL with the refund_fail fault) and queue its notification."""
+    """PROCESSING → SUCCESS, or ABNORMAL (fault refund_fail: e.g. the payer's card was cancelled) or
+    CLOSED (fault refund_closed: closed by the platform), and queue its notification."""
     refund = SimRefund.objects.select_for_update().get(out_refund_no=out_refund_no)
     if refund.status != "PROCESSING":
         return refund
-    failed = "refund_fail" in get_faults()
-    refund.status = "ABNORMAL" if failed else "SUCCESS"
+    faults = get_faults()
+    failed = "refund_fail" in faults or "refund_closed" in faults
+    refund.status = "CLOSED" if "refund_closed" in faults else "ABNORMAL" if failed else "SUCCESS"
     if not failed:
         refund.success_time = timezone.now().replace(microsecond=0)
         SimTransaction.objects.filter(out_trade_no=refund.out_trade_no).update(state="REFUND")
@@ -256,7 +287,7 @@ def settle_refund(out_refund_no: str) -> SimRefund:
             kind="refund",
             url=refund.notify_url,
             event_type=f"REFUND.{refund.status}",
-            summary="退款成功" if not failed else "退款异常",
+            summary={"SUCCESS": "退款成功", "ABNORMAL": "退款异常", "CLOSED": "退款关闭"}[refund.status],
             original_type="refund",
             resource=resource,
         )
@@ -315,13 +346,22 @@ def build_body(*, event_type, summary, original_type, resource) -> tuple[str, st
     return event_id, json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
 
 
+def signing_serial() -> str:
+    """The serial the simulator signs with: its public key ID, or (PAYMENT_SIMULATOR_SIGNATURE_MODE
+    = certificate) the serial of its platform certificate, as merchants on certificates see."""
+    keys = get_keys()
+    if getattr(settings, "PAYMENT_SIMULATOR_SIGNATURE_MODE", "public_key") == "certificate":
+        return keys.cert_serial
+    return keys.serial
+
+
 def signed_headers(body: str) -> dict[str, str]:
     keys = get_keys()
     timestamp, nonce = str(int(time.time())), random_string(32)
     return {
         "Content-Type": "application/json",
         "User-Agent": "Mozilla/4.0 CampusPass-PaySim",
-        "Wechatpay-Serial": keys.serial,
+        "Wechatpay-Serial": signing_serial(),
         "Wechatpay-Timestamp": timestamp,
         "Wechatpay-Nonce": nonce,
         "Wechatpay-Signature": sign_message(keys.private_key, timestamp, nonce, body),

@@ -1,12 +1,14 @@
 """The simulator's platform key pair, serial and APIv3 key, generated on first use and never in git."""
 
 import contextlib
+import hashlib
 import json
 import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 
@@ -14,7 +16,7 @@ from ..crypto import generate_private_key, load_private_key, private_key_pem, ra
 
 KEYS_FILE = "keys.json"
 FAULTS_FILE = "faults.json"
-KNOWN_FAULTS = ("drop", "delay", "duplicate", "reorder", "refund_fail")
+KNOWN_FAULTS = ("drop", "delay", "duplicate", "reorder", "refund_fail", "refund_closed")
 
 _lock = threading.Lock()
 _cache: dict[str, "SimulatorKeys"] = {}
@@ -29,6 +31,15 @@ class SimulatorKeys:
     @property
     def public_key(self) -> rsa.RSAPublicKey:
         return self.private_key.public_key()
+
+    @property
+    def cert_serial(self) -> str:
+        """The serial of the simulator's "platform certificate" (certificate mode): 40 hex digits,
+        like WeChat's, derived from the same key so nothing more has to be stored."""
+        der = self.public_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return hashlib.sha256(der).hexdigest()[:40].upper()
 
 
 def simulator_dir() -> Path:

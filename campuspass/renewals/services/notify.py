@@ -16,17 +16,18 @@ def _send(order: RenewalOrder, template: str, **params) -> None:
 
 
 def order_approved(order: RenewalOrder) -> None:
+    # The place, the phones and the address are fixed words of the registered templates (SMS_PICKUP_PLACE,
+    # SMS_CONTACT_PHONES; campuspass.sms.templates): the vendors take only short variables.
     campaign = order.campaign
-    common = {"year": campaign.year, "plate": order.plate, "phones": campaign.contact_phones}
+    common = {"year": campaign.year, "plate": order.plate}
     if order.fulfilment == RenewalOrder.Fulfilment.DELIVERY:
-        _send(order, "approved_delivery", address=order.delivery_address, **common)
+        _send(order, "approved_delivery", **common)
     else:
         _send(
             order,
             "approved_pickup",
             pickup_date=f"{order.pickup_from:%Y年%-m月%-d日}",
             old_year=campaign.previous_year,
-            place=campaign.pickup_place,
             **common,
         )
 
@@ -38,14 +39,13 @@ def order_rejected(order: RenewalOrder) -> None:
 
     campaign = order.campaign
     route = order_refund_route(order)
+    # The words about the money are the registered template's (one per route, decision 0013).
     _send(
         order,
-        "rejected",
+        route.sms_template if route else "rejected_offline",
         year=campaign.year,
         plate=order.plate,
-        reason=order.reject_reason,
-        refund_how=route.staff_text if route else "如已付款，请联系保卫处。",
-        phones=campaign.contact_phones,
+        reason=order.reject_reason,  # cut to the vendors' limit by campuspass.sms.templates
     )
 
 

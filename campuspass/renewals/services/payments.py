@@ -13,11 +13,13 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
+from campuspass.payments.errors import Reaction, decide
 from campuspass.payments.notifications import check_payment_resource, check_refund_resource, parse_time
 from campuspass.payments.providers import (
     JsapiPayment,
@@ -26,9 +28,10 @@ from campuspass.payments.providers import (
     TradeState,
     get_provider,
 )
+from campuspass.payments.terms import freeze_terms, frozen_expiry
 
 from ..models import Payment, Refund, RenewalOrder
-from .orders import PaymentMismatch, order_close, order_mark_paid
+from .orders import PaymentMismatch, new_out_trade_no, order_close, order_mark_paid
 from .refunds import refund_apply_result
 
 logger = logging.getLogger(__name__)
@@ -43,7 +46,14 @@ def notify_url(kind: str) -> str:
 
 
 def expires_at(order: RenewalOrder) -> dt.datetime:
-    return order.created_at + dt.timedelta(minutes=order.campaign.unpaid_timeout_minutes)
+    """The time_expire WeChat Pay was given for this order (frozen the first time it was sent), else
+    the one the campaign's timeout gives now."""
+    frozen = frozen_expiry(order.out_trade_no)
+    if frozen is not None:
+        return frozen
+    return (order.created_at + dt.timedelta(minutes=order.campaign.unpaid_timeout_minutes)).replace(
+        microsecond=0
+    )
 
 
 def payment_start(*, order: RenewalOrder, openid: str = "", return_url: str | None = None) -> JsapiPayment:
@@ -63,17 +73,90 @@ def payment_start(*, order: RenewalOrder, openid: str = "", return_url: str | No
             f"订单超过 {order.campaign.unpaid_timeout_minutes} 分钟未支付，已自动关闭。请重新提交订单。",
             code="order_expired",
         )
+    deadline = expires_at(order)
+    try:
+        return _send_frozen_terms(order, openid=openid, deadline=deadline, return_url=return_url)
+    except PaymentProviderError as exc:  # (a CampusPassError too: caught first)
+        if exc.code != "OUT_TRADE_NO_USED":
+            raise
+        reason = "微信支付上该商户订单号的参数与本系统记录不同"
+    except CampusPassError as exc:
+        if exc.code != "payer_changed":
+            raise
+        reason = "付款人的微信账号与首次发起支付时不同"
+    # The terms of an out_trade_no can never change: close it and start a new one (decision 0010).
+    order = payment_restart(order=order, reason=reason)
+    return _send_frozen_terms(order, openid=openid, deadline=deadline, return_url=return_url)
+
+
+def _send_frozen_terms(
+    order: RenewalOrder, *, openid: str, deadline: dt.datetime, return_url: str | None
+) -> JsapiPayment:
+    # The first send freezes the terms; every later press resends exactly those (decision 0010).
+    terms = freeze_terms(
+        out_trade_no=order.out_trade_no,
+        description=order.campaign.product_name,
+        amount_fen=order.amount_fen,
+        time_expire=deadline,
+        notify_url=notify_url("payment"),
+        openid=openid,
+    )
     payment = get_provider().create_jsapi(
         out_trade_no=order.out_trade_no,
-        description=order.campaign.product_name[:127],
-        amount_fen=order.amount_fen,
-        openid=openid,
-        notify_url=notify_url("payment"),
-        expire_at=expires_at(order),
+        description=terms.description,
+        amount_fen=terms.amount_fen,
+        openid=terms.payer_openid,
+        notify_url=terms.notify_url,
+        expire_at=terms.time_expire,
         return_url=return_url,
     )
     logger.info("payment started for order %s", order.pk)
     return payment
+
+
+def payment_restart(*, order: RenewalOrder, reason: str) -> RenewalOrder:
+    """Close the order's out_trade_no on the platform and give the order a new one, for when the
+    payment terms must change (WeChat never lets them change for one out_trade_no). The order's
+    deadline stays as it was. Raises CampusPassError when the old one cannot be closed (it may still
+    be paid) or turns out to be paid (then the order is paid)."""
+    old = order.out_trade_no
+    try:
+        get_provider().close(old)
+    except PaymentProviderError as exc:
+        if exc.code == "ORDERPAID":
+            payment_sync(order=order, source="query_before_restart")
+            raise CampusPassError(
+                "该订单已支付成功，无需再次支付。请在“订单记录”中查看。", code="already_paid"
+            ) from None
+        if decide("close", exc.code).reaction != Reaction.FINAL:
+            raise CampusPassError(
+                "暂时无法更换支付单，请稍后再点“立即支付”。", code="restart_failed"
+            ) from None
+    with transaction.atomic():
+        locked = (
+            RenewalOrder.objects.select_for_update(of=("self",))
+            .select_related("campaign", "staff")
+            .get(pk=order.pk)
+        )
+        if locked.status != S.PENDING_PAYMENT:
+            raise CampusPassError(
+                f"该订单当前状态为“{locked.status_label}”，无需支付。请在“订单记录”中查看。",
+                code="not_payable",
+            )
+        if locked.out_trade_no != old:  # another tab restarted it meanwhile
+            return locked
+        locked.out_trade_no = new_out_trade_no(locked.campaign)
+        locked.save(update_fields=["out_trade_no"])
+        log_action(
+            actor=None,
+            action="renewals.order.payment_restarted",
+            obj=locked,
+            reason=reason,
+            data={"old_out_trade_no": old, "new_out_trade_no": locked.out_trade_no},
+            plate=locked.plate,
+            staff_no=locked.staff.staff_no,
+        )
+    return locked
 
 
 def _apply_trade_state(order: RenewalOrder, state: TradeState, *, source: str) -> RenewalOrder:
@@ -139,10 +222,11 @@ def payment_expire(*, order: RenewalOrder) -> RenewalOrder:
     except PaymentProviderError as exc:
         if exc.code == "ORDERPAID":
             return payment_sync(order=order, source="query_before_close")
-        if exc.code != "ORDER_NOT_EXIST":
+        if decide("close", exc.code).reaction != Reaction.FINAL:
             # Cannot be sure the platform will refuse a late payment: try again on the next run.
             logger.warning("closing order %s on the platform failed: %s", order.pk, exc.code)
             return order
+        # ORDER_CLOSED (closed by time_expire or earlier) / ORDER_NOT_EXIST: closed there already.
     return order_close(order=order, reason="超时未支付，订单自动关闭")
 
 

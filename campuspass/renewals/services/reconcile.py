@@ -66,13 +66,13 @@ def _compare(kind: str, ours: dict[str, int], theirs: dict[str, int]) -> list[di
 
 
 def reconcile_day(*, day: dt.date, acting_user: Any = None) -> ReconciliationRun:
-    """Download the bill of `day` (Asia/Shanghai) and compare it with the WeChat payments and
-    refunds of the ledger that day; counter money (cash, card, offline payouts) is listed
-    separately, never as a difference. Raises PaymentProviderError when the bill cannot be
-    downloaded."""
-    from campuspass.payments.providers import get_provider
+    """Fetch the bill of `day` (Asia/Shanghai) and compare it with the WeChat payments and refunds
+    of the ledger that day (a day without transactions has an empty bill); counter money (cash,
+    card, offline payouts) is listed separately, never as a difference. Raises BillNotReady while
+    WeChat Pay is still making the bill, PaymentProviderError when it cannot be downloaded."""
+    from campuspass.payments.bills import fetch_bill
 
-    rows = get_provider().download_bill(day)
+    rows = fetch_bill(day)
     our_payments, our_refunds = wechat_side(day)
     counter = counter_side(day)
     bill_payments: dict[str, int] = {}

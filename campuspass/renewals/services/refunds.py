@@ -50,6 +50,7 @@ class RefundRoute:
     staff_text: str  # the SMS and the staff member's order page
     office_text: str  # staff pages of the back office and the on-site desk
     action_label: str  # the button finance presses
+    sms_template: str = "rejected"  # the registered rejection SMS that says this route's words
 
     @property
     def online(self) -> bool:
@@ -67,6 +68,7 @@ def refund_route(payment: Payment) -> RefundRoute:
             staff_text=f"请携带现场缴费收据{receipt}到保卫处窗口办理退款。",
             office_text=f"现场{payment.get_method_display()}缴费{receipt}：在窗口退还并登记退款凭证，不能通过微信退款。",
             action_label="窗口退款",
+            sms_template="rejected_counter",
         )
     if timezone.now() - payment.paid_at > REFUND_WINDOW:
         return RefundRoute(
@@ -75,6 +77,7 @@ def refund_route(payment: Payment) -> RefundRoute:
             staff_text="该笔支付已超过一年，无法原路退回，请联系保卫处财务现场办理退款。",
             office_text="微信支付已超过一年，平台不再受理原路退款：请线下退还并登记凭证。",
             action_label="线下退款",
+            sms_template="rejected_offline",
         )
     if campaign.auto_refund_on_reject:
         return RefundRoute(
@@ -83,6 +86,7 @@ def refund_route(payment: Payment) -> RefundRoute:
             staff_text="费用将自动原路退回您的微信支付，无需申请。",
             office_text="微信支付：系统自动原路退回，无需代为申请。",
             action_label="原路退款",
+            sms_template="rejected_auto",
         )
     return RefundRoute(
         kind="online",
@@ -534,9 +538,6 @@ def _order_follows(order: RenewalOrder, refund: Refund, *, source: str) -> None:
 
 # Platform error codes that are a final "no" for this refund (anything else — a network error,
 # SYSTEM_ERROR, FREQUENCY_LIMITED — may have reached the platform: keep it and ask again later).
-FINAL_REFUSALS = frozenset(
-    {"NOT_ENOUGH", "INVALID_REQUEST", "PARAM_ERROR", "USER_ACCOUNT_ABNORMAL", "ORDER_NOT_EXIST", "NO_AUTH"}
-)
 QUERY_REFUND_AFTER = dt.timedelta(minutes=5)
 FINAL_STATES = frozenset(PLATFORM_TO_STATUS)
 
@@ -554,7 +555,8 @@ def refund_record_error(*, refund_id: int, error: str) -> Refund:
 
 def refund_submit(*, refund_id: int) -> Refund:
     """Send a pending refund to the platform with its stored out_refund_no (never a new one). No
-    transaction is open during the call."""
+    transaction is open during the call; a refusal is judged by the one error table."""
+    from campuspass.payments.errors import decide
     from campuspass.payments.providers import PaymentProviderError, get_provider
 
     from .payments import notify_url
@@ -572,7 +574,7 @@ def refund_submit(*, refund_id: int) -> Refund:
             notify_url=notify_url("refund"),
         )
     except PaymentProviderError as exc:
-        if exc.code in FINAL_REFUSALS:
+        if not decide("refund", exc.code).retry:  # the one table (campuspass.payments.errors)
             Refund.objects.filter(pk=refund.pk).update(attempts=F("attempts") + 1)
             refund, _ = refund_apply_result(
                 out_refund_no=refund.out_refund_no,

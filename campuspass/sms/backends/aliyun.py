@@ -4,7 +4,7 @@ Needs the optional extra: pip install "campuspass[aliyun]" (alibabacloud-dysmsap
 Configured from the environment: ALIYUN_SMS_ACCESS_KEY_ID, ALIYUN_SMS_ACCESS_KEY_SECRET,
 ALIYUN_SMS_ENDPOINT, SMS_SIGN_NAME (the approved signature, without 【】) and SMS_TEMPLATE_CODES
 (template name → approved template code such as "SMS_123456789"). Template variables are named
-as in campuspass.sms.templates (${code}, ${minutes}, …).
+as in campuspass.sms.templates (${code}, ${plate}, …); `manage.py sms_templates aliyun` prints them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from ..rules import vendor_variables
 from .base import BaseSmsBackend, SendResult, SmsMessage, vendor_template_code
 
 VENDOR = "阿里云"
@@ -23,10 +24,12 @@ READ_TIMEOUT_MS = 10_000
 
 def _import_sdk():
     try:
+        # The classes the pinned SDK (4.6.0, darabonba-core) declares: Config in
+        # alibabacloud_tea_openapi.utils_models, RuntimeOptions in darabonba.runtime.
         from alibabacloud_dysmsapi20170525 import models as dysms_models
         from alibabacloud_dysmsapi20170525.client import Client
-        from alibabacloud_tea_openapi import models as openapi_models
-        from alibabacloud_tea_util import models as util_models
+        from alibabacloud_tea_openapi.utils_models import Config
+        from darabonba.runtime import RuntimeOptions
     except ImportError as exc:
         raise ImproperlyConfigured(
             '未安装阿里云短信 SDK：请执行 pip install "campuspass[aliyun]"（alibabacloud-dysmsapi20170525），'
@@ -34,7 +37,7 @@ def _import_sdk():
             ' / The Aliyun SMS SDK is not installed: pip install "campuspass[aliyun]"'
             " (alibabacloud-dysmsapi20170525), or choose another SMS_BACKEND."
         ) from exc
-    return Client, dysms_models, openapi_models, util_models
+    return Client, dysms_models, Config, RuntimeOptions
 
 
 class SmsBackend(BaseSmsBackend):
@@ -49,8 +52,8 @@ class SmsBackend(BaseSmsBackend):
                 f"阿里云短信缺少配置：请设置环境变量 {', '.join(missing)}。"
                 f" / Aliyun SMS is not configured: set {', '.join(missing)} in the environment."
             )
-        self._client_class, self._models, openapi_models, self._util_models = _import_sdk()
-        config = openapi_models.Config(
+        self._client_class, self._models, config_class, self._runtime_options = _import_sdk()
+        config = config_class(
             access_key_id=settings.ALIYUN_SMS_ACCESS_KEY_ID,
             access_key_secret=settings.ALIYUN_SMS_ACCESS_KEY_SECRET,
         )
@@ -62,11 +65,10 @@ class SmsBackend(BaseSmsBackend):
             phone_numbers=message.phone,
             sign_name=settings.SMS_SIGN_NAME,
             template_code=vendor_template_code(message.template, VENDOR),
-            template_param=json.dumps(message.params, ensure_ascii=False),
+            # Only the variables (${code}, ${plate}, …): the fixed words are part of the template.
+            template_param=json.dumps(vendor_variables(message.template, message.params), ensure_ascii=False),
         )
-        runtime = self._util_models.RuntimeOptions(
-            connect_timeout=CONNECT_TIMEOUT_MS, read_timeout=READ_TIMEOUT_MS
-        )
+        runtime = self._runtime_options(connect_timeout=CONNECT_TIMEOUT_MS, read_timeout=READ_TIMEOUT_MS)
         response = self.client.send_sms_with_options(request, runtime)
         body = response.body
         # Code "OK" means accepted; BizId identifies the message for delivery receipts.

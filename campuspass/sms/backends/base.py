@@ -32,6 +32,19 @@ class BaseSmsBackend:
         raise NotImplementedError
 
 
+def vendor_rule_problems(message: SmsMessage) -> str:
+    """For the test backends: what Tencent or Aliyun would refuse in this message ("" if nothing), so
+    development and tests fail where the vendors would."""
+    if not getattr(settings, "SMS_TEST_BACKENDS_CHECK_VENDOR_RULES", True):
+        return ""
+    from ..rules import vendor_rules, violations
+
+    problems = []
+    for vendor in vendor_rules():
+        problems += violations(vendor, message.template, message.params, message.text)
+    return "；".join(problems)
+
+
 def vendor_template_codes() -> dict[str, str]:
     """settings.SMS_TEMPLATE_CODES (a JSON object, or already a dict) as {template name: vendor code}."""
     raw = settings.SMS_TEMPLATE_CODES

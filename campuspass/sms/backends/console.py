@@ -12,7 +12,7 @@ import threading
 
 from django.utils import timezone
 
-from .base import BaseSmsBackend, SendResult, SmsMessage
+from .base import BaseSmsBackend, SendResult, SmsMessage, vendor_rule_problems
 
 
 class SmsBackend(BaseSmsBackend):
@@ -22,6 +22,9 @@ class SmsBackend(BaseSmsBackend):
         self.stream = stream
 
     def send(self, message: SmsMessage) -> SendResult:
+        problems = vendor_rule_problems(message)
+        if problems:  # refused as the vendor would refuse it
+            return SendResult(ok=False, error=problems)
         stream = self.stream or sys.stdout
         sent_at = timezone.localtime().isoformat(timespec="seconds")
         with self._lock:

@@ -14,7 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from .base import BaseSmsBackend, SendResult, SmsMessage
+from .base import BaseSmsBackend, SendResult, SmsMessage, vendor_rule_problems
 
 
 class SmsBackend(BaseSmsBackend):
@@ -22,6 +22,9 @@ class SmsBackend(BaseSmsBackend):
         self.path = Path(path or settings.SMS_FILE_PATH)
 
     def send(self, message: SmsMessage) -> SendResult:
+        problems = vendor_rule_problems(message)
+        if problems:  # refused as the vendor would refuse it
+            return SendResult(ok=False, error=problems)
         line = json.dumps(
             {
                 "phone": message.phone,

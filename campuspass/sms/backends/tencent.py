@@ -63,8 +63,9 @@ class SmsBackend(BaseSmsBackend):
         request.SmsSdkAppId = settings.TENCENT_SMS_SDK_APP_ID
         request.SignName = settings.SMS_SIGN_NAME
         request.TemplateId = vendor_template_code(message.template, VENDOR)
+        # Only the variables, in the order of the registered template's {1}, {2}, …
         request.TemplateParamSet = [
-            str(message.params[name]) for name in get_template(message.template).params
+            str(message.params[name]) for name in get_template(message.template).variable_names
         ]
         request.PhoneNumberSet = [f"+86{message.phone}"]  # E.164
         response = self.client.SendSms(request)

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from campuspass.core.money import yuan
+from campuspass.payments.bills import BillNotReady, ready_at
 from campuspass.payments.providers import PaymentProviderError
 from campuspass.renewals.services.reconcile import reconcile_day
 
@@ -29,6 +30,10 @@ class Command(BaseCommand):
             raise CommandError("只能对今天以前的账单对账（微信支付次日上午生成前一天的账单）。")
         try:
             run = reconcile_day(day=day)
+        except BillNotReady:
+            raise CommandError(
+                f"微信支付尚未生成 {day} 的账单（通常在北京时间 {ready_at(day):%m月%d日 %H:%M} 之后可下载），请稍后重试。"
+            ) from None
         except PaymentProviderError as exc:
             raise CommandError(f"账单下载失败：{exc.message}请稍后重试。") from None
         self.stdout.write(
