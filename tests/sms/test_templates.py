@@ -20,7 +20,16 @@ def test_every_template_has_sample_params():
     assert (
         set(PARAMS)
         == set(TEMPLATES)
-        == {"otp", "approved_pickup", "approved_delivery", "rejected", "refunded"}
+        == {
+            "otp",
+            "approved_pickup",
+            "approved_delivery",
+            "rejected",
+            "rejected_auto",
+            "rejected_counter",
+            "rejected_offline",
+            "refunded",
+        }
     )
 
 
