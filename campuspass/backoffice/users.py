@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 
 from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
+from campuspass.core.signin import require_password_change
 
 from .roles import ADMIN, ROLES, ensure_groups
 
@@ -86,6 +87,7 @@ def user_create(*, username: str, full_name: str, roles: Iterable[str], acting_u
         except IntegrityError:
             raise CampusPassError(f"用户名 {username} 已被使用，请换一个。", code="duplicate") from None
         user.groups.set(Group.objects.filter(name__in=roles))
+        require_password_change(user, acting_user=acting_user)
         log_action(
             actor=acting_user,
             action="backoffice.user.created",
@@ -160,5 +162,6 @@ def user_reset_password(*, user: User, acting_user: Any) -> str:
         _guard_superuser(user, acting_user)
         user.set_password(password)
         user.save(update_fields=["password"])
+        require_password_change(user, acting_user=acting_user)
         log_action(actor=acting_user, action="backoffice.user.password_reset", obj=user)
     return password

@@ -40,6 +40,9 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "ninja",  # the gate API's OpenAPI docs, served from its own static files (no CDN)
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "campuspass.core",
     "campuspass.registry",
     "campuspass.renewals",
@@ -60,8 +63,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "campuspass.backoffice.middleware.IdleTimeoutMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # The one sign-in perimeter of every door: idle sign-out, forced password change, TOTP step.
+    "campuspass.core.perimeter.PerimeterMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in refused by the lockout into the Chinese sign-in page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "campuspass.urls"
@@ -150,6 +157,31 @@ CACHES["progress"] = (
 # starts `manage.py db_worker` beside the web server.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# --- Sign-in perimeter (campuspass.core.signin, decision 0014) ---------------------------------
+# Every authenticate() passes django-axes first: failures are counted per username (5) and per
+# address (20); a lock lasts 15 minutes after the last counted failure.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "backoffice:login"
+SIGNIN_PASSWORD_URL = "backoffice:password_change"  # noqa: S105 - a URL name
+SIGNIN_OTP_URL = "backoffice:otp"
+SIGNIN_LOGOUT_URL = "backoffice:logout"
+AXES_HANDLER = "campuspass.core.signin.SignInHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = "campuspass.core.signin.failure_limit"
+AXES_COOLOFF_TIME = "campuspass.core.signin.cool_off"
+AXES_USERNAME_CALLABLE = "campuspass.core.signin.username_key"
+AXES_CLIENT_IP_CALLABLE = "campuspass.core.net.client_ip"
+AXES_LOCKOUT_CALLABLE = "campuspass.core.signin.lockout_response"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused try does not prolong the lock
+AXES_RESET_ON_SUCCESS = False  # SignInHandler clears the username's count only, never the address's
+AXES_SENSITIVE_PARAMETERS = ["password", "old_password", "new_password1", "new_password2", "otp_token"]
+AXES_VERBOSE = False
+# TOTP for the roles that change settings or move money (core.roles.SECOND_FACTOR_ROLES).
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "CampusPass 保卫处")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -197,7 +229,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # One line per task state change is noise at INFO in the web process and commands; failures still
     # show. (`db_worker` sets its own level from its -v option: INFO in the demo.)
-    "loggers": {"django_tasks": {"level": os.environ.get("TASKS_LOG_LEVEL", "WARNING")}},
+    "loggers": {
+        "django_tasks": {"level": os.environ.get("TASKS_LOG_LEVEL", "WARNING")},
+        # axes logs usernames and addresses of every attempt; the audit log already has them.
+        "axes": {"level": "ERROR"},
+    },
 }
 
 # --- SMS (campuspass.sms) ---------------------------------------------------------------------

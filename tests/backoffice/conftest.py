@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from campuspass.backoffice.roles import ROLES, ensure_groups
+from tests.conftest import pass_second_factor
 
 
 @pytest.fixture
@@ -30,6 +31,7 @@ def office_client(client, make_user):
     def sign_in(role: str | None, username: str | None = None):
         user = make_user(role, username)
         client.force_login(user)
+        pass_second_factor(client, user)
         return client, user
 
     return sign_in

@@ -27,6 +27,7 @@ from django.urls.converters import IntConverter, PathConverter, SlugConverter, S
 from campuspass.backoffice.roles import ADMIN, ROLES, SCREENS
 from campuspass.core.audit import log_action
 from campuspass.renewals.models import Refund, RejectReason
+from tests.conftest import pass_second_factor
 from tests.renewals.factories import make_campaign
 
 from .test_review import paid_order
@@ -138,6 +139,7 @@ def clients(make_user) -> dict[str, Client]:
     for principal, user in made.items():
         client = Client()
         client.force_login(user)
+        pass_second_factor(client, user)
         result[principal] = client
     result[ANONYMOUS] = Client()
     return result
@@ -220,8 +222,9 @@ EXPECTED_SCREEN = {
 @pytest.mark.parametrize("pattern", PATTERNS, ids=[p.name or str(p.pattern) for p in PATTERNS])
 def test_every_url_declares_the_screen_of_its_family(pattern):
     if getattr(pattern.callback, "public", False):
-        assert pattern.name in {"login", "logout"}, (
-            f"only sign-in and sign-out may be public, not {pattern.name}"
+        # the sign-in steps of the perimeter (core.perimeter): any signed-in user, whatever the role
+        assert pattern.name in {"login", "logout", "password_change", "otp"}, (
+            f"only sign-in, its steps and sign-out may be public, not {pattern.name}"
         )
         return
     expected = EXPECTED_SCREEN.get(pattern.name) or EXPECTED_SCREEN.get(re.split(r"[-_]", pattern.name)[0])

@@ -22,6 +22,7 @@ from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
 from campuspass.core.phones import InvalidPhone, normalize_phone
 from campuspass.core.plates import plate_search_variants
+from campuspass.core.roles import COURIER
 
 from ..models import Campaign, RenewalOrder
 from .orders import _locked
@@ -29,9 +30,7 @@ from .orders import _locked
 S = RenewalOrder.Status
 F = RenewalOrder.Fulfilment
 
-# The back office's 配送 role (campuspass.backoffice.roles.COURIER); named here so that the renewal
-# core does not import the back office. A test keeps the two equal.
-COURIER_GROUP = "配送"
+COURIER_GROUP = COURIER  # the 配送 role, asked of the roles domain module
 CHANNELS = {"counter": "窗口领取", "delivery": "送证上门"}
 
 
