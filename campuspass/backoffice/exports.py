@@ -20,6 +20,7 @@ from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
 from campuspass.core.money import yuan
 from campuspass.core.phones import mask_phone
+from campuspass.core.spreadsheets import xlsx_row
 from campuspass.registry.exports import export_passes
 from campuspass.renewals.models import Campaign, Refund, RenewalOrder
 from campuspass.renewals.services.fulfilment import building_of
@@ -138,7 +139,7 @@ class _Sheet:
         return cell
 
     def append(self, values: list[Any]) -> None:
-        self.sheet.append(values)
+        self.sheet.append(xlsx_row(self.sheet, values))  # no cell can become a formula
         self.rows += 1
 
 

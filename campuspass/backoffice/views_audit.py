@@ -282,6 +282,8 @@ def audit_log(request):
 def audit_export(request):
     from openpyxl import Workbook
 
+    from campuspass.core.spreadsheets import xlsx_row
+
     form = AuditFilterForm(request.GET or None)
     entries = filter_entries(form.cleaned_data if form.is_valid() else {})
     book = Workbook(write_only=True)
@@ -289,17 +291,20 @@ def audit_export(request):
     sheet.append(["时间", "操作人", "操作", "操作代码", "对象", "车牌号", "工号", "原因", "数据"])
     for entry in entries[:EXPORT_LIMIT].iterator(chunk_size=2000):
         sheet.append(
-            [
-                timezone.localtime(entry.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-                entry.actor_label,
-                action_label(entry.action),
-                entry.action,
-                entry.object_repr,
-                entry.plate,
-                entry.staff_no,
-                entry.reason,
-                "\n".join(data_lines(entry)),
-            ]
+            xlsx_row(
+                sheet,
+                [
+                    timezone.localtime(entry.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    entry.actor_label,
+                    action_label(entry.action),
+                    entry.action,
+                    entry.object_repr,
+                    entry.plate,
+                    entry.staff_no,
+                    entry.reason,
+                    "\n".join(data_lines(entry)),
+                ],
+            )
         )
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it
     book.save(spool)
