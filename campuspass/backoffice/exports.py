@@ -18,6 +18,7 @@ from openpyxl.utils import get_column_letter
 
 from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
+from campuspass.core.fieldrules import parse_year
 from campuspass.core.money import yuan
 from campuspass.core.phones import mask_phone
 from campuspass.core.spreadsheets import xlsx_row
@@ -167,7 +168,7 @@ def parse_filters(kind: str, params: Any) -> dict[str, Any]:
     filters: dict[str, Any] = {}
     if kind in {"orders", "fulfilment", "passes"}:
         year = (params.get("year") or "").strip()
-        campaign = Campaign.objects.filter(year=int(year)).first() if year.isdigit() else None
+        campaign = Campaign.objects.filter(year=parse_year(year)).first() if parse_year(year) else None
         if campaign is None:
             campaign = _default_campaign()
         if campaign is None:

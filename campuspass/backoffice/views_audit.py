@@ -15,6 +15,7 @@ from django.http import FileResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from campuspass.core.fieldrules import parse_id
 from campuspass.core.models import LogEntry
 from campuspass.core.money import yuan
 from campuspass.core.plates import plate_search_variants
@@ -232,8 +233,8 @@ def filter_entries(data: dict) -> QuerySet[LogEntry]:
     order = (data.get("order") or "").strip()
     if order:
         match = RenewalOrder.objects.filter(out_trade_no=order)
-        if order.isdigit():
-            match = RenewalOrder.objects.filter(Q(out_trade_no=order) | Q(pk=int(order)))
+        if parse_id(order) is not None:
+            match = RenewalOrder.objects.filter(Q(out_trade_no=order) | Q(pk=parse_id(order)))
         ids = [str(pk) for pk in match.values_list("pk", flat=True)[:5]]
         content_type = ContentType.objects.get_for_model(RenewalOrder)
         entries = entries.filter(content_type=content_type, object_id__in=ids)

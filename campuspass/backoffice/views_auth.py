@@ -28,9 +28,15 @@ from campuspass.core.roles import needs_second_factor, roles_of
 
 
 def _safe_next(request: HttpRequest) -> str:
+    """A path on this site to go on to, or the dashboard. Never raises."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    if (
+        candidate.startswith("/")
+        and candidate.isprintable()
+        and len(candidate) <= 2000
+        and url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         return candidate
     return reverse("backoffice:dashboard")

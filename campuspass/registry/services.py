@@ -17,6 +17,7 @@ from django.db.models import Model, ProtectedError
 from campuspass.core import plate_kinds
 from campuspass.core.audit import diff_fields, json_value, log_action
 from campuspass.core.errors import CampusPassError
+from campuspass.core.fieldrules import parse_int
 from campuspass.core.phones import InvalidPhone, normalize_phone
 from campuspass.core.plates import InvalidPlate, normalize_plate
 
@@ -98,10 +99,9 @@ def clean_pass_number(value: Any) -> str:
 
 
 def clean_year(value: Any) -> int:
-    try:
-        year = int(value)
-    except (TypeError, ValueError):
-        raise CampusPassError("年度无效，应为四位数字，如 2018。", code="year") from None
+    year = value if isinstance(value, int) else parse_int(value)
+    if year is None:
+        raise CampusPassError("年度无效，应为四位数字，如 2018。", code="year")
     if not 2000 <= year <= 2100:
         raise CampusPassError(f"年度 {year} 无效，应为四位数字，如 2018。", code="year")
     return year

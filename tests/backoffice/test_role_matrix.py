@@ -25,12 +25,7 @@ from django.urls import URLPattern, URLResolver, reverse
 from django.urls.converters import IntConverter, PathConverter, SlugConverter, StringConverter, UUIDConverter
 
 from campuspass.backoffice.roles import ADMIN, ROLES, SCREENS
-from campuspass.core.audit import log_action
-from campuspass.renewals.models import Refund, RejectReason
 from tests.conftest import pass_second_factor
-from tests.renewals.factories import make_campaign
-
-from .test_review import paid_order
 
 pytestmark = pytest.mark.django_db
 
@@ -78,31 +73,6 @@ KINDS = [
     ("holiday", "holiday"),
     ("order", "order"),
 ]
-
-
-@pytest.fixture
-def objects(make_user):
-    campaign = make_campaign()
-    order = paid_order(campaign)
-    refund = Refund.objects.create(
-        order=order, out_refund_no=f"RM{order.pk}", amount_fen=order.paid_amount_fen, reason="测试"
-    )
-    reason = RejectReason.objects.create(text="照片不清晰")
-    user = make_user(None, "someone")
-    entry = log_action(actor=None, action="test.matrix", obj=order)
-    return {
-        "order": order.pk,
-        "refund": refund.pk,
-        "reason": reason.pk,
-        "consent": campaign.current_consent().pk,
-        "campaign": campaign.pk,
-        "user": user.pk,
-        "staff": order.staff_id,
-        "vehicle": order.vehicle_id,
-        "pass": order.previous_pass_id,
-        "entry": entry.pk,
-        "holiday": 1,
-    }
 
 
 def _argument(name: str, url_name: str, converter, objects: dict):
