@@ -11,8 +11,6 @@ import (upload → preview → confirm) and export screens.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import secrets
 import tempfile
 import unicodedata
 from pathlib import Path
@@ -38,7 +36,7 @@ from . import services
 from .columns import HEADERS, OPTIONAL, REQUIRED
 from .exports import export_file_name, export_passes
 from .models import ImportJob, Pass, Staff, Vehicle
-from .tasks import confirm_import, get_progress, preview_import
+from .tasks import confirm_import, get_progress, import_job_create
 
 UPLOAD_SUFFIXES = {".xlsx", ".csv"}
 ACTIVE_STATES = {
@@ -340,23 +338,6 @@ class ExportForm(forms.Form):
         self.fields["year"].choices = [("", "全部年度"), *((y, f"{y} 年度") for y in years)]
 
 
-def store_upload(upload) -> tuple[str, str, int]:
-    """Save an upload under PRIVATE_STORAGE_ROOT with a random name; returns (relative path,
-    sha256, size). The original name is kept only in the database."""
-    root = Path(settings.PRIVATE_STORAGE_ROOT)
-    folder = root / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    relative = f"imports/{secrets.token_hex(16)}{Path(upload.name).suffix.lower()}"
-    digest = hashlib.sha256()
-    size = 0
-    with open(root / relative, "xb") as handle:
-        for chunk in upload.chunks():
-            digest.update(chunk)
-            size += len(chunk)
-            handle.write(chunk)
-    return relative, digest.hexdigest(), size
-
-
 @admin.register(Pass)
 class PassAdmin(ServiceAdmin):
     form = PassForm
@@ -462,17 +443,9 @@ class PassAdmin(ServiceAdmin):
         if request.method == "POST":
             form = ImportUploadForm(request.POST, request.FILES)
             if form.is_valid():
-                upload = form.cleaned_data["file"]
-                relative, sha256, size = store_upload(upload)
-                job = ImportJob.objects.create(
-                    file_name=Path(upload.name).name[:255],
-                    stored_path=relative,
-                    file_sha256=sha256,
-                    size=size,
-                    year=form.cleaned_data["year"],
-                    created_by=request.user,
+                job = import_job_create(
+                    upload=form.cleaned_data["file"], year=form.cleaned_data["year"], acting_user=request.user
                 )
-                preview_import.enqueue(str(job.pk))
                 return HttpResponseRedirect(reverse("admin:registry_pass_import_job", args=[job.pk]))
         else:
             form = ImportUploadForm()
@@ -525,7 +498,7 @@ class PassAdmin(ServiceAdmin):
 
     def import_confirm_view(self, request, job_id):
         job = get_object_or_404(ImportJob, pk=job_id)
-        if not confirm_import(job):
+        if not confirm_import(job, acting_user=request.user):
             self.message_user(request, "这个导入任务已经确认过或无法导入，没有重复执行。", messages.WARNING)
         return HttpResponseRedirect(reverse("admin:registry_pass_import_job", args=[job.pk]))
 
