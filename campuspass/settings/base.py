@@ -186,6 +186,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused try does not 
 AXES_RESET_ON_SUCCESS = False  # SignInHandler clears the username's count only, never the address's
 AXES_SENSITIVE_PARAMETERS = ["password", "old_password", "new_password1", "new_password2", "otp_token"]
 AXES_VERBOSE = False
+AXES_ENABLE_ADMIN = False  # failures and locks are read in the audit log; a lock ends by itself
 # TOTP for the roles that change settings or move money (core.roles.SECOND_FACTOR_ROLES).
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "CampusPass 保卫处")
 

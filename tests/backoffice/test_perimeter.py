@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.oath import TOTP
@@ -230,3 +230,34 @@ def test_the_administrator_opens_every_admin_page(client, admin):
     admin.save()
     for url in _admin_urls():
         assert client.get(url).status_code == 200, url
+
+
+def test_accounts_are_read_only_in_the_admin_and_no_totp_secret_is_shown(client, admin, make_user):
+    from django.contrib import admin as django_admin
+
+    admin.is_superuser = True
+    admin.save()
+    client.force_login(admin)
+    pass_second_factor(client, admin)
+    assert client.get(reverse("admin:auth_user_add")).status_code == 403
+    other = make_user(FINANCE, "money")
+    response = client.post(reverse("admin:auth_user_change", args=[other.pk]), {"username": "renamed"})
+    assert response.status_code == 403
+    assert not django_admin.site.is_registered(TOTPDevice)
+
+
+def test_an_administrator_resets_a_lost_authenticator_and_it_is_audited(office_client, make_user):
+    client, chief = office_client(ADMIN)
+    other = make_user(FINANCE, "money")
+    pass_second_factor(Client(), other)
+    assert TOTPDevice.objects.filter(user=other).exists()
+    response = client.post(
+        reverse("backoffice:settings_user_action", args=[other.pk]), {"action": "reset_otp"}
+    )
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=other).exists()
+    entry = LogEntry.objects.get(action="backoffice.user.second_factor_reset")
+    assert entry.actor == chief and entry.data == {"devices": 1}
+    # not one's own
+    client.post(reverse("backoffice:settings_user_action", args=[chief.pk]), {"action": "reset_otp"})
+    assert TOTPDevice.objects.filter(user=chief).exists()
