@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "campuspass.selfservice",
     "campuspass.backoffice",
     "campuspass.gates",
+    "campuspass.demo",
 ]
 
 MIDDLEWARE = [

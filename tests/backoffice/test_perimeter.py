@@ -131,7 +131,7 @@ def test_a_password_reset_by_an_administrator_is_changed_at_the_next_sign_in(cli
 
 
 def test_the_demo_users_change_their_password_at_first_sign_in(db, tmp_path, settings):
-    from campuspass.core import demo
+    from campuspass.demo import loader as demo
 
     settings.VAR_DIR = tmp_path
     demo.ensure_users()
