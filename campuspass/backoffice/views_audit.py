@@ -18,8 +18,8 @@ from django.utils import timezone
 from campuspass.core.fieldrules import parse_id
 from campuspass.core.models import LogEntry
 from campuspass.core.money import yuan
-from campuspass.core.plates import plate_search_variants
 from campuspass.registry.models import Staff
+from campuspass.registry.selectors import Query, plate_q
 from campuspass.renewals.models import RenewalOrder
 
 from .forms import COMMON_ACTIONS, AuditFilterForm
@@ -229,7 +229,7 @@ def filter_entries(data: dict) -> QuerySet[LogEntry]:
         entries = entries.filter(staff_no__in=staff_nos)
     plate = (data.get("plate") or "").strip()
     if plate:
-        entries = entries.filter(plate=plate_search_variants(plate) or "".join(plate.split()).upper())
+        entries = entries.filter(plate_q(Query.read(plate), "plate"))
     order = (data.get("order") or "").strip()
     if order:
         match = RenewalOrder.objects.filter(out_trade_no=order)

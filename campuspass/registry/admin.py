@@ -10,7 +10,6 @@ import (upload → preview → confirm) and export screens.
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 import unicodedata
 from pathlib import Path
@@ -19,7 +18,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import FileResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -29,13 +27,14 @@ from django.views.decorators.http import require_POST
 
 from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
-from campuspass.core.phones import InvalidPhone, mask_phone, normalize_phone
-from campuspass.core.plates import SEPARATORS, plate_search_variants
+from campuspass.core.phones import mask_phone
+from campuspass.core.plates import SEPARATORS
 
 from . import services
 from .columns import HEADERS, OPTIONAL, REQUIRED
 from .exports import export_file_name, export_passes
 from .models import ImportJob, Pass, Staff, Vehicle
+from .selectors import Query, phone_q, plate_q
 from .tasks import confirm_import, get_progress, import_job_create
 
 UPLOAD_SUFFIXES = {".xlsx", ".csv"}
@@ -64,23 +63,12 @@ class NormalisedSearchMixin:
 
     def get_search_results(self, request, queryset, search_term):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip()
-        if not term:
+        query = Query.read(search_term)
+        if not query.text:
             return results, may_have_duplicates
-        extra = Q()
-        plate = plate_search_variants(term)
-        if plate:
-            extra |= Q(**{self.plate_lookup: plate})
-        else:
-            fragment = _plate_fragment(term)
-            if len(fragment) >= 2 and fragment != term:
-                extra |= Q(**{f"{self.plate_lookup}__contains": fragment})
-        with contextlib.suppress(InvalidPhone):
-            extra |= Q(**{self.mobile_lookup: normalize_phone(term)})
-        if extra:
-            results = results | queryset.filter(extra)
-            may_have_duplicates = True
-        return results, may_have_duplicates
+        extra = plate_q(query, self.plate_lookup) | phone_q(query, self.mobile_lookup)
+        results = results | queryset.filter(extra)
+        return results, True
 
 
 def _masked(mobile: str) -> str:

@@ -7,7 +7,6 @@ The status table has no "handed out" status: handing out is recorded on the appr
 
 from __future__ import annotations
 
-import contextlib
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -15,13 +14,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
-from campuspass.core.phones import InvalidPhone, normalize_phone
-from campuspass.core.plates import plate_search_variants
 from campuspass.core.roles import COURIER
 
 from ..models import Campaign, RenewalOrder
@@ -215,30 +212,10 @@ def building_of(address: str) -> str:
 
 
 def search_orders(*, query: str, campaign: Campaign | None) -> QuerySet[RenewalOrder]:
-    """The campaign's orders of the staff member found by plate (any spelling), staff number, name
-    or phone ("+86 138-…")."""
-    query = " ".join((query or "").split())
-    if not query or campaign is None:
-        return RenewalOrder.objects.none()
-    condition = Q(staff__staff_no=query) | Q(staff__name=query)
-    if len(query) >= 2:
-        condition |= Q(staff__name__contains=query)
-    plate = plate_search_variants(query)
-    if plate:
-        condition |= Q(plate=plate) | Q(vehicle__plate=plate)
-    else:
-        cleaned = "".join(ch for ch in unicodedata.normalize("NFKC", query).upper() if ch.isalnum())
-        if len(cleaned) >= 4 and not cleaned.isdigit():
-            condition |= Q(plate__contains=cleaned)  # a partial plate: "A12345"
-    with contextlib.suppress(InvalidPhone):
-        condition |= Q(staff__mobile=normalize_phone(query))
-    orders = RenewalOrder.objects.filter(campaign=campaign)
-    staff_ids = orders.filter(condition).values("staff_id")
-    return (
-        orders.filter(staff_id__in=staff_ids)
-        .select_related("staff", "new_pass", "handed_out_by", "campaign", "courier")
-        .order_by("staff__name", "plate", "-created_at")
-    )
+    """The counter's search: `renewals.selectors.find_orders` (one reading of a search box)."""
+    from ..selectors import find_orders
+
+    return find_orders(query, campaign=campaign)
 
 
 def pending_pickups(*, campaign: Campaign | None) -> QuerySet[RenewalOrder]:
