@@ -25,7 +25,6 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
 from campuspass.core.phones import mask_phone
 from campuspass.core.plates import SEPARATORS
@@ -234,14 +233,7 @@ class StaffAdmin(ServiceAdmin):
         if request.method == "GET" and getattr(response, "status_code", None) == 200:
             staff = self.get_object(request, object_id)
             if staff is not None:
-                log_action(
-                    actor=request.user,
-                    action="core.phone.viewed",
-                    obj=staff,
-                    reason="后台查看职工信息（完整手机号）",
-                    data={"where": "admin.staff.change"},
-                    staff_no=staff.staff_no,
-                )
+                services.reveal_phone(staff=staff, acting_user=request.user, where="admin.staff.change")
         return response
 
 

@@ -76,3 +76,26 @@ def test_a_query_is_read_once_for_every_screen():
     assert Query.read("0001").staff_no_part == "0001"
     assert Query.read("A").plate_part is None and Query.read("").text == ""
     assert not find_staff("").exists() and Staff.objects.count() == 0
+
+
+def test_every_door_to_a_full_phone_number_writes_one_shape(world, office_client):
+    from campuspass.core.models import LogEntry
+
+    _, wanted, _ = world
+    client, user = office_client(roles.ADMIN)
+    user.is_staff = user.is_superuser = True
+    user.save()
+    client.post(reverse("backoffice:order-full-phone", args=[wanted.pk]))
+    client.post(reverse("backoffice:onsite_staff_phone", args=[wanted.staff_id]))
+    assert client.get(reverse("admin:registry_staff_change", args=[wanted.staff_id])).status_code == 200
+    entries = list(LogEntry.objects.filter(action="core.phone.viewed").order_by("pk"))
+    assert len(entries) == 3
+    for entry in entries:
+        assert set(entry.data) == {"where", "order"}
+        assert (
+            entry.staff_no == wanted.staff.staff_no
+            and entry.reason
+            and entry.object_id == str(wanted.staff_id)
+        )
+    assert entries[0].plate == wanted.plate and entries[0].data["order"] == wanted.pk
+    assert [e.data["where"] for e in entries][2] == "admin.staff.change"

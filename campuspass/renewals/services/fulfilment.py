@@ -169,18 +169,10 @@ def order_assign_courier(*, orders: Iterable[RenewalOrder | int], courier: Any, 
 
 
 def order_phone_reveal(*, order: RenewalOrder, acting_user: Any, where: str) -> str:
-    """ "显示完整号码": the staff member's full mobile number, written to the audit log."""
-    staff = order.staff
-    log_action(
-        actor=acting_user,
-        action="core.phone.viewed",
-        obj=staff,
-        reason="查看完整手机号",
-        data={"where": where, "order": order.pk},
-        plate=order.plate,
-        staff_no=staff.staff_no,
-    )
-    return staff.mobile
+    """ "显示完整号码" for an order: `registry.services.reveal_phone` (audited, with the plate)."""
+    from campuspass.registry.services import reveal_phone
+
+    return reveal_phone(staff=order.staff, acting_user=acting_user, where=where, order=order)
 
 
 # --- reads for the counter and delivery screens --------------------------------------------------------
