@@ -34,6 +34,7 @@ node_modules/.installed: package.json package-lock.json
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 
 ## make bench: import 100,000-row CSV and XLSX files; numbers in bench/results.json

@@ -27,7 +27,7 @@ def make_files(rows: int, folder: Path) -> dict[str, Path]:
     django.setup()
     from openpyxl import Workbook
 
-    from campuspass.core.demo import generate_registry
+    from campuspass.demo.loader import generate_registry
 
     folder.mkdir(parents=True, exist_ok=True)
     csv_path = folder / f"registry-{rows}.csv"

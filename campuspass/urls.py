@@ -1,5 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.urls import include, path, reverse
+from django.utils.http import urlencode
 
 from campuspass.core import views as core_views
 from campuspass.gates.api import api as gate_api
@@ -7,6 +10,19 @@ from campuspass.gates.api import api as gate_api
 admin.site.site_header = "CampusPass 车证管理后台"
 admin.site.site_title = "CampusPass"
 admin.site.index_title = "数据维护"
+
+
+def _admin_login(request, extra_context=None):
+    """The admin has no sign-in of its own: every door signs in through the one perimeter
+    (/office/login/: lockout, audit, forced password change, TOTP). A signed-in user sent here
+    lacks the admin's permission: 403 (never back to the sign-in, which would loop)."""
+    if request.user.is_authenticated:
+        raise PermissionDenied("您的账号不能使用数据维护后台（仅限管理员）。如需维护数据，请联系管理员。")
+    target = request.GET.get("next") or reverse("admin:index")
+    return redirect(f"{reverse('backoffice:login')}?{urlencode({'next': target})}")
+
+
+admin.site.login = _admin_login
 
 urlpatterns = [
     path("", core_views.home, name="home"),

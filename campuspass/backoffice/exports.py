@@ -19,8 +19,10 @@ from openpyxl.utils import get_column_letter
 
 from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
+from campuspass.core.fieldrules import parse_year
 from campuspass.core.money import yuan
 from campuspass.core.phones import mask_phone
+from campuspass.core.spreadsheets import xlsx_row
 from campuspass.registry.exports import export_passes
 from campuspass.renewals.models import Campaign, Payment, Refund, RenewalOrder
 from campuspass.renewals.services.fulfilment import building_of
@@ -155,7 +157,7 @@ class _Sheet:
         return cell
 
     def append(self, values: list[Any]) -> None:
-        self.sheet.append(values)
+        self.sheet.append(xlsx_row(self.sheet, values))  # no cell can become a formula
         self.rows += 1
 
 
@@ -183,7 +185,7 @@ def parse_filters(kind: str, params: Any) -> dict[str, Any]:
     filters: dict[str, Any] = {}
     if kind in {"orders", "fulfilment", "passes", "payments"}:
         year = (params.get("year") or "").strip()
-        campaign = Campaign.objects.filter(year=int(year)).first() if year.isdigit() else None
+        campaign = Campaign.objects.filter(year=parse_year(year)).first() if parse_year(year) else None
         if campaign is None:
             campaign = _default_campaign()
         if campaign is None:

@@ -1,59 +1,25 @@
-"""The back-office roles of product.md section 1 and which screen each may use. The matrix below is
-the one place that says so; views are wrapped with `role_required(SCREEN)`, and the role × screen
-test walks this matrix against every URL."""
+"""The back office's view guard. The roles and the role × screen matrix are the domain module
+`campuspass.core.roles` (re-exported here for the screens)."""
 
 from __future__ import annotations
 
 from functools import wraps
 
-from django.contrib.auth.models import Group
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
-REVIEWER = "审核员"
-COUNTER = "窗口"
-COURIER = "配送"
-FINANCE = "财务"
-ADMIN = "管理员"
-ROLES = [REVIEWER, COUNTER, COURIER, FINANCE, ADMIN]
-
-# screen -> roles allowed (a superuser may use every screen).
-SCREENS: dict[str, frozenset[str]] = {
-    "dashboard": frozenset(ROLES),
-    "review": frozenset({REVIEWER, ADMIN}),
-    "counter": frozenset({COUNTER, ADMIN}),
-    "delivery": frozenset({COURIER, COUNTER, ADMIN}),
-    "delivery_assign": frozenset({COUNTER, ADMIN}),
-    "refunds": frozenset({FINANCE, ADMIN}),
-    "onsite": frozenset({COUNTER, ADMIN}),
-    "settings": frozenset({ADMIN}),
-    "exports": frozenset({FINANCE, ADMIN}),
-    "audit": frozenset({ADMIN}),
-    "photo": frozenset({REVIEWER, COUNTER, ADMIN}),
-    "full_phone": frozenset({COUNTER, COURIER, ADMIN}),
-    # 道闸同步 (decision 0027): the counter answers "why does the gate not open?", so it sees each
-    # gate's state and may retry; suspending a pass, the deny list and gate devices' keys are the
-    # administrator's decisions.
-    "gates": frozenset({COUNTER, ADMIN}),
-    "gates_control": frozenset({ADMIN}),
-    "gates_devices": frozenset({ADMIN}),
-}
-
-
-def roles_of(user) -> set[str]:
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return set()
-    if user.is_superuser:
-        return set(ROLES)
-    cached = getattr(user, "_campuspass_roles", None)
-    if cached is None:
-        cached = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
-        user._campuspass_roles = cached
-    return cached
-
-
-def can(user, screen: str) -> bool:
-    return bool(roles_of(user) & SCREENS[screen])
+from campuspass.core.roles import (  # noqa: F401 - re-exported for the screens
+    ADMIN,
+    COUNTER,
+    COURIER,
+    FINANCE,
+    REVIEWER,
+    ROLES,
+    SCREENS,
+    can,
+    ensure_groups,
+    roles_of,
+)
 
 
 def role_required(screen: str):
@@ -74,8 +40,3 @@ def role_required(screen: str):
         return wrapped
 
     return decorator
-
-
-def ensure_groups() -> None:
-    for name in ROLES:
-        Group.objects.get_or_create(name=name)

@@ -7,6 +7,8 @@ from . import views_auth, views_dashboard, views_review
 urlpatterns = [
     path("login/", views_auth.login_view, name="login"),
     path("logout/", views_auth.logout_view, name="logout"),
+    path("password/", views_auth.password_change, name="password_change"),
+    path("otp/", views_auth.otp, name="otp"),
     path("", views_dashboard.dashboard, name="dashboard"),
     path("review/", views_review.queue, name="review"),
     path("review/next/", views_review.next_order, name="review-next"),

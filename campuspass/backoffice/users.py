@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 
 from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
+from campuspass.core.signin import require_password_change
 
 from .roles import ADMIN, ROLES, ensure_groups
 
@@ -86,6 +87,7 @@ def user_create(*, username: str, full_name: str, roles: Iterable[str], acting_u
         except IntegrityError:
             raise CampusPassError(f"用户名 {username} 已被使用，请换一个。", code="duplicate") from None
         user.groups.set(Group.objects.filter(name__in=roles))
+        require_password_change(user, acting_user=acting_user)
         log_action(
             actor=acting_user,
             action="backoffice.user.created",
@@ -160,5 +162,28 @@ def user_reset_password(*, user: User, acting_user: Any) -> str:
         _guard_superuser(user, acting_user)
         user.set_password(password)
         user.save(update_fields=["password"])
+        require_password_change(user, acting_user=acting_user)
         log_action(actor=acting_user, action="backoffice.user.password_reset", obj=user)
     return password
+
+
+def user_reset_second_factor(*, user: User, acting_user: Any) -> int:
+    """Remove a user's authenticator (a lost or changed phone): at the next sign-in they set up a
+    new one. Audited as backoffice.user.second_factor_reset; returns how many devices went. Raises
+    CampusPassError for oneself (another administrator must do it) and for a superuser reset by a
+    non-superuser."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if _same(user, acting_user):
+        raise CampusPassError("不能重置自己的身份验证器，请由另一位管理员操作。", code="self_otp_reset")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        _guard_superuser(user, acting_user)
+        removed, _ = TOTPDevice.objects.filter(user=user).delete()
+        log_action(
+            actor=acting_user,
+            action="backoffice.user.second_factor_reset",
+            obj=user,
+            data={"devices": removed},
+        )
+    return removed

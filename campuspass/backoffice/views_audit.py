@@ -17,10 +17,11 @@ from django.utils import timezone
 
 from campuspass.core.audit_catalogue import label as catalogue_label
 from campuspass.core.audit_catalogue import labels as catalogue_labels
+from campuspass.core.fieldrules import parse_id
 from campuspass.core.models import LogEntry
 from campuspass.core.money import yuan
-from campuspass.core.plates import plate_search_variants
 from campuspass.registry.models import Staff
+from campuspass.registry.selectors import Query, plate_q
 from campuspass.renewals.models import RenewalOrder
 from campuspass.renewals.transitions import AXES, ORDER
 
@@ -171,12 +172,12 @@ def filter_entries(data: dict) -> QuerySet[LogEntry]:
         entries = entries.filter(staff_no__in=staff_nos)
     plate = (data.get("plate") or "").strip()
     if plate:
-        entries = entries.filter(plate=plate_search_variants(plate) or "".join(plate.split()).upper())
+        entries = entries.filter(plate_q(Query.read(plate), "plate"))
     order = (data.get("order") or "").strip()
     if order:
         match = RenewalOrder.objects.filter(out_trade_no=order)
-        if order.isdigit():
-            match = RenewalOrder.objects.filter(Q(out_trade_no=order) | Q(pk=int(order)))
+        if parse_id(order) is not None:
+            match = RenewalOrder.objects.filter(Q(out_trade_no=order) | Q(pk=parse_id(order)))
         ids = [str(pk) for pk in match.values_list("pk", flat=True)[:5]]
         content_type = ContentType.objects.get_for_model(RenewalOrder)
         entries = entries.filter(content_type=content_type, object_id__in=ids)
@@ -225,6 +226,8 @@ def audit_log(request):
 def audit_export(request):
     from openpyxl import Workbook
 
+    from campuspass.core.spreadsheets import xlsx_row
+
     form = AuditFilterForm(request.GET or None)
     entries = filter_entries(form.cleaned_data if form.is_valid() else {})
     book = Workbook(write_only=True)
@@ -232,17 +235,20 @@ def audit_export(request):
     sheet.append(["时间", "操作人", "操作", "操作代码", "对象", "车牌号", "工号", "原因", "数据"])
     for entry in entries[:EXPORT_LIMIT].iterator(chunk_size=2000):
         sheet.append(
-            [
-                timezone.localtime(entry.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-                entry.actor_label,
-                action_label(entry.action),
-                entry.action,
-                entry.object_repr,
-                entry.plate,
-                entry.staff_no,
-                entry.reason,
-                "\n".join(data_lines(entry)),
-            ]
+            xlsx_row(
+                sheet,
+                [
+                    timezone.localtime(entry.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    entry.actor_label,
+                    action_label(entry.action),
+                    entry.action,
+                    entry.object_repr,
+                    entry.plate,
+                    entry.staff_no,
+                    entry.reason,
+                    "\n".join(data_lines(entry)),
+                ],
+            )
         )
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it
     book.save(spool)

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from campuspass.core.fieldrules import parse_year
 from campuspass.core.money import yuan
 from campuspass.renewals.selectors import current_campaign
 from campuspass.renewals.selectors_dashboard import (
@@ -85,9 +86,9 @@ def bar_chart(board: CampaignDashboard) -> dict:
 def dashboard(request: HttpRequest) -> HttpResponse:
     campaigns = dashboard_campaigns()
     campaign = None
-    year = request.GET.get("year", "")
-    if year.isdigit():
-        campaign = next((c for c in campaigns if c.year == int(year)), None)
+    year = parse_year(request.GET.get("year"))
+    if year is not None:
+        campaign = next((c for c in campaigns if c.year == year), None)
     if campaign is None:
         campaign = current_campaign()
     context = {"screen": "dashboard", "campaigns": campaigns, "campaign": campaign, "board": None}

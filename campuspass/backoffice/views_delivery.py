@@ -12,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from campuspass.core.errors import CampusPassError
+from campuspass.core.fieldrules import parse_id
 from campuspass.core.phones import mask_phone
 from campuspass.renewals.models import RenewalOrder
 from campuspass.renewals.selectors import current_campaign
@@ -46,8 +47,8 @@ def _filtered(request, campaign):
     courier = request.GET.get("courier", "")
     if courier == "none":
         orders = orders.filter(courier__isnull=True)
-    elif courier.isdigit():
-        orders = orders.filter(courier_id=int(courier))
+    elif parse_id(courier) is not None:
+        orders = orders.filter(courier_id=parse_id(courier))
     return orders, courier
 
 
@@ -93,11 +94,11 @@ def delivery(request):
 @require_POST
 def assign(request):
     courier_id = request.POST.get("courier", "")
-    courier = User.objects.filter(pk=int(courier_id)).first() if courier_id.isdigit() else None
+    courier = User.objects.filter(pk=parse_id(courier_id)).first() if parse_id(courier_id) else None
     if courier is None:
         messages.error(request, "请选择配送员后再分派。")
         return redirect("backoffice:delivery")
-    selected = [pk for pk in request.POST.getlist("orders") if pk.isdigit()]
+    selected = [pk for pk in (parse_id(v) for v in request.POST.getlist("orders")) if pk is not None]
     try:
         count = order_assign_courier(orders=selected, courier=courier, acting_user=request.user)
     except CampusPassError as exc:
@@ -150,7 +151,7 @@ def print_list(request):
     groups = [
         (name, _rows(items)) for name, items in group_by_building(orders) if not building or name == building
     ]
-    courier = User.objects.filter(pk=int(courier_filter)).first() if courier_filter.isdigit() else None
+    courier = User.objects.filter(pk=parse_id(courier_filter)).first() if parse_id(courier_filter) else None
     title = "送证上门清单"
     if courier is not None:
         title += f" · 配送员 {_label(courier)}"

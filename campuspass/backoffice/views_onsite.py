@@ -4,8 +4,6 @@ service and render."""
 
 from __future__ import annotations
 
-import contextlib
-
 from django.contrib import messages
 from django.db.models import Prefetch, Q
 from django.http import HttpResponse
@@ -15,10 +13,10 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from campuspass.core.errors import CampusPassError
-from campuspass.core.phones import InvalidPhone, mask_phone, normalize_phone
-from campuspass.core.plates import plate_search_variants
+from campuspass.core.phones import mask_phone
 from campuspass.registry import services as registry
 from campuspass.registry.models import Pass, Staff, Vehicle
+from campuspass.registry.selectors import find_staff
 from campuspass.renewals.models import RenewalOrder
 from campuspass.renewals.selectors import current_campaign
 from campuspass.renewals.services import onsite
@@ -58,30 +56,13 @@ def _render(request, template: str, context: dict) -> HttpResponse:
 
 
 def search_registry(q: str) -> list[Staff]:
-    """Staff found by plate (any spelling, or part of one), name, staff number, phone or pass number,
-    with their vehicles and passes."""
-    q = " ".join(q.split())
-    if not q:
-        return []
-    match = Q(staff_no__iexact=q) | Q(name__icontains=q)
-    plate = plate_search_variants(q)
-    if plate:
-        match |= Q(vehicles__plate=plate) | Q(passes__vehicle__plate=plate)
-    else:
-        fragment = "".join(q.split()).upper().replace("·", "").replace("-", "")
-        if len(fragment) >= 4:
-            match |= Q(vehicles__plate__contains=fragment)
-    with contextlib.suppress(InvalidPhone):
-        match |= Q(mobile=normalize_phone(q))
-    match |= Q(passes__number__iexact="".join(q.split()))
-    ids = list(Staff.objects.filter(match).values_list("pk", flat=True).distinct()[:RESULT_LIMIT])
+    """Staff the query finds (registry.selectors.find_staff: plate in any spelling or part, 工号 or
+    part, name, whole phone or its last 4 digits, pass number), with their vehicles and passes."""
     return list(
-        Staff.objects.filter(pk__in=ids)
-        .prefetch_related(
+        find_staff(q, limit=RESULT_LIMIT).prefetch_related(
             Prefetch("vehicles", queryset=Vehicle.objects.order_by("plate")),
             Prefetch("passes", queryset=Pass.objects.select_related("vehicle").order_by("-year", "number")),
         )
-        .order_by("staff_no")
     )
 
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
+from campuspass.core.fieldrules import parse_id
 from campuspass.core.phones import mask_phone
 from campuspass.renewals.models import RejectReason, RenewalOrder
 from campuspass.renewals.services.review import (
@@ -74,9 +75,9 @@ def queue(request: HttpRequest) -> HttpResponse:
 @require_GET
 def next_order(request: HttpRequest) -> HttpResponse:
     after = None
-    after_pk = request.GET.get("after", "")
-    if after_pk.isdigit():
-        after = RenewalOrder.objects.filter(pk=int(after_pk)).first()
+    after_pk = parse_id(request.GET.get("after"))
+    if after_pk is not None:
+        after = RenewalOrder.objects.filter(pk=after_pk).first()
     order = review_next(acting_user=request.user, after=after)
     if order is None:
         if after is not None and after.status == RenewalOrder.Status.PAID:

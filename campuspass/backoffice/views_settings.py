@@ -266,6 +266,9 @@ def user_action(request, pk: int):
             response = _render(request, "user.html", {"person": person, "form": form, "password": password})
             patch_cache_control(response, no_store=True)
             return response
+        elif action == "reset_otp":
+            user_services.user_reset_second_factor(user=person, acting_user=request.user)
+            messages.success(request, f"已重置 {person.username} 的身份验证器，其下次登录时重新设置。")
         else:
             messages.error(request, "无法识别的操作，请刷新页面后重试。")
     except CampusPassError as exc:

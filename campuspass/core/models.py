@@ -47,3 +47,27 @@ class LogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_repr}"
+
+
+class PasswordState(models.Model):
+    """Whether a user must choose their own password before anything else. Set when someone else
+    chose it (an administrator creating the account or resetting its password, the demo loader);
+    cleared when the user changes it themselves (`campuspass.core.signin`)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name="用户",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="password_state",
+    )
+    must_change = models.BooleanField("首次登录须修改密码", default=True)
+    set_by_other_at = models.DateTimeField("他人设置密码时间", null=True, blank=True)
+    changed_at = models.DateTimeField("本人修改密码时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "密码状态"
+        verbose_name_plural = "密码状态"
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {'须修改' if self.must_change else '已修改'}"

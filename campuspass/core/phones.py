@@ -11,6 +11,8 @@ import re
 import unicodedata
 from decimal import Decimal
 
+from .errors import CampusPassError
+
 __all__ = ["InvalidPhone", "mask_phone", "normalize_phone"]
 
 # Reason codes (``InvalidPhone.code``); each has its own message below.
@@ -32,13 +34,13 @@ _MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")
 _COUNTRY_PREFIXES = ("+86", "0086", "86")
 
 
-class InvalidPhone(ValueError):
+class InvalidPhone(CampusPassError, ValueError):
     """A phone number that cannot be accepted; ``reason`` tells the person what to fix."""
 
     def __init__(self, reason: str, *, code: str = CHARS) -> None:
-        super().__init__(reason)
+        # One error family: a CampusPassError (message for a person, code), still a ValueError.
+        super().__init__(reason, code=code)
         self.reason = reason
-        self.code = code
 
     def __str__(self) -> str:
         return self.reason

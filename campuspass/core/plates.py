@@ -11,6 +11,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from .errors import CampusPassError
+
 __all__ = [
     "PROVINCES",
     "InvalidPlate",
@@ -66,13 +68,13 @@ _ALPHABET = frozenset(PROVINCES + ALNUM + "IO" + SUFFIXES)
 _CANONICAL_RE = re.compile(f"{_ORDINARY_RE.pattern}|{_NEW_ENERGY_RE.pattern}")
 
 
-class InvalidPlate(ValueError):
+class InvalidPlate(CampusPassError, ValueError):
     """A plate that cannot be accepted; ``reason`` tells the person what is wrong and what to do."""
 
     def __init__(self, reason: str, *, code: str = CHARS) -> None:
-        super().__init__(reason)
+        # One error family: a CampusPassError (message for a person, code), still a ValueError.
+        super().__init__(reason, code=code)
         self.reason = reason
-        self.code = code
 
     def __str__(self) -> str:
         return self.reason

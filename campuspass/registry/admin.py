@@ -10,9 +10,6 @@ import (upload → preview → confirm) and export screens.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import secrets
 import tempfile
 import unicodedata
 from pathlib import Path
@@ -21,7 +18,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import FileResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -29,16 +25,16 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
-from campuspass.core.phones import InvalidPhone, mask_phone, normalize_phone
-from campuspass.core.plates import SEPARATORS, plate_search_variants
+from campuspass.core.phones import mask_phone
+from campuspass.core.plates import SEPARATORS
 
 from . import services
 from .columns import HEADERS, OPTIONAL, REQUIRED
 from .exports import export_file_name, export_passes
 from .models import ImportJob, Pass, Staff, Vehicle
-from .tasks import confirm_import, get_progress, preview_import
+from .selectors import Query, phone_q, plate_q
+from .tasks import confirm_import, get_progress, import_job_create
 
 UPLOAD_SUFFIXES = {".xlsx", ".csv"}
 ACTIVE_STATES = {
@@ -66,23 +62,12 @@ class NormalisedSearchMixin:
 
     def get_search_results(self, request, queryset, search_term):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip()
-        if not term:
+        query = Query.read(search_term)
+        if not query.text:
             return results, may_have_duplicates
-        extra = Q()
-        plate = plate_search_variants(term)
-        if plate:
-            extra |= Q(**{self.plate_lookup: plate})
-        else:
-            fragment = _plate_fragment(term)
-            if len(fragment) >= 2 and fragment != term:
-                extra |= Q(**{f"{self.plate_lookup}__contains": fragment})
-        with contextlib.suppress(InvalidPhone):
-            extra |= Q(**{self.mobile_lookup: normalize_phone(term)})
-        if extra:
-            results = results | queryset.filter(extra)
-            may_have_duplicates = True
-        return results, may_have_duplicates
+        extra = plate_q(query, self.plate_lookup) | phone_q(query, self.mobile_lookup)
+        results = results | queryset.filter(extra)
+        return results, True
 
 
 def _masked(mobile: str) -> str:
@@ -248,14 +233,7 @@ class StaffAdmin(ServiceAdmin):
         if request.method == "GET" and getattr(response, "status_code", None) == 200:
             staff = self.get_object(request, object_id)
             if staff is not None:
-                log_action(
-                    actor=request.user,
-                    action="core.phone.viewed",
-                    obj=staff,
-                    reason="后台查看职工信息（完整手机号）",
-                    data={"where": "admin.staff.change"},
-                    staff_no=staff.staff_no,
-                )
+                services.reveal_phone(staff=staff, acting_user=request.user, where="admin.staff.change")
         return response
 
 
@@ -338,23 +316,6 @@ class ExportForm(forms.Form):
     def __init__(self, *args, years=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["year"].choices = [("", "全部年度"), *((y, f"{y} 年度") for y in years)]
-
-
-def store_upload(upload) -> tuple[str, str, int]:
-    """Save an upload under PRIVATE_STORAGE_ROOT with a random name; returns (relative path,
-    sha256, size). The original name is kept only in the database."""
-    root = Path(settings.PRIVATE_STORAGE_ROOT)
-    folder = root / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    relative = f"imports/{secrets.token_hex(16)}{Path(upload.name).suffix.lower()}"
-    digest = hashlib.sha256()
-    size = 0
-    with open(root / relative, "xb") as handle:
-        for chunk in upload.chunks():
-            digest.update(chunk)
-            size += len(chunk)
-            handle.write(chunk)
-    return relative, digest.hexdigest(), size
 
 
 @admin.register(Pass)
@@ -462,17 +423,9 @@ class PassAdmin(ServiceAdmin):
         if request.method == "POST":
             form = ImportUploadForm(request.POST, request.FILES)
             if form.is_valid():
-                upload = form.cleaned_data["file"]
-                relative, sha256, size = store_upload(upload)
-                job = ImportJob.objects.create(
-                    file_name=Path(upload.name).name[:255],
-                    stored_path=relative,
-                    file_sha256=sha256,
-                    size=size,
-                    year=form.cleaned_data["year"],
-                    created_by=request.user,
+                job = import_job_create(
+                    upload=form.cleaned_data["file"], year=form.cleaned_data["year"], acting_user=request.user
                 )
-                preview_import.enqueue(str(job.pk))
                 return HttpResponseRedirect(reverse("admin:registry_pass_import_job", args=[job.pk]))
         else:
             form = ImportUploadForm()
@@ -525,7 +478,7 @@ class PassAdmin(ServiceAdmin):
 
     def import_confirm_view(self, request, job_id):
         job = get_object_or_404(ImportJob, pk=job_id)
-        if not confirm_import(job):
+        if not confirm_import(job, acting_user=request.user):
             self.message_user(request, "这个导入任务已经确认过或无法导入，没有重复执行。", messages.WARNING)
         return HttpResponseRedirect(reverse("admin:registry_pass_import_job", args=[job.pk]))
 

@@ -13,6 +13,7 @@ from openpyxl.styles import Font
 
 from campuspass.core import plate_kinds
 from campuspass.core.audit import log_action
+from campuspass.core.spreadsheets import xlsx_row
 
 from .columns import HEADERS
 from .models import Pass, Staff
@@ -110,24 +111,27 @@ def export_passes(
         valid_to,
     ) in queryset.iterator(chunk_size=READ_CHUNK):
         sheet.append(
-            [
-                text_cell(staff_no),
-                name,
-                department,
-                text_cell(mobile),
-                _STAFF_LABEL.get(status, status),
-                text_cell(plate),
-                vehicle_type,
-                brand_model,
-                color,
-                plate_kinds.COLOUR_LABELS.get(plate_colour, plate_colour),
-                plate_kinds.TYPE_LABELS.get(plate_type, plate_type),
-                text_cell(number),
-                pass_year,
-                _REVIEW_LABEL.get(review_status, review_status),
-                date_cell(valid_from),
-                date_cell(valid_to),
-            ]
+            xlsx_row(
+                sheet,
+                [
+                    text_cell(staff_no),
+                    name,
+                    department,
+                    text_cell(mobile),
+                    _STAFF_LABEL.get(status, status),
+                    text_cell(plate),
+                    vehicle_type,
+                    brand_model,
+                    color,
+                    plate_kinds.COLOUR_LABELS.get(plate_colour, plate_colour),
+                    plate_kinds.TYPE_LABELS.get(plate_type, plate_type),
+                    text_cell(number),
+                    pass_year,
+                    _REVIEW_LABEL.get(review_status, review_status),
+                    date_cell(valid_from),
+                    date_cell(valid_to),
+                ],
+            )
         )
         rows += 1
     workbook.save(stream if stream is not None else str(path))

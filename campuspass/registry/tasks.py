@@ -7,14 +7,19 @@ goes to the "progress" cache, outside the import's transaction, for the job page
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
+from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
+
+from campuspass.core.audit import log_action
 
 from .imports import ImportFileError, import_passes
 from .models import ImportJob
@@ -79,14 +84,58 @@ def _run(job: ImportJob, *, dry_run: bool) -> None:
     job.save(update_fields=fields)
 
 
-def confirm_import(job: ImportJob) -> bool:
-    """A person confirmed the preview: queue the import once. False when the job was not waiting for
-    a confirmation (already confirmed, done or failed)."""
-    if not ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.PREVIEWED).update(
-        state=ImportJob.State.CONFIRMED
-    ):
-        return False
-    run_import.enqueue(str(job.pk))
+def store_upload(upload) -> tuple[str, str, int]:
+    """Save an upload under PRIVATE_STORAGE_ROOT with a random name; returns (relative path,
+    sha256, size). The original name is kept only in the database."""
+    root = Path(settings.PRIVATE_STORAGE_ROOT)
+    (root / "imports").mkdir(parents=True, exist_ok=True)
+    relative = f"imports/{secrets.token_hex(16)}{Path(upload.name).suffix.lower()}"
+    digest = hashlib.sha256()
+    size = 0
+    with open(root / relative, "xb") as handle:
+        for chunk in upload.chunks():
+            digest.update(chunk)
+            size += len(chunk)
+            handle.write(chunk)
+    return relative, digest.hexdigest(), size
+
+
+def import_job_create(*, upload, year: int | None, acting_user: Any) -> ImportJob:
+    """The one door for an uploaded registry file (the admin's import screen and any other): store
+    it privately, create the job, audit `registry.import.uploaded`, and queue the dry-run preview
+    after commit. The caller has checked size and suffix."""
+    relative, sha256, size = store_upload(upload)
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            file_name=Path(upload.name).name[:255],
+            stored_path=relative,
+            file_sha256=sha256,
+            size=size,
+            year=year,
+            created_by=acting_user if getattr(acting_user, "is_authenticated", False) else None,
+        )
+        log_action(
+            actor=acting_user,
+            action="registry.import.uploaded",
+            obj=job,
+            data={"file": job.file_name, "size": size, "sha256": sha256, "year": year},
+        )
+        transaction.on_commit(lambda: preview_import.enqueue(str(job.pk)))
+    return job
+
+
+def confirm_import(job: ImportJob, *, acting_user: Any = None) -> bool:
+    """A person confirmed the preview: queue the import once (audited `registry.import.confirmed`).
+    False when the job was not waiting for a confirmation (already confirmed, done or failed)."""
+    with transaction.atomic():
+        if not ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.PREVIEWED).update(
+            state=ImportJob.State.CONFIRMED
+        ):
+            return False
+        log_action(
+            actor=acting_user, action="registry.import.confirmed", obj=job, data={"file": job.file_name}
+        )
+        transaction.on_commit(lambda: run_import.enqueue(str(job.pk)))
     return True
 
 

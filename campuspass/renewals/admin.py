@@ -1,24 +1,24 @@
-"""Django admin for the renewal core: campaign settings (product.md section 2) editable by
-administrators; orders, refunds and reconciliation shown read-only — their state changes only
-through the services."""
+"""Django admin for the renewal core, read-only: campaigns, consent versions and holidays are changed
+in /office/settings/ through services/campaigns.py (validated, audited); orders, refunds and
+reconciliation change state only through their services."""
 
-from django.contrib import admin
-from django.db import transaction
+from django.contrib import admin, messages
+from django.urls import reverse
 
-from campuspass.core.audit import diff_fields, log_action
 from campuspass.core.phones import mask_phone
 
 from .models import Campaign, ConsentVersion, Holiday, Payment, ReconciliationRun, Refund, RenewalOrder
 from .services.campaigns import CAMPAIGN_FIELDS
 
 
-class ConsentVersionInline(admin.StackedInline):
-    """Versions are only added: what someone agreed to never changes."""
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, never written: every change goes through the services (one door per operation)."""
 
-    model = ConsentVersion
-    extra = 0
-    fields = ["version", "text", "sha256", "created_at", "created_by"]
-    readonly_fields = ["sha256", "created_at", "created_by"]
+    #: Where these records are changed (through the services), told on the list page.
+    edit_at: tuple[str, str] | None = None
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -26,62 +26,50 @@ class ConsentVersionInline(admin.StackedInline):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def changelist_view(self, request, extra_context=None):
+        if self.edit_at and request.method == "GET":
+            label, url_name = self.edit_at
+            messages.info(
+                request,
+                f"这里只供查看。{label}请在保卫处后台“设置”中办理（{reverse(url_name)}），修改会按规则校验并记入审计日志。",
+            )
+        return super().changelist_view(request, extra_context)
+
+
+class ConsentVersionInline(admin.StackedInline):
+    """Versions are only added (in /office/settings/, by the service that numbers them); what
+    someone agreed to never changes."""
+
+    model = ConsentVersion
+    extra = 0
+    fields = ["version", "text", "sha256", "created_at", "created_by"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(ReadOnlyAdmin):
     list_display = ["year", "product_name", "price_yuan", "window_start", "window_end", "previous_year"]
     fields = list(CAMPAIGN_FIELDS)
     inlines = [ConsentVersionInline]
+    edit_at = ("续费活动与知情同意书", "backoffice:settings")
 
     @admin.display(description="价格（元）")
     def price_yuan(self, obj):
         return obj.price_yuan
 
-    def save_model(self, request, obj, form, change):
-        with transaction.atomic():
-            if change:
-                before = Campaign.objects.select_for_update().get(pk=obj.pk)
-                changes = diff_fields(before, {name: getattr(obj, name) for name in CAMPAIGN_FIELDS})
-            else:
-                changes = {}
-            super().save_model(request, obj, form, change)
-            if changes or not change:
-                log_action(
-                    actor=request.user,
-                    action="renewals.campaign.updated" if change else "renewals.campaign.created",
-                    obj=obj,
-                    data={"changes": changes},
-                )
-
-    def save_formset(self, request, form, formset, change):
-        for instance in formset.save(commit=False):
-            if instance.pk is None:
-                instance.sha256 = ConsentVersion.hash_text(instance.text)
-                instance.created_by = request.user
-                instance.save()
-                log_action(
-                    actor=request.user,
-                    action="renewals.consent.version_added",
-                    obj=instance.campaign,
-                    data={"version": instance.version, "sha256": instance.sha256},
-                )
-
 
 @admin.register(Holiday)
-class HolidayAdmin(admin.ModelAdmin):
+class HolidayAdmin(ReadOnlyAdmin):
     list_display = ["date", "is_workday", "name"]
     list_filter = ["is_workday"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    edit_at = ("节假日与调休", "backoffice:settings_holidays")
 
 
 class RefundInline(admin.TabularInline):

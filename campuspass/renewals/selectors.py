@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Q
 from django.utils import timezone
 
 from campuspass.core.plates import is_local
@@ -118,4 +119,29 @@ def orders_for_plate(plate: str):
         RenewalOrder.objects.filter(plate=plate)
         .select_related("campaign", "new_pass")
         .order_by("-created_at")
+    )
+
+
+def find_orders(raw: object, *, campaign: Campaign | None):
+    """The campaign's orders of the staff members a query finds (registry.selectors: plate in any
+    spelling or part, 工号 or part, name, whole phone or its last 4 digits, pass number), plus the
+    order whose number (out_trade_no) or new pass number it is — all of that person's orders."""
+    from campuspass.registry.selectors import Query, staff_q
+
+    query = Query.read(raw)
+    if not query.text or campaign is None:
+        return RenewalOrder.objects.none()
+    orders = RenewalOrder.objects.filter(campaign=campaign)
+    compact = "".join(query.text.split())
+    condition = staff_q(query, prefix="staff__") | Q(out_trade_no__iexact=compact)
+    condition |= Q(new_pass__number__iexact=compact)
+    if query.plate:
+        condition |= Q(plate=query.plate)
+    elif query.plate_part:
+        condition |= Q(plate__contains=query.plate_part)
+    staff_ids = orders.filter(condition).values("staff_id")
+    return (
+        orders.filter(staff_id__in=staff_ids)
+        .select_related("staff", "new_pass", "handed_out_by", "campaign", "courier")
+        .order_by("staff__name", "plate", "-created_at")
     )

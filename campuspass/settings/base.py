@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -40,6 +41,10 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "ninja",  # the gate API's OpenAPI docs, served from its own static files (no CDN)
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
     "campuspass.core",
     "campuspass.registry",
     "campuspass.renewals",
@@ -49,19 +54,29 @@ INSTALLED_APPS = [
     "campuspass.selfservice",
     "campuspass.backoffice",
     "campuspass.gates",
+    "campuspass.demo",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise: only the application's own responses (static files keep their cache).
+    "campuspass.core.headers.SecurityHeadersMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Control characters (NUL …) in any query parameter or form field: a Chinese 400, no view runs.
+    "campuspass.core.input_guard.ControlCharacterMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "campuspass.backoffice.middleware.IdleTimeoutMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # The one sign-in perimeter of every door: idle sign-out, forced password change, TOTP step.
+    "campuspass.core.perimeter.PerimeterMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in refused by the lockout into the Chinese sign-in page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "campuspass.urls"
@@ -150,6 +165,32 @@ CACHES["progress"] = (
 # starts `manage.py db_worker` beside the web server.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# --- Sign-in perimeter (campuspass.core.signin, decision 0014) ---------------------------------
+# Every authenticate() passes django-axes first: failures are counted per username (5) and per
+# address (20); a lock lasts 15 minutes after the last counted failure.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "backoffice:login"
+SIGNIN_PASSWORD_URL = "backoffice:password_change"  # noqa: S105 - a URL name
+SIGNIN_OTP_URL = "backoffice:otp"
+SIGNIN_LOGOUT_URL = "backoffice:logout"
+AXES_HANDLER = "campuspass.core.signin.SignInHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = "campuspass.core.signin.failure_limit"
+AXES_COOLOFF_TIME = "campuspass.core.signin.cool_off"
+AXES_USERNAME_CALLABLE = "campuspass.core.signin.username_key"
+AXES_CLIENT_IP_CALLABLE = "campuspass.core.net.client_ip"
+AXES_LOCKOUT_CALLABLE = "campuspass.core.signin.lockout_response"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused try does not prolong the lock
+AXES_RESET_ON_SUCCESS = False  # SignInHandler clears the username's count only, never the address's
+AXES_SENSITIVE_PARAMETERS = ["password", "old_password", "new_password1", "new_password2", "otp_token"]
+AXES_VERBOSE = False
+AXES_ENABLE_ADMIN = False  # failures and locks are read in the audit log; a lock ends by itself
+# TOTP for the roles that change settings or move money (core.roles.SECOND_FACTOR_ROLES).
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "CampusPass 保卫处")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -181,6 +222,26 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("IMPORT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024))
 
+# Content-Security-Policy (django-csp), in every environment so the browser tests run under it:
+# scripts only from this site or inline with the page's nonce (`{{ request.csp_nonce }}`), no
+# inline event handlers (backoffice/office.js reads data attributes instead), no plugins, no
+# framing, forms only to this site. Inline styles stay allowed (style attributes cannot carry a
+# nonce; they cannot run code). Permissions-Policy and no-store: core/headers.py.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 8 * 60 * 60
 # Flash messages in the server-side session, not in a cookie: some carry personal data (a revealed
@@ -197,7 +258,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # One line per task state change is noise at INFO in the web process and commands; failures still
     # show. (`db_worker` sets its own level from its -v option: INFO in the demo.)
-    "loggers": {"django_tasks": {"level": os.environ.get("TASKS_LOG_LEVEL", "WARNING")}},
+    "loggers": {
+        "django_tasks": {"level": os.environ.get("TASKS_LOG_LEVEL", "WARNING")},
+        # axes logs usernames and addresses of every attempt; the audit log already has them.
+        "axes": {"level": "ERROR"},
+    },
 }
 
 # --- SMS (campuspass.sms) ---------------------------------------------------------------------

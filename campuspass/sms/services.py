@@ -42,35 +42,86 @@ def _on_commit_send(message_id: int) -> None:
     transaction.on_commit(lambda: _enqueue_send(message_id), robust=True)
 
 
+#: Parameters that are secrets (a one-time code): never stored in clear, not even while the message
+#: waits for the worker. They are sealed (Fernet, a key derived from SECRET_KEY) under SEALED_KEY and
+#: opened only to hand the text to the backend; the outbox text and params show "******".
+SECRET_PARAMS = {"otp": ("code",)}
+SEALED_KEY = "sealed"
+HIDDEN = "******"
+#: A sealed secret older than this is useless (a code lives 5 minutes) and is not opened.
+SEALED_TTL_SECONDS = 30 * 60
+
+
+def _fernet():
+    import base64
+    import hashlib
+
+    from cryptography.fernet import Fernet
+    from django.conf import settings
+
+    digest = hashlib.sha256(f"campuspass.sms.outbox:{settings.SECRET_KEY}".encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def _seal(template: str, params: dict[str, Any]) -> dict[str, Any]:
+    secret_names = SECRET_PARAMS.get(template, ())
+    secrets = {name: str(params[name]) for name in secret_names if name in params}
+    if not secrets:
+        return params
+    fernet = _fernet()
+    stored = {**params, **dict.fromkeys(secrets, HIDDEN)}
+    stored[SEALED_KEY] = {name: fernet.encrypt(value.encode()).decode() for name, value in secrets.items()}
+    return stored
+
+
+def _opened(message: OutboxMessage) -> tuple[str, dict[str, Any]]:
+    """The text and parameters to hand to the backend (secrets opened). Raises nothing: a secret
+    that cannot be opened (expired, another SECRET_KEY) stays hidden."""
+    sealed = message.params.get(SEALED_KEY)
+    if not sealed:
+        return message.text, message.params
+    from cryptography.fernet import InvalidToken
+
+    params = {k: v for k, v in message.params.items() if k != SEALED_KEY}
+    fernet = _fernet()
+    for name, token in sealed.items():
+        try:
+            params[name] = fernet.decrypt(token.encode(), ttl=SEALED_TTL_SECONDS).decode()
+        except (InvalidToken, ValueError, TypeError):
+            return message.text, {k: v for k, v in message.params.items() if k != SEALED_KEY}
+    return render(message.template, params), params
+
+
 def sms_enqueue(*, phone: str, template: str, params: Mapping[str, Any], related: str = "") -> OutboxMessage:
-    """Store the message (text rendered now) and send it after the caller's transaction commits.
-    Raises InvalidPhone for a number that is not a mainland mobile, SmsTemplateError for an
-    unknown template or parameters that do not fit it."""
+    """Store the message (text rendered now, secrets sealed) and send it after the caller's
+    transaction commits. Raises InvalidPhone for a number that is not a mainland mobile,
+    SmsTemplateError for an unknown template or parameters that do not fit it."""
     number = normalize_phone(phone)
     cleaned = clean_params(template, params)
     message = OutboxMessage.objects.create(
         phone=number,
         template=template,
-        params=cleaned,
-        text=render(template, cleaned),
+        params=_seal(template, cleaned),
+        text=render(template, {**cleaned, **dict.fromkeys(SECRET_PARAMS.get(template, ()), HIDDEN)}),
         related=related[:100],
     )
     _on_commit_send(message.pk)
     return message
 
 
-def _scrub(error: str, message: OutboxMessage) -> str:
+def _scrub(error: str, message: OutboxMessage, text: str, params: Mapping[str, Any]) -> str:
     """Vendor errors and exceptions may echo the request: keep the number, the text and a code
     out of logs and of last_error."""
-    error = error.replace(message.text, "[短信内容]").replace(message.phone, "[手机号]")
-    if message.template == "otp" and message.params.get("code"):
-        error = error.replace(str(message.params["code"]), "******")
+    error = (
+        error.replace(text, "[短信内容]")
+        .replace(message.text, "[短信内容]")
+        .replace(message.phone, "[手机号]")
+    )
+    for name in SECRET_PARAMS.get(message.template, ()):
+        value = str(params.get(name) or "")
+        if value and value != HIDDEN:
+            error = error.replace(value, HIDDEN)
     return error
-
-
-def _redact_code(message: OutboxMessage) -> str:
-    code = str(message.params.get("code", ""))
-    return message.text.replace(code, "******") if code else message.text
 
 
 def sms_send(*, message_id: int) -> OutboxMessage | None:
@@ -79,7 +130,8 @@ def sms_send(*, message_id: int) -> OutboxMessage | None:
 
     No transaction is open during the vendor's HTTP call: the attempt is claimed first with a
     compare-and-set on `attempts` (so the task and a retry, or a second worker, never both send),
-    then the vendor is called, then the result is recorded in a second short transaction."""
+    then the vendor is called, then the result is recorded in a second short transaction. A sealed
+    one-time code is opened for the backend only."""
     message = OutboxMessage.objects.filter(pk=message_id).first()
     if message is None:
         logger.warning("sms: outbox message %s does not exist", message_id)
@@ -94,11 +146,10 @@ def sms_send(*, message_id: int) -> OutboxMessage | None:
     if not claimed:
         return OutboxMessage.objects.get(pk=message.pk)  # someone else is sending or has sent it
     message.attempts += 1
+    text, params = _opened(message)
     try:
         result = get_backend().send(
-            SmsMessage(
-                phone=message.phone, text=message.text, template=message.template, params=message.params
-            )
+            SmsMessage(phone=message.phone, text=text, template=message.template, params=params)
         )
     except Exception as exc:  # any backend failure is recorded, never raised into the caller
         result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")
@@ -109,15 +160,14 @@ def sms_send(*, message_id: int) -> OutboxMessage | None:
             message.last_error = ""
         else:
             message.status = OutboxMessage.Status.FAILED
-            message.last_error = _scrub(result.error or "unknown error", message)[:_ERROR_MAX]
+            message.last_error = _scrub(result.error or "unknown error", message, text, params)[:_ERROR_MAX]
         message.provider_id = (result.provider_id or "")[:100]
-        fields = ["status", "sent_at", "last_error", "provider_id"]
-        if message.template in NOT_RETRIED:
+        fields = ["status", "sent_at", "last_error", "provider_id"]  # attempts: counted by the claim
+        if SEALED_KEY in message.params:
             # A one-time code is the key to a person's records: once the one attempt is made it is
-            # never needed again, so it does not stay in the database in clear.
-            message.text = _redact_code(message)
-            message.params = {**message.params, "code": "******"}
-            fields += ["text", "params"]
+            # never needed again, not even sealed.
+            message.params = {k: v for k, v in message.params.items() if k != SEALED_KEY}
+            fields += ["params"]
         message.save(update_fields=fields)
     if result.ok:
         logger.info(

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from campuspass.backoffice.roles import ROLES, ensure_groups
+from tests.conftest import pass_second_factor
 
 
 @pytest.fixture
@@ -30,6 +31,44 @@ def office_client(client, make_user):
     def sign_in(role: str | None, username: str | None = None):
         user = make_user(role, username)
         client.force_login(user)
+        pass_second_factor(client, user)
         return client, user
 
     return sign_in
+
+
+@pytest.fixture
+def objects(make_user):
+    """One object of each kind the back-office URLs take an id of (the role matrix and the
+    hostile-input walk fill URLs with them)."""
+    from campuspass.core.audit import log_action
+    from campuspass.renewals.models import Refund, RejectReason
+    from tests.renewals.factories import make_campaign
+
+    from .test_review import paid_order
+
+    campaign = make_campaign()
+    order = paid_order(campaign)
+    refund = Refund.objects.create(
+        payment=order.applied_payment(),
+        order=order,
+        out_refund_no=f"RM{order.pk}",
+        amount_fen=order.paid_amount_fen,
+        reason="测试",
+    )
+    reason = RejectReason.objects.create(text="照片不清晰")
+    user = make_user(None, "someone")
+    entry = log_action(actor=None, action="test.matrix", obj=order)
+    return {
+        "order": order.pk,
+        "refund": refund.pk,
+        "reason": reason.pk,
+        "consent": campaign.current_consent().pk,
+        "campaign": campaign.pk,
+        "user": user.pk,
+        "staff": order.staff_id,
+        "vehicle": order.vehicle_id,
+        "pass": order.previous_pass_id,
+        "entry": entry.pk,
+        "holiday": 1,
+    }

@@ -92,6 +92,7 @@ def test_search_by_local_date_range(office_client, world):
     client, _ = office_client(ADMIN)
     today = timezone.localdate()
     recent, _ = search(client, date_from=today.isoformat(), date_to=today.isoformat())
+    recent = [action for action in recent if not action.startswith("core.signin")]  # the test's own sign-in
     assert "registry.pass.imported" not in recent and len(recent) == 4
     older, _ = search(client, date_to=(today - dt.timedelta(days=30)).isoformat())
     assert older == ["registry.pass.imported"]

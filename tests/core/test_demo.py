@@ -4,7 +4,7 @@ run twice, and gives a campaign whose window contains today."""
 import pytest
 from django.utils import timezone
 
-from campuspass.core import demo
+from campuspass.demo import loader as demo
 from campuspass.registry.imports import import_passes
 from campuspass.renewals.models import Campaign
 from campuspass.renewals.selectors import renewal_eligibility

@@ -54,3 +54,19 @@ def test_production_refuses_a_site_url_that_is_not_https():
     result = load_production(**env, SITE_URL="http://pass.example")
     assert result.returncode != 0 and "SITE_URL must be an https://" in result.stderr
     assert load_production(**env, SITE_URL="https://pass.example").returncode == 0
+
+
+def test_production_sends_a_content_security_policy_and_a_permissions_policy():
+    code = (
+        "import campuspass.settings.production as s;"
+        "d = s.CONTENT_SECURITY_POLICY['DIRECTIVES'];"
+        "assert 'csp.middleware.CSPMiddleware' in s.MIDDLEWARE;"
+        "assert 'campuspass.core.headers.SecurityHeadersMiddleware' in s.MIDDLEWARE;"
+        "assert \"'unsafe-inline'\" not in d['script-src'] and d['frame-ancestors'] == [\"'none'\"]"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PAYMENT_", "SMS_"))}
+    env.update(SECRET_KEY="x" * 50, PAYMENT_PROVIDER="wechatpay", SMS_BACKEND="tencent")
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr

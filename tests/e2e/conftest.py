@@ -73,6 +73,34 @@ class Shots:
         return path
 
 
+# Every page of the walks runs under the Content-Security-Policy: a violation (a blocked inline
+# script or handler, a blocked image or style) is reported by the browser and fails the test.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + e.blockedURI + " on " + document.location.pathname + " sample " + e.sample);
+});
+"""
+
+
+def _watch_csp(context):
+    violations: list[str] = []
+    context.add_init_script(CSP_LISTENER)
+
+    def on_page(page):
+        page.on(
+            "console",
+            lambda msg: (
+                violations.append(msg.text)
+                if "CSP violation" in msg.text or "Content Security Policy" in msg.text
+                else None
+            ),
+        )
+        page.on("pageerror", lambda error: violations.append(f"page error: {error}"))
+
+    context.on("page", on_page)
+    return violations
+
+
 @pytest.fixture
 def phone(browser):
     """A phone-sized page with WeChat's user agent."""
@@ -84,19 +112,23 @@ def phone(browser):
         user_agent=WECHAT_UA,
         locale="zh-CN",
     )
+    violations = _watch_csp(context)
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
     context.close()
+    assert not violations, violations
 
 
 @pytest.fixture
 def office(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    violations = _watch_csp(context)
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
     context.close()
+    assert not violations, violations
 
 
 @pytest.fixture

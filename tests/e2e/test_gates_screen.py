@@ -19,7 +19,7 @@ from campuspass.gates.simulators.artemis import ArtemisSimulator
 from campuspass.gates.simulators.isapi import IsapiSimulator
 from tests.renewals.factories import make_pass
 
-from .test_backoffice_flow import PASSWORD, office_user
+from .test_backoffice_flow import office_user, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -65,10 +65,7 @@ def test_gates_screen(office, shots, live_server, monkeypatch):
 
         office_user("gates-admin", ADMIN)
         page = office
-        page.goto(f"{live_server.url}/office/")
-        page.fill("#id_username", "gates-admin")
-        page.fill("#id_password", PASSWORD)
-        page.get_by_role("button", name="登录").click()
+        sign_in(page, live_server.url, "gates-admin")  # own password, then the authenticator
         page.goto(f"{live_server.url}/office/gates/?plate=京A10001")
         page.get_by_text("已到达").first.wait_for()
         assert page.get_by_text("他人录入").first.is_visible()

@@ -8,12 +8,14 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import TestCase
 from django.urls import reverse
 
 from campuspass.core.models import LogEntry
 from campuspass.registry import services
 from campuspass.registry.columns import HEADERS
 from campuspass.registry.models import ImportJob, Pass, Staff, Vehicle
+from tests.conftest import pass_second_factor
 
 from .test_imports import row, write_csv, write_xlsx
 
@@ -26,6 +28,7 @@ User = get_user_model()
 def admin_client(client):
     user = User.objects.create_superuser("boss", password="x" * 12)
     client.force_login(user)
+    pass_second_factor(client, user)
     client.user = user
     return client
 
@@ -170,7 +173,14 @@ def test_deleting_a_referenced_staff_member_is_refused_without_a_500(admin_clien
 def upload(client, path, **extra):
     with open(path, "rb") as handle:
         data = {"file": SimpleUploadedFile(path.name, handle.read()), **extra}
-    return client.post(reverse("admin:registry_pass_import"), data)
+    # the preview is queued after the upload's commit
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(reverse("admin:registry_pass_import"), data)
+
+
+def post_committed(client, url):
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(url)
 
 
 def test_import_upload_preview_confirm(admin_client, tmp_path, settings):
@@ -196,7 +206,7 @@ def test_import_upload_preview_confirm(admin_client, tmp_path, settings):
 
     confirm = reverse("admin:registry_pass_import_confirm", args=[job.pk])
     assert admin_client.get(confirm).status_code == 405
-    assert admin_client.post(confirm).status_code == 302
+    assert post_committed(admin_client, confirm).status_code == 302
     job.refresh_from_db()
     assert job.state == ImportJob.State.DONE and job.finished_at
     assert job.report["imported"] == 1
@@ -232,16 +242,20 @@ def test_import_with_year_given_for_a_file_without_year_column(admin_client, tmp
     ],
 )
 def test_a_bad_file_gives_one_chinese_error_and_writes_nothing(admin_client, name, content, message):
-    response = admin_client.post(
-        reverse("admin:registry_pass_import"), {"file": SimpleUploadedFile(name, content)}
-    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:registry_pass_import"), {"file": SimpleUploadedFile(name, content)}
+        )
     job = ImportJob.objects.get()
     assert job.state == ImportJob.State.FAILED
     assert message in job.error
     html = admin_client.get(response["Location"]).content.decode()
     assert message in html and "确认导入" not in html
     assert (Staff.objects.count(), Pass.objects.count()) == (0, 0)
-    assert not LogEntry.objects.exists()
+    assert set(LogEntry.objects.values_list("action", flat=True)) <= {
+        "core.signin.succeeded",
+        "registry.import.uploaded",
+    }
 
 
 def test_upload_refuses_other_extensions_and_large_files(admin_client, settings):
@@ -318,3 +332,17 @@ def test_anonymous_is_sent_to_login(client):
 
 def test_home_page_links_resolve(client):
     assert client.get("/").status_code == 200
+
+
+def test_the_admin_import_goes_through_the_import_job_service(admin_client, tmp_path, monkeypatch):
+    from campuspass.registry import tasks
+
+    calls = []
+    real = tasks.import_job_create
+    monkeypatch.setattr(
+        "campuspass.registry.admin.import_job_create", lambda **kw: calls.append(kw) or real(**kw)
+    )
+    upload(admin_client, write_csv(tmp_path / "a.csv", [row()]))
+    assert len(calls) == 1 and calls[0]["acting_user"] == admin_client.user
+    entry = LogEntry.objects.get(action="registry.import.uploaded")
+    assert entry.actor == admin_client.user and entry.data["file"] == "a.csv"

@@ -266,3 +266,37 @@ def test_no_transaction_is_open_during_the_vendors_call(monkeypatch, settings):
     message.refresh_from_db()
     assert seen == [False] and message.status == OutboxMessage.Status.SENT and message.attempts == 1
     assert sms_send(message_id=message.pk).attempts == 1  # sent once: never again
+
+
+@pytest.mark.django_db
+def test_a_one_time_code_is_never_in_clear_in_the_outbox_while_it_waits(
+    sms_locmem, django_capture_on_commit_callbacks
+):
+    """Between the commit and the worker the queued row holds only the sealed code: neither its
+    text, its params nor any column of the row contains the digits."""
+    from django.db import connection
+
+    with django_capture_on_commit_callbacks(execute=False):
+        message = sms_enqueue(phone=PHONE, template="otp", params=OTP, related="verify:1")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM sms_outboxmessage WHERE id = %s", [message.pk])
+        row = " ".join(str(value) for value in cursor.fetchone())
+    assert "987654" not in row
+    message.refresh_from_db()
+    assert "验证码 ******" in message.text and message.params["code"] == "******"
+    # the worker opens it for the backend only, then drops the sealed value
+    sms_send(message_id=message.pk)
+    assert sms_locmem[0].text.count("987654") == 1 and sms_locmem[0].params["code"] == "987654"
+    message.refresh_from_db()
+    assert "sealed" not in message.params and "987654" not in message.text
+
+
+@pytest.mark.django_db
+def test_a_sealed_code_that_cannot_be_opened_is_sent_hidden_not_in_clear(
+    sms_locmem, settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        message = sms_enqueue(phone=PHONE, template="otp", params=OTP)
+    settings.SECRET_KEY = "another-key-after-a-rotation"
+    sms_send(message_id=message.pk)
+    assert "987654" not in sms_locmem[0].text

@@ -7,7 +7,6 @@ The status table has no "handed out" status: handing out is recorded on the appr
 
 from __future__ import annotations
 
-import contextlib
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -15,13 +14,12 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
-from campuspass.core.phones import InvalidPhone, normalize_phone
-from campuspass.core.plates import plate_search_variants
+from campuspass.core.roles import COURIER
 
 from ..models import Campaign, RenewalOrder
 from .orders import lock_order
@@ -29,9 +27,7 @@ from .orders import lock_order
 S = RenewalOrder.Status
 F = RenewalOrder.Fulfilment
 
-# The back office's 配送 role (campuspass.backoffice.roles.COURIER); named here so that the renewal
-# core does not import the back office. A test keeps the two equal.
-COURIER_GROUP = "配送"
+COURIER_GROUP = COURIER  # the 配送 role, asked of the roles domain module
 CHANNELS = {"counter": "窗口领取", "delivery": "送证上门"}
 
 
@@ -173,18 +169,10 @@ def order_assign_courier(*, orders: Iterable[RenewalOrder | int], courier: Any, 
 
 
 def order_phone_reveal(*, order: RenewalOrder, acting_user: Any, where: str) -> str:
-    """ "显示完整号码": the staff member's full mobile number, written to the audit log."""
-    staff = order.staff
-    log_action(
-        actor=acting_user,
-        action="core.phone.viewed",
-        obj=staff,
-        reason="查看完整手机号",
-        data={"where": where, "order": order.pk},
-        plate=order.plate,
-        staff_no=staff.staff_no,
-    )
-    return staff.mobile
+    """ "显示完整号码" for an order: `registry.services.reveal_phone` (audited, with the plate)."""
+    from campuspass.registry.services import reveal_phone
+
+    return reveal_phone(staff=order.staff, acting_user=acting_user, where=where, order=order)
 
 
 # --- reads for the counter and delivery screens --------------------------------------------------------
@@ -216,30 +204,10 @@ def building_of(address: str) -> str:
 
 
 def search_orders(*, query: str, campaign: Campaign | None) -> QuerySet[RenewalOrder]:
-    """The campaign's orders of the staff member found by plate (any spelling), staff number, name
-    or phone ("+86 138-…")."""
-    query = " ".join((query or "").split())
-    if not query or campaign is None:
-        return RenewalOrder.objects.none()
-    condition = Q(staff__staff_no=query) | Q(staff__name=query)
-    if len(query) >= 2:
-        condition |= Q(staff__name__contains=query)
-    plate = plate_search_variants(query)
-    if plate:
-        condition |= Q(plate=plate) | Q(vehicle__plate=plate)
-    else:
-        cleaned = "".join(ch for ch in unicodedata.normalize("NFKC", query).upper() if ch.isalnum())
-        if len(cleaned) >= 4 and not cleaned.isdigit():
-            condition |= Q(plate__contains=cleaned)  # a partial plate: "A12345"
-    with contextlib.suppress(InvalidPhone):
-        condition |= Q(staff__mobile=normalize_phone(query))
-    orders = RenewalOrder.objects.filter(campaign=campaign)
-    staff_ids = orders.filter(condition).values("staff_id")
-    return (
-        orders.filter(staff_id__in=staff_ids)
-        .select_related("staff", "new_pass", "handed_out_by", "campaign", "courier")
-        .order_by("staff__name", "plate", "-created_at")
-    )
+    """The counter's search: `renewals.selectors.find_orders` (one reading of a search box)."""
+    from ..selectors import find_orders
+
+    return find_orders(query, campaign=campaign)
 
 
 def pending_pickups(*, campaign: Campaign | None) -> QuerySet[RenewalOrder]:

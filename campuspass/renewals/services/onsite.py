@@ -8,7 +8,6 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
 from campuspass.registry import services as registry
 from campuspass.registry.models import Pass, Staff, Vehicle
@@ -259,15 +258,8 @@ def onsite_refund_note(order: RenewalOrder) -> str:
     return ""
 
 
-def staff_phone_reveal(*, staff: Staff, acting_user: Any, where: str = "onsite") -> str:
-    """ "显示完整号码" at the on-site desk: the full mobile number, written to the audit log first.
-    Raises nothing."""
-    log_action(
-        actor=acting_user,
-        action="core.phone.viewed",
-        obj=staff,
-        reason="现场办理查看完整手机号",
-        data={"where": where},
-        staff_no=staff.staff_no,
-    )
-    return staff.mobile
+def staff_phone_reveal(*, staff: Staff, acting_user: Any, where: str = "onsite.staff") -> str:
+    """ "显示完整号码" at the on-site desk: `registry.services.reveal_phone` (audited)."""
+    from campuspass.registry.services import reveal_phone
+
+    return reveal_phone(staff=staff, acting_user=acting_user, where=where)

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
+from campuspass.core.fieldrules import parse_id
 
 from ..models import RejectReason, RenewalOrder
 from .orders import lock_order, order_approve, order_reject
@@ -148,7 +149,7 @@ def review_reject(*, order: RenewalOrder | int, acting_user: Any, reason: str) -
 def compose_reject_reason(*, reason_ids: list[int] | list[str], note: str = "") -> str:
     """The reason as the staff member reads it: the chosen configured reasons, then the free text.
     Raises nothing (an empty result is refused by review_reject)."""
-    ids = [int(i) for i in reason_ids if str(i).isdigit()]
+    ids = [n for n in (parse_id(i) for i in reason_ids) if n is not None]
     chosen = list(
         RejectReason.objects.filter(pk__in=ids, active=True)
         .order_by("position", "id")

@@ -138,7 +138,8 @@ def ensure_users() -> dict[str, str]:
     saved: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     from django.contrib.auth.models import Group
 
-    from campuspass.backoffice.roles import ensure_groups
+    from campuspass.core.roles import ensure_groups
+    from campuspass.core.signin import require_password_change
 
     ensure_groups()
     User = get_user_model()
@@ -151,6 +152,8 @@ def ensure_users() -> dict[str, str]:
                 user = User(username=username, first_name=display, is_staff=superuser, is_superuser=superuser)
             user.set_password(password)
             user.save()
+            # Chosen by the loader, not by the person: changed at the first sign-in.
+            require_password_change(user)
             saved[username] = password
         user.groups.add(Group.objects.get(name=role))
     path.parent.mkdir(parents=True, exist_ok=True)

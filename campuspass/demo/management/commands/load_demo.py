@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from campuspass.core.demo import load_demo
+from campuspass.demo.loader import load_demo
 
 
 class Command(BaseCommand):
