@@ -106,6 +106,8 @@ CATALOGUE: tuple[AuditAction, ...] = (
     AuditAction("registry.pass.imported", "导入通行证", "row, file, changes"),
     AuditAction("registry.import.completed", "导入完成", "file, imported, updated, unchanged, rejected"),
     AuditAction("registry.export.created", "导出登记库", "year, rows"),
+    AuditAction("registry.import.uploaded", "上传导入文件", "file, size, sha256, year"),
+    AuditAction("registry.import.confirmed", "确认导入", "file"),
     # --- people, sign-in, back office ---
     AuditAction("core.phone.viewed", "查看完整手机号", "where"),
     AuditAction("core.signin.succeeded", "登录", "ip"),
@@ -118,6 +120,11 @@ CATALOGUE: tuple[AuditAction, ...] = (
     AuditAction("backoffice.user.activated", "启用账号", "username"),
     AuditAction("backoffice.user.deactivated", "停用账号", "username"),
     AuditAction("backoffice.user.password_reset", "重置密码", "username"),
+    AuditAction("backoffice.user.second_factor_reset", "重置动态口令", "devices"),
+    AuditAction("core.password.changed", "修改密码", "—"),
+    AuditAction("core.otp.enrolled", "绑定动态口令", "—"),
+    AuditAction("core.otp.verified", "动态口令验证通过", "—"),
+    AuditAction("core.otp.failed", "动态口令错误", "—"),
     AuditAction("backoffice.export.created", "导出", "kind, filters, rows, file"),
     # --- gates (issue 15) ---
     AuditAction("gates.pass.suspended", "暂停通行", "原因在 reason"),

@@ -65,7 +65,12 @@ def test_production_sends_a_content_security_policy_and_a_permissions_policy():
         "assert \"'unsafe-inline'\" not in d['script-src'] and d['frame-ancestors'] == [\"'none'\"]"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PAYMENT_", "SMS_"))}
-    env.update(SECRET_KEY="x" * 50, PAYMENT_PROVIDER="wechatpay", SMS_BACKEND="tencent")
+    env.update(
+        SECRET_KEY="x" * 50,
+        PAYMENT_PROVIDER="wechatpay",
+        SMS_BACKEND="tencent",
+        SITE_URL="https://pass.example",
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
