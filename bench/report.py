@@ -63,6 +63,26 @@ def plots(result: dict, folder: Path) -> list[str]:
     plt.close(fig)
     files.append(path.name)
     del rounds
+
+    runs = result.get("notifications") or []
+    if runs:
+        fig, ax = plt.subplots(figsize=(10, 3.5))
+        for n, run in enumerate(runs, 1):
+            points = run.get("schedule") or []
+            ax.plot([p[0] for p in points], [p[1] for p in points], ".", markersize=3, label=f"run {n}")
+        ax.axhline(100, color="grey", linestyle=":", linewidth=1)
+        ax.set_yscale("log")
+        ax.set_xlabel("scheduled send time (s)")
+        ax.set_ylabel("latency from schedule (ms)")
+        ax.set_title(
+            f"Payment notifications, open loop at {runs[0]['rate_per_s']:.0f}/s (goal p99 <= 100 ms)"
+        )
+        ax.legend()
+        fig.tight_layout()
+        path = folder / "notifications.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        files.append(path.name)
     return files
 
 
@@ -128,6 +148,22 @@ def write_report(result: dict, doc: Path) -> None:
     for name, f in result["web"].items():
         lines.append(_row(name, f))
     lines += ["", *[f"![{name}](performance/{name})" for name in images], ""]
+    if result.get("notifications"):
+        lines += [
+            "## Payment notifications (open loop)",
+            "",
+            "Signed and encrypted by the payment simulator's keys, posted on a fixed schedule by",
+            "`bench/notify.py`; latency counts from each notification's scheduled time.",
+            "",
+            "| run | rate/s | sent | answered | p50 ms | p99 ms | max ms | statuses | errors |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for n, r in enumerate(result["notifications"], 1):
+            lines.append(
+                f"| {n} | {r['rate_per_s']:.0f} | {r['sent']} | {r['answered']} | {r['p50_ms']} | {r['p99_ms']} "
+                f"| {r['max_ms']} | {r['statuses']} | {r['errors']} |"
+            )
+        lines.append("")
     if result.get("exports"):
         lines += [
             "## Exports (one client, whole file)",

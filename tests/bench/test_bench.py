@@ -152,6 +152,19 @@ def test_result_file_and_report(tmp_path):
         "web": {"dashboard /office/": figure},
         "exports": {"orders": {"status": 200, "bytes": 100, "seconds_median": 0.1, "seconds_max": 0.1}},
         "import": {"rows": 10, "seconds": 1.0, "rows_per_second": 10, "peak_rss_mb": 90.0, "exit_code": 0},
+        "notifications": [
+            {
+                "rate_per_s": 50.0,
+                "sent": 3,
+                "answered": 3,
+                "p50_ms": 12.0,
+                "p99_ms": 30.0,
+                "max_ms": 31.0,
+                "statuses": {"200": 3},
+                "errors": 0,
+                "schedule": [[0.0, 12.0], [0.02, 30.0], [0.04, 11.0]],
+            }
+        ],
         "not_measured_yet": ["the flow"],
         "total_seconds": 1.0,
     }
@@ -164,8 +177,27 @@ def test_result_file_and_report(tmp_path):
     assert ISSUE_TABLE[0][1] in text
     assert (tmp_path / "performance" / "web.png").stat().st_size > 1000
     assert (tmp_path / "performance" / "references.png").exists()
+    assert (tmp_path / "performance" / "notifications.png").exists()
+    assert "| 1 | 50 | 3 | 3 | 12.0 | 30.0 | 31.0 |" in text
 
 
 def test_a_target_defaults_to_an_admin_get():
     target = Target("x", "g", ["/office/"])
     assert (target.method, target.role, target.xff) == ("GET", "admin", False)
+
+
+def test_prepared_notifications_are_signed_payments_the_site_accepts(campaign, client):
+    from bench.notify import percentile, prepare
+    from campuspass.payments.simulator.bank import signed_headers
+
+    generate(passes=300, orders=200, campaign=campaign, seed=3)
+    unpaid = RenewalOrder.objects.filter(status="pending_payment").count()
+    assert unpaid >= 1
+    bodies = prepare(unpaid + 5, "http://127.0.0.1/pay/notify/payment/")
+    assert len(bodies) == unpaid  # one per unpaid order, never more
+    headers = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in signed_headers(bodies[0]).items()}
+    headers.pop("HTTP_CONTENT_TYPE")
+    response = client.post("/pay/notify/payment/", bodies[0], content_type="application/json", **headers)
+    assert response.status_code in (200, 204)
+    assert RenewalOrder.objects.filter(status="pending_payment").count() == unpaid - 1
+    assert percentile([5.0, 1.0, 3.0], 50) == 3.0 and percentile([], 99) == 0.0
