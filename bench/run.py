@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,7 @@ SIZES = {
         "passes": 20_000,
         "orders": 10_000,
         "seconds": 3,
+        "connections": 8,
         "rounds": 1,
         "import_rows": 5_000,
         "notify_seconds": 5,
@@ -55,6 +57,7 @@ SIZES = {
         "orders": 500_000,
         "seconds": 5,
         "rounds": 3,
+        "connections": 32,
         "import_rows": 100_000,
         "notify_seconds": 30,
     },
@@ -84,6 +87,8 @@ class Target:
     xff: bool = False
     connections: int | None = None  # None: the run's default
     goal: str = ""
+    headers: list[str] = field(default_factory=list)  # per path: tab-separated "Name: value"
+    fresh: Callable[[Target], None] | None = None  # re-signs paths/headers before each round
 
 
 def wrk_available() -> str:
@@ -155,6 +160,15 @@ def setup(options, env: dict[str, str]) -> dict:
     generated["campaign"] = campaign.pk
     generated["order_pk"] = campaign.orders.order_by("pk").values_list("pk", flat=True).first()
     generated["vendor"] = connection.vendor
+    from django.apps import apps
+
+    if apps.is_installed("campuspass.gates"):  # the gate check API (issue 15)
+        from campuspass.gates import keys
+        from campuspass.gates.models import Gate
+
+        key_id, salt = keys.new_key()
+        Gate.objects.create(name="基准测试道闸", kind="pull", key_id=key_id, key_salt=salt)
+        generated["gate_key"] = (key_id, keys.derive_secret(key_id, salt))
     from bench.notify import prepare
 
     runs = options.rounds
@@ -188,7 +202,11 @@ def count_queries(targets: list[Target], setup_info: dict) -> dict[str, dict]:
                 body = {k: unquote_plus(v) for k, v in body.items()}
                 response = client.post(path, body, REMOTE_ADDR="10.255.0.1")
             else:
-                response = client.get(path)
+                extra = {}
+                for pair in target.headers[0].split("\t") if target.headers else []:
+                    name, _, value = pair.partition(": ")
+                    extra["HTTP_" + name.upper().replace("-", "_")] = value
+                response = client.get(path, **extra)
         counts[target.name] = {
             "status": response.status_code,
             "statements": len(queries.captured_queries),
@@ -200,7 +218,10 @@ def count_queries(targets: list[Target], setup_info: dict) -> dict[str, dict]:
 # ---------------------------------------------------------------- targets
 
 
-def targets_for(info: dict, passes: int) -> list[Target]:
+def targets_for(info: dict, passes: int, *, per_kind: bool = True) -> list[Target]:
+    """Every measured page. `per_kind`: one search figure per kind of query (plate, name, staff
+    number, phone, missing); otherwise one figure per search screen rotating through all kinds
+    (the quick size)."""
     from urllib.parse import quote
 
     from bench.generate import mobile_of, name_of, plate_of, staff_no_of
@@ -221,6 +242,10 @@ def targets_for(info: dict, passes: int) -> list[Target]:
         "missing": missing_plates + ["不存在的人", "99999999", "19900000000"],
     }
     q = lambda base, key, values: [f"{base}{key}={quote(v)}" for v in values]  # noqa: E731
+    names, plates = searches["name"], searches["plate"]
+    if not per_kind:
+        mixed = [v for values in searches.values() for v in values]
+        searches = {"all kinds": mixed[::2] + mixed[1::2]}
     targets = [
         Target("home /m/", "self-service", ["/m/"], role="anonymous", goal="≥ 0.5× pk"),
         Target(
@@ -271,11 +296,31 @@ def targets_for(info: dict, passes: int) -> list[Target]:
             )
         )
     targets.append(
-        Target("audit search: person", "searches", q("/office/audit/?", "person", searches["name"]))
+        Target("audit search: person", "searches", q("/office/audit/?", "person", names))
     )
     targets.append(
-        Target("audit search: plate", "searches", q("/office/audit/?", "plate", searches["plate"]))
+        Target("audit search: plate", "searches", q("/office/audit/?", "plate", plates))
     )
+    if info.get("gate_key"):
+        key_id, secret = info["gate_key"]
+        gate_plates = [plate_of(i) for i in rows] + missing_plates
+
+        def sign_requests(target: Target, count: int = 30_000) -> None:
+            from campuspass.gates import keys
+
+            target.paths, target.headers = [], []
+            for k in range(count):
+                params = [("plate", gate_plates[k % len(gate_plates)])]
+                signed = keys.signed_headers(key_id, secret, "GET", "/api/gate/v1/check", params)
+                target.paths.append(f"/api/gate/v1/check?plate={quote(params[0][1])}")
+                target.headers.append("\t".join(f"{k2}: {v}" for k2, v in signed.items()))
+
+        gate = Target(
+            "gate check /api/gate/v1/check", "gates", [], role="anonymous", goal="≥ 1.0× bare, p99 ≤ 20 ms"
+        )
+        gate.fresh = sign_requests
+        sign_requests(gate, 3)  # a few, for the query count
+        targets.append(gate)
     targets.append(Target("admin staff list", "searches", ["/admin/registry/staff/"]))
     targets.append(Target("admin pass list", "searches", ["/admin/registry/pass/"]))
     return targets
@@ -297,9 +342,14 @@ def run_wrk(
         "BENCH_CSRF": csrf if target.method == "POST" else "",
         "BENCH_XFF": "1" if target.xff else "0",
         "BENCH_BODIES": "",
+        "BENCH_HEADERS": "",
     }
     if target.method == "POST" and target.role == "anonymous":
         env["BENCH_COOKIE"] = cookie.split("; ")[-1]  # only the CSRF cookie
+    if target.headers:
+        headers_file = work / "headers.txt"
+        headers_file.write_text("\n".join(target.headers) + "\n")
+        env["BENCH_HEADERS"] = str(headers_file)
     if target.bodies:
         bodies_file = work / "bodies.txt"
         bodies_file.write_text("\n".join(target.bodies) + "\n")
@@ -359,6 +409,8 @@ def measure_web(wrk: str, base: str, targets: list[Target], info: dict, options,
             samples["pk"].append(
                 run_wrk(wrk, base, pk, info["cookie"], info["csrf"], options.seconds, conns, work)
             )
+            if target.fresh:
+                target.fresh(target)
             samples["target"].append(
                 run_wrk(wrk, base, target, info["cookie"], info["csrf"], options.seconds, conns, work)
             )
@@ -502,7 +554,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--orders", type=int)
     parser.add_argument("--seconds", type=int, help="length of one wrk round")
     parser.add_argument("--rounds", type=int)
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", type=int)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--import-rows", type=int)
     parser.add_argument("--notify-rate", type=float, default=50.0, help="payment notifications per second")
@@ -516,7 +568,7 @@ def main(argv: list[str] | None = None) -> dict:
         if getattr(options, key) is None:
             setattr(options, key, value)
     wrk = wrk_available()
-    work = Path(tempfile.mkdtemp(prefix="campuspass-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="campuspass-prodbench-"))
     db_url = os.environ.get("BENCH_DATABASE_URL", "")
     if db_url:
         reset_database(db_url)
@@ -542,7 +594,9 @@ def main(argv: list[str] | None = None) -> dict:
     print(
         f"generated {info['passes']} passes, {info['orders']} orders in {info['total_seconds']} s", flush=True
     )
-    targets = [t for t in targets_for(info, options.passes) if options.only in t.name]
+    targets = [
+        t for t in targets_for(info, options.passes, per_kind=not options.quick) if options.only in t.name
+    ]
     queries = count_queries(targets, info)
     from django.db import connections
 
@@ -591,7 +645,6 @@ def main(argv: list[str] | None = None) -> dict:
         "import": imported,
         "not_measured_yet": [
             "whole renewal flow end to end with concurrent simulated staff (OTP, photo, consent, pay, notification)",
-            "gate check /api/gate/v1/check (issue 15, not on main yet)",
         ],
         "total_seconds": round(time.perf_counter() - started, 1),
     }
