@@ -295,12 +295,8 @@ def targets_for(info: dict, passes: int, *, per_kind: bool = True) -> list[Targe
                 goal="p95 ≤ 50 ms",
             )
         )
-    targets.append(
-        Target("audit search: person", "searches", q("/office/audit/?", "person", names))
-    )
-    targets.append(
-        Target("audit search: plate", "searches", q("/office/audit/?", "plate", plates))
-    )
+    targets.append(Target("audit search: person", "searches", q("/office/audit/?", "person", names)))
+    targets.append(Target("audit search: plate", "searches", q("/office/audit/?", "plate", plates)))
     if info.get("gate_key"):
         key_id, secret = info["gate_key"]
         gate_plates = [plate_of(i) for i in rows] + missing_plates
