@@ -168,12 +168,13 @@ def write_report(result: dict, doc: Path) -> None:
         lines += [
             "## Exports (one client, whole file)",
             "",
-            "| export | status | bytes | seconds (median) | max |",
-            "|---|---|---|---|---|",
+            "| export | status | bytes | seconds (median) | max | failures |",
+            "|---|---|---|---|---|---|",
         ]
         for kind, e in result["exports"].items():
             lines.append(
-                f"| {kind} | {e['status']} | {e['bytes']:,} | {e['seconds_median']} | {e['seconds_max']} |"
+                f"| {kind} | {e['status']} | {e['bytes']:,} | {e['seconds_median']} | {e['seconds_max']} "
+                f"| {'; '.join(e.get('failures', []))} |"
             )
         lines.append("")
     if result.get("import"):

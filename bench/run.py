@@ -435,24 +435,36 @@ def measure_web(wrk: str, base: str, targets: list[Target], info: dict, options,
 
 def measure_exports(base: str, info: dict, repeat: int) -> dict:
     """Each export downloaded `repeat` times in a row (one client: an export is a single person's
-    action, its time matters, not its throughput)."""
+    action, its time matters, not its throughput). A failure (e.g. gunicorn's 30 s worker timeout
+    answering 500) is recorded as measured, not raised."""
+    import urllib.error
+
     results = {}
     for kind in ("orders", "refunds", "fulfilment", "passes"):
-        timings, size, status = [], 0, 0
+        timings, size, status, failures = [], 0, 0, []
         for _ in range(repeat):
             request = urllib.request.Request(  # noqa: S310 - loopback only
                 f"{base}/office/exports/{kind}.xlsx", headers={"Cookie": info["cookie"]}
             )
             started = time.perf_counter()
-            with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310 - loopback
-                status = response.status
-                size = len(response.read())
+            try:
+                with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310 - loopback
+                    status = response.status
+                    size = len(response.read())
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+                failures.append(f"HTTP {exc.code} after {time.perf_counter() - started:.1f} s")
+            except OSError as exc:
+                status = -1
+                failures.append(f"{type(exc).__name__} after {time.perf_counter() - started:.1f} s")
             timings.append(time.perf_counter() - started)
+            drain(base)
         results[kind] = {
             "status": status,
             "bytes": size,
             "seconds_median": round(statistics.median(timings), 3),
             "seconds_max": round(max(timings), 3),
+            "failures": failures,
         }
         print(f"export {kind:12s} {results[kind]}", flush=True)
     return results
