@@ -122,6 +122,15 @@ def write_report(result: dict, doc: Path) -> None:
             "> run), so absolute figures are low and noisy. The ratios to the reference views, measured in",
             "> alternating rounds of the same run, are the figures to compare.",
         ]
+    if result["size"] == "quick":
+        lines += [
+            "",
+            "> **Quick size only.** The one-million-pass run did not fit this session on the shared machine",
+            "> (about 43 figures × 3 rounds × 3 measurements — (a), (b), the figure — of 5 s, plus backlog drains:",
+            "> over an hour under this load). Its exact command:",
+            "> `make bench-full BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/cp13 BENCH_REDIS_URL=redis://127.0.0.1:6379/13`",
+            "> (equivalently `.venv/bin/python bench/run.py` with those two variables set).",
+        ]
     lines += [
         "",
         f"Generating the data took {g['total_seconds']} s ({', '.join(f'{k} {v} s' for k, v in g['seconds'].items())}); "
