@@ -202,9 +202,16 @@ def write_report(result: dict, doc: Path) -> None:
         return web.get(name, {}).get(key, "—")
 
     lines += [
-        "## Causes still open (issue 13; fixes were held back this session, the files are being changed",
-        "## by other issues)",
+        "## Causes still open",
         "",
+        "Issue 13's fixes were held back this session: the files are being changed by other issues.",
+        "",
+        *[
+            f"- **Export {kind}**: {'; '.join(e['failures'])} — longer than gunicorn's default 30 s worker "
+            "timeout, so the worker is killed and the download fails (stream it, or build it as a task)."
+            for kind, e in (result.get("exports") or {}).items()
+            if e.get("failures")
+        ],
         f"- **Sessions in the database**: every staff page pays a session query; the plate lookup POST runs "
         f"{figure('plate lookup POST', 'statements')} statements here (goal ≤ 12).",
         "- **OTP throttles** (`verification/otp.py`, issue 14 is changing it): an UPDATE and a re-read per",
