@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint bench lock clean-demo
+.PHONY: run test install lint bench bench-full bench-import lock clean-demo
 
 ## make run: install everything, migrate the SQLite database, load demo data, serve on :8000
 run: install
@@ -37,9 +37,19 @@ lint: install
 	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 
-## make bench: import 100,000-row CSV and XLSX files; numbers in bench/results.json
+## make bench: the product benchmark at the quick size (20,000 passes; a few minutes) on a fresh
+## SQLite file, or on BENCH_DATABASE_URL (WIPED first) with BENCH_REDIS_URL; writes
+## bench/results.json and docs/performance.md with its plots (docs/performance/)
 bench: install
-	$(PY) bench/import_bench.py --rows 100000 --out bench/results.json
+	$(PY) bench/run.py --quick
+
+## make bench-full: 1,000,000 passes and 500,000 orders (PostgreSQL: set BENCH_DATABASE_URL)
+bench-full: install
+	$(PY) bench/run.py
+
+## make bench-import: import 100,000-row CSV and XLSX files into fresh SQLite; bench/import.json
+bench-import: install
+	$(PY) bench/import_bench.py --rows 100000 --out bench/import.json
 
 ## make lock: re-pin requirements.lock after changing pyproject.toml
 lock:

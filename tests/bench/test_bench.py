@@ -1,0 +1,203 @@
+"""The benchmark's pieces on a tiny size (issue 13): the generator's rows and invariants, the
+reference views (only in the benchmark's URLconf), every measured target answering, and the
+result file and report. No timings are asserted here: speed is measured by `make bench`."""
+
+import datetime as dt
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db.models import Count
+from django.test import Client
+from django.urls import Resolver404, resolve
+
+from bench.generate import ORDER_MIX, generate, mobile_of, name_of, plate_of, staff_no_of
+from bench.run import ISSUE_TABLE, Target, count_queries, summarise, targets_for
+from campuspass.core.demo import ensure_campaign
+from campuspass.registry.models import Pass, Staff, Vehicle
+from campuspass.renewals.models import Refund, RenewalOrder
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def campaign():
+    return ensure_campaign(dt.date.today().year - 1)
+
+
+@pytest.fixture
+def bench_settings(settings):
+    settings.ROOT_URLCONF = "bench.urls"
+    settings.TEMPLATES = [
+        {
+            **settings.TEMPLATES[0],
+            "DIRS": [*settings.TEMPLATES[0]["DIRS"], settings.BASE_DIR / "bench" / "templates"],
+        }
+    ]
+    return settings
+
+
+def test_generator_writes_a_consistent_registry_and_orders(campaign):
+    info = generate(passes=120, orders=60, campaign=campaign, seed=1)
+
+    assert (Staff.objects.count(), Vehicle.objects.count(), Pass.objects.count()) == (120, 120, 120)
+    assert RenewalOrder.objects.filter(campaign=campaign).count() == 60
+    assert info["passes"] == 120 and info["orders"] == 60
+    assert sum(info["statuses"].values()) == 60
+    assert set(info["statuses"]) == {s for s, _ in ORDER_MIX}
+    # the values the benchmark searches for are the ones written, and every row is complete
+    staff = Staff.objects.get(staff_no=staff_no_of(17))
+    assert (staff.name, staff.mobile) == (name_of(17), mobile_of(17))
+    vehicle = Vehicle.objects.get(plate=plate_of(17))
+    assert vehicle.owner == staff and vehicle.created_at is not None and vehicle.brand_model == ""
+    last_year = Pass.objects.get(vehicle=vehicle)
+    assert last_year.holder == staff and last_year.year == campaign.previous_year
+    assert last_year.review_status == "approved" and last_year.valid_from < last_year.valid_to
+    # each order renews its own pass, for the same person and plate; ids line up
+    for order in RenewalOrder.objects.select_related("previous_pass", "vehicle"):
+        assert order.previous_pass.vehicle_id == order.vehicle_id
+        assert order.previous_pass.holder_id == order.staff_id
+        assert order.plate == order.vehicle.plate
+        assert (order.paid_at is not None) == (order.status not in ("pending_payment", "closed"))
+    assert not RenewalOrder.objects.values("previous_pass").annotate(n=Count("id")).filter(n__gt=1).exists()
+    refunding = RenewalOrder.objects.filter(status__in=["refunding", "refunded", "refund_failed"])
+    assert Refund.objects.count() == refunding.count()
+    assert set(Refund.objects.values_list("order_id", flat=True)) == set(
+        refunding.values_list("pk", flat=True)
+    )
+
+
+def test_generator_refuses_a_registry_that_is_not_empty(campaign):
+    generate(passes=3, orders=1, campaign=campaign)
+    with pytest.raises(ValueError, match="not empty"):
+        generate(passes=3, orders=1, campaign=campaign)
+    with pytest.raises(ValueError, match="one order per pass"):
+        generate(passes=3, orders=4, campaign=campaign)
+
+
+def test_plates_are_distinct_and_valid_length():
+    plates = {plate_of(i) for i in range(0, 2_400_000, 997)}
+    assert len(plates) == len(range(0, 2_400_000, 997))
+    assert all(len(p) == 7 for p in plates)
+
+
+def test_reference_views_answer_in_the_bench_urlconf_only(bench_settings, campaign):
+    generate(passes=5, orders=0, campaign=campaign)
+    client = Client()
+    bare = client.get("/bench/bare/")
+    assert bare.status_code == 200 and bare.json() == {"ok": True}
+    first = Pass.objects.order_by("pk").first()
+    page = client.get(f"/bench/pk/?pk={first.pk}")
+    assert page.status_code == 200
+    assert first.number in page.content.decode()
+    assert len(page.content) > 4000  # about the size of a staff page
+
+    bench_settings.ROOT_URLCONF = "campuspass.urls"
+    with pytest.raises(Resolver404):
+        resolve("/bench/bare/")
+    assert client.get("/bench/pk/").status_code == 404
+
+
+def test_every_target_is_a_real_page_that_answers(bench_settings, campaign):
+    generate(passes=200, orders=100, campaign=campaign)
+    admin = get_user_model().objects.create_superuser("bench-admin", password="x-Very-long-9")
+    client = Client()
+    client.force_login(admin)
+    info = {
+        "orders": 100,
+        "order_pk": RenewalOrder.objects.order_by("pk").values_list("pk", flat=True).first(),
+        "cookie": f"sessionid={client.cookies['sessionid'].value}; csrftoken={'a' * 32}",
+    }
+    targets = targets_for(info, 200)
+    names = [t.name for t in targets]
+    assert len(names) == len(set(names))
+    for kind in ("plate", "name", "staff_no", "phone", "missing"):
+        assert f"counter search: {kind}" in names
+        assert f"admin pass search: {kind}" in names
+    assert any(t.method == "POST" and t.xff for t in targets)  # distinct client addresses
+    for target in targets:
+        for path in target.paths:
+            resolve(path.split("?")[0])
+    counts = count_queries(targets, info)
+    assert set(counts) == set(names)
+    for name, figure in counts.items():
+        assert figure["status"] in (200, 302), name
+        assert figure["statements"] >= 1, name
+
+
+def test_result_file_and_report(tmp_path):
+    from bench.report import write_report
+
+    rounds = [{"requests": 10, "rps": 5.0, "p50_ms": 3.0, "p99_ms": 9.0, "max_ms": 9.5, "errors": 0}]
+    figure = summarise(rounds)
+    figure.update(bare=summarise(rounds), pk=summarise(rounds), ratio_bare=1.0, ratio_pk=1.0)
+    figure.update(group="back office", goal="≤ 200 ms", statements=4, status=200)
+    assert figure["rps"] == 5.0 and figure["errors"] == 0 and figure["requests"] == 10
+    machine = {
+        "cpus": 2,
+        "python": "3.11",
+        "system": "Linux",
+        "load_average_1_5_15": [6.0, 5.0, 4.0],
+        "shared_and_loaded": True,
+    }
+    result = {
+        "measured_at": "2026-11-29T17:00:00+00:00",
+        "size": "quick",
+        "machine_before": machine,
+        "machine_after": machine,
+        "database": "sqlite",
+        "server": {"gunicorn_workers": 2},
+        "load": {"generator": "wrk -t1", "connections": 32, "seconds_per_round": 2, "rounds": 1},
+        "generated": {"passes": 10, "orders": 5, "seconds": {"staff": 0.1}, "total_seconds": 0.3},
+        "web": {"dashboard /office/": figure},
+        "exports": {"orders": {"status": 200, "bytes": 100, "seconds_median": 0.1, "seconds_max": 0.1}},
+        "import": {"rows": 10, "seconds": 1.0, "rows_per_second": 10, "peak_rss_mb": 90.0, "exit_code": 0},
+        "notifications": [
+            {
+                "rate_per_s": 50.0,
+                "sent": 3,
+                "answered": 3,
+                "p50_ms": 12.0,
+                "p99_ms": 30.0,
+                "max_ms": 31.0,
+                "statuses": {"200": 3},
+                "errors": 0,
+                "schedule": [[0.0, 12.0], [0.02, 30.0], [0.04, 11.0]],
+            }
+        ],
+        "not_measured_yet": ["the flow"],
+        "total_seconds": 1.0,
+    }
+    json.dumps(result)  # the result file is plain JSON
+    doc = tmp_path / "performance.md"
+    write_report(result, doc)
+    text = doc.read_text()
+    assert "Measured under load" in text and "[6.0, 5.0, 4.0]" in text
+    assert "| dashboard /office/ | 5 | 3.0 | 9.0 | 1.0 | 1.0 | 4 | 200 | 0 | ≤ 200 ms |" in text
+    assert ISSUE_TABLE[0][1] in text
+    assert (tmp_path / "performance" / "web.png").stat().st_size > 1000
+    assert (tmp_path / "performance" / "references.png").exists()
+    assert (tmp_path / "performance" / "notifications.png").exists()
+    assert "| 1 | 50 | 3 | 3 | 12.0 | 30.0 | 31.0 |" in text
+
+
+def test_a_target_defaults_to_an_admin_get():
+    target = Target("x", "g", ["/office/"])
+    assert (target.method, target.role, target.xff) == ("GET", "admin", False)
+
+
+def test_prepared_notifications_are_signed_payments_the_site_accepts(campaign, client):
+    from bench.notify import percentile, prepare
+    from campuspass.payments.simulator.bank import signed_headers
+
+    generate(passes=300, orders=200, campaign=campaign, seed=3)
+    unpaid = RenewalOrder.objects.filter(status="pending_payment").count()
+    assert unpaid >= 1
+    bodies = prepare(unpaid + 5, "http://127.0.0.1/pay/notify/payment/")
+    assert len(bodies) == unpaid  # one per unpaid order, never more
+    headers = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in signed_headers(bodies[0]).items()}
+    headers.pop("HTTP_CONTENT_TYPE")
+    response = client.post("/pay/notify/payment/", bodies[0], content_type="application/json", **headers)
+    assert response.status_code in (200, 204)
+    assert RenewalOrder.objects.filter(status="pending_payment").count() == unpaid - 1
+    assert percentile([5.0, 1.0, 3.0], 50) == 3.0 and percentile([], 99) == 0.0
