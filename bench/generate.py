@@ -125,7 +125,7 @@ def generate(*, passes: int, orders: int, campaign, seed: int = 2019) -> dict:
     """Fill the registry (last year = campaign.previous_year) and this campaign's orders. The
     tables must not hold registry rows yet (the benchmark migrates a fresh database)."""
     from campuspass.registry.models import Pass, Staff, Vehicle
-    from campuspass.renewals.models import Refund, RenewalOrder
+    from campuspass.renewals.models import Payment, Refund, RenewalOrder
 
     if passes > MAX_PASSES:
         raise ValueError(f"at most {MAX_PASSES} passes")
@@ -206,10 +206,7 @@ def generate(*, passes: int, orders: int, campaign, seed: int = 2019) -> dict:
                 "validity": "not_yet" if status == "approved" else "",
                 "amount_fen": campaign.price_fen,
                 "out_trade_no": f"CPB{i:012d}",
-                "transaction_id": f"4200B{i:020d}" if paid else None,
-                "paid_amount_fen": campaign.price_fen if paid else 0,
                 "paid_at": created + dt.timedelta(minutes=2) if paid else None,
-                "payment_method": "wechat" if paid else "",
                 "fulfilment": "delivery" if i % 5 == 0 else "pickup",
                 "closed_at": created + dt.timedelta(minutes=15) if status == "closed" else None,
                 "created_at": created,
@@ -218,13 +215,40 @@ def generate(*, passes: int, orders: int, campaign, seed: int = 2019) -> dict:
         _write(RenewalOrder, (order(i) for i in range(orders)), now)
         timings["orders"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        refund_status = {"refunding": "processing", "refunded": "succeeded", "refund_failed": "failed"}
         order0 = _first_id(RenewalOrder) if orders else 0
+        # The ledger (decision 0006): every paid order has its applied WeChat payment.
+        paid_orders = [i for i, s in enumerate(statuses) if s not in ("pending_payment", "closed")]
+        _write(
+            Payment,
+            (
+                {
+                    "campaign_id": campaign.pk,
+                    "order_id": order0 + i,
+                    "kind": "renewal",
+                    "method": "wechat",
+                    "reference": f"4200B{i:020d}",
+                    "out_trade_no": f"CPB{i:012d}",
+                    "amount_fen": campaign.price_fen,
+                    "state": "applied",
+                    "paid_at": campaign.window_start + dt.timedelta(minutes=2),
+                    "source": "bench",
+                    "created_at": now,
+                }
+                for i in paid_orders
+            ),
+            now,
+        )
+        payment0 = _first_id(Payment) if paid_orders else 0
+        payment_of = {i: payment0 + n for n, i in enumerate(paid_orders)}
+        timings["payments"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        refund_status = {"refunding": "processing", "refunded": "succeeded", "refund_failed": "failed"}
         _write(
             Refund,
             (
                 {
                     "order_id": order0 + i,
+                    "payment_id": payment_of[i],
                     "out_refund_no": f"RB{i:012d}",
                     "amount_fen": campaign.price_fen,
                     "status": refund_status[s],

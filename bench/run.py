@@ -134,7 +134,7 @@ def setup(options, env: dict[str, str]) -> dict:
 
     from bench.generate import generate
     from campuspass.backoffice.roles import ensure_groups
-    from campuspass.core.demo import ensure_campaign
+    from campuspass.demo.loader import ensure_campaign
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0, interactive=False)
@@ -473,7 +473,7 @@ def measure_exports(base: str, info: dict, repeat: int) -> dict:
 def measure_import(rows: int, env: dict[str, str], work: Path) -> dict:
     """Import a generated registry file of `rows` rows (next year's passes) into the benchmark's
     database beside the million already there, as the import command does it in production."""
-    from campuspass.core.demo import generate_registry
+    from campuspass.demo.loader import generate_registry
 
     year = dt.date.today().year + 1
     path = generate_registry(work / f"import-{rows}.csv", rows=rows, year=year, seed=rows)

@@ -13,7 +13,7 @@ from django.urls import Resolver404, resolve
 
 from bench.generate import ORDER_MIX, generate, mobile_of, name_of, plate_of, staff_no_of
 from bench.run import ISSUE_TABLE, Target, count_queries, summarise, targets_for
-from campuspass.core.demo import ensure_campaign
+from campuspass.demo.loader import ensure_campaign
 from campuspass.registry.models import Pass, Staff, Vehicle
 from campuspass.renewals.models import Refund, RenewalOrder
 
