@@ -241,20 +241,24 @@ PAYMENT_SIMULATOR_TIME_SCALE = float(os.environ.get("PAYMENT_SIMULATOR_TIME_SCAL
 PAYMENT_NOTIFICATION_HANDLER = "campuspass.renewals.services.payments.apply_payment_notification"
 REFUND_NOTIFICATION_HANDLER = "campuspass.renewals.services.payments.apply_refund_notification"
 
-# Periodic jobs (`manage.py run_scheduler` enqueues them; the worker runs them): (task, seconds).
+# Periodic jobs (decision 0018): `manage.py run_scheduler` enqueues each task at the times of its
+# crontab expression, read in TIME_ZONE (Asia/Shanghai); a worker runs it. A number instead of an
+# expression means "every N seconds" and is only for quick functions the scheduler calls itself.
 PERIODIC_TASKS = [
-    ("campuspass.renewals.tasks.check_unpaid_orders_task", 60),
-    ("campuspass.renewals.tasks.check_refunds_task", 300),
-    ("campuspass.renewals.tasks.update_validity_task", 3600),
-    ("campuspass.renewals.tasks.reconcile_yesterday_task", 86400),
-    ("campuspass.renewals.tasks.purge_id_photos_task", 86400),
-    ("campuspass.sms.tasks.retry_failed_sms", 300),
-    ("campuspass.verification.tasks.purge_verification_state", 86400),
-    ("campuspass.payments.tasks.prune_used_nonces_task", 86400),
-    ("campuspass.core.housekeeping.prune_task_results", 86400),
-    ("campuspass.gates.tasks.gates_due_task", 60),
-    ("campuspass.gates.tasks.gates_full_compare_task", 86400),
-    ("campuspass.gates.tasks.prune_gate_records_task", 86400),
+    ("campuspass.renewals.tasks.check_unpaid_orders_task", "* * * * *"),  # every minute
+    ("campuspass.renewals.tasks.check_refunds_task", "*/5 * * * *"),  # every 5 minutes
+    ("campuspass.sms.tasks.retry_failed_sms", "*/5 * * * *"),  # every 5 minutes
+    ("campuspass.renewals.tasks.update_validity_task", "1 * * * *"),  # hourly, first at 00:01
+    # WeChat Pay's bill for a day is ready after 10:00 the next day.
+    ("campuspass.renewals.tasks.reconcile_yesterday_task", "30 10 * * *"),
+    ("campuspass.renewals.tasks.purge_id_photos_task", "30 3 * * *"),  # nightly, 03:30
+    ("campuspass.verification.tasks.purge_verification_state", "15 4 * * *"),
+    ("campuspass.payments.tasks.prune_used_nonces_task", "45 4 * * *"),
+    ("campuspass.core.housekeeping.prune_task_results", "0 5 * * *"),
+    # Gate whitelist pushes due (retries), nightly full comparison with each gate, pruning.
+    ("campuspass.gates.tasks.gates_due_task", "* * * * *"),
+    ("campuspass.gates.tasks.gates_full_compare_task", "20 2 * * *"),
+    ("campuspass.gates.tasks.prune_gate_records_task", "50 4 * * *"),
 ]
 if PAYMENT_PROVIDER == "simulator":  # its notifications and refund settlements, every few seconds
     PERIODIC_TASKS.append(("campuspass.payments.simulator.bank.deliver_due_notifications", 5))
