@@ -265,3 +265,44 @@ if PAYMENT_PROVIDER == "simulator":  # its notifications and refund settlements,
 
 # A form that fails the CSRF check gets a Chinese page saying what to do (templates/403_csrf.html).
 CSRF_FAILURE_VIEW = "campuspass.core.views.csrf_failure"
+
+# --- Production: health, metrics, structured logs (issue #12, decision 0020) -------------------
+INSTALLED_APPS.append("health_check")
+# Outermost: the request id is on every log line of the request, and latency covers everything.
+MIDDLEWARE[:0] = [
+    "campuspass.core.logcontext.RequestContextMiddleware",
+    "campuspass.core.metrics.LatencyMiddleware",
+]
+# GET /metrics: with a token, Prometheus sends "Authorization: Bearer <token>"; without, loopback only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Readiness fails when the oldest ready task waited longer, or no scheduler enqueued for this long.
+HEALTH_QUEUE_LAG_SECONDS = int(os.environ.get("HEALTH_QUEUE_LAG_SECONDS", "300"))
+HEALTH_SCHEDULER_STALE_SECONDS = int(os.environ.get("HEALTH_SCHEDULER_STALE_SECONDS", "300"))
+# A refund not finished after this many minutes counts as stuck (metric campuspass_refunds_stuck).
+REFUND_STUCK_MINUTES = int(os.environ.get("REFUND_STUCK_MINUTES", "60"))
+# Logs: "plain" (one readable line) or "json" (one JSON object per line, for journald/Loki/ELK).
+# Either way each line carries request_id, task_id, task, order_no and out_trade_no, and mobile and
+# ID-card numbers are masked.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
+LOGGING["filters"] = {
+    "context": {"()": "campuspass.core.logcontext.ContextFilter"},
+    "redact": {"()": "campuspass.core.logcontext.RedactFilter"},
+}
+LOGGING["formatters"] = {
+    "plain": {
+        "format": "%(asctime)s %(levelname)s %(name)s [req=%(request_id)s task=%(task_id)s "
+        "order=%(order_no)s trade=%(out_trade_no)s] %(message)s"
+    },
+    "json": {
+        "()": "pythonjsonlogger.json.JsonFormatter",
+        "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(task_id)s %(task)s "
+        "%(order_no)s %(out_trade_no)s",
+        "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+    },
+}
+LOGGING["handlers"]["console"] = {
+    "class": "logging.StreamHandler",
+    "formatter": "json" if LOG_FORMAT == "json" else "plain",
+    "filters": ["context", "redact"],
+}
+LOGGING["loggers"]["apscheduler"] = {"level": "WARNING"}
