@@ -1,5 +1,7 @@
 """Production: everything secret or machine-specific must come from the environment."""
 
+import os
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
@@ -31,3 +33,7 @@ if SMS_BACKEND in {"console", "file", "locmem"} and not env_bool("ALLOW_TEST_SMS
         f"SMS_BACKEND is '{SMS_BACKEND}' in production: set SMS_BACKEND=aliyun or tencent with its credentials "  # noqa: F405
         "(or ALLOW_TEST_SMS_IN_PRODUCTION=1 for a staging site)."
     )
+
+# --- Logs (issue #12): one JSON object per line unless LOG_FORMAT says otherwise ---------------
+if "LOG_FORMAT" not in os.environ:
+    LOGGING["handlers"]["console"]["formatter"] = "json"  # noqa: F405
