@@ -127,7 +127,7 @@ code() { curl -ks -o /dev/null -w '%{http_code}' "$@"; }
 check "http redirects to https" test "$(code "http://127.0.0.1:$http_port/m/")" = 301
 check "landing page over TLS through nginx" test "$(code "$url/")" = 200
 check "request id from nginx is echoed" bash -c "curl -ksI '$url/' | grep -qiE '^x-request-id: [0-9a-f]{32}'"
-static=$(cd "$var/staticfiles" && find . -name '*.css' | head -1 | cut -c3-)
+static=$(cd "$var/staticfiles" && find . -name '*.css' -print -quit | cut -c3-)
 check "static files served by nginx from disk ($static)" test "$(code "$url/static/$static")" = 200
 check "HSTS header" bash -c "curl -ksI '$url/' | grep -qi '^strict-transport-security'"
 echo secret >"$store/probe.txt"
