@@ -38,6 +38,7 @@ psql "$PG/postgres" -qc "create database $db" >/dev/null
 say "step 3: the private store (one host: a local directory)"
 store="$work/srv/campuspass-private" var="$work/var/lib/campuspass"
 install -d -m 700 "$store" "$var" "$work/backups" "$work/run"
+chmod 755 "$work" && install -d -m 755 "$work/var" "$work/var/www" "$work/var/www/static"  # nginx's user reads static
 
 say "step 4: the env file from deploy/campuspass.env.example"
 envfile="$work/etc/campuspass.env"
@@ -51,6 +52,7 @@ setv DATABASE_URL "$PG/$db"
 setv REDIS_URL "$REDIS"
 setv CAMPUSPASS_VAR_DIR "$var"
 setv PRIVATE_STORAGE_ROOT "$store"
+setv STATIC_ROOT "$work/var/www/static"
 setv PAYMENT_PROVIDER simulator
 setv ALLOW_SIMULATOR_IN_PRODUCTION 1
 setv SMS_BACKEND file
@@ -94,7 +96,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
 sed -e "s|listen 80;|listen 127.0.0.1:$http_port;|; /listen \[::\]:80;/d" \
   -e "s|listen 443 ssl http2;|listen 127.0.0.1:$https_port ssl http2;|; /listen \[::\]:443/d" \
   -e "s|server 127.0.0.1:8000|server 127.0.0.1:$app_port|" \
-  -e "s|/etc/ssl/campuspass|$work|g; s|/var/lib/campuspass|$var|g; s|/srv/campuspass-private|$store|g" \
+  -e "s|/etc/ssl/campuspass|$work|g; s|/var/www/campuspass-static|$work/var/www/static|g; s|/srv/campuspass-private|$store|g" \
   -e "s|/etc/nginx/campuspass_proxy_params|$opt/deploy/nginx/campuspass_proxy_params|g" \
   -e "s|/var/log/nginx/campuspass.access.log|$work/nginx-access.log|; s|pass.example.edu.cn|127.0.0.1|g" \
   "$opt/deploy/nginx/campuspass.conf" >"$work/site.conf"
@@ -127,7 +129,7 @@ code() { curl -ks -o /dev/null -w '%{http_code}' "$@"; }
 check "http redirects to https" test "$(code "http://127.0.0.1:$http_port/m/")" = 301
 check "landing page over TLS through nginx" test "$(code "$url/")" = 200
 check "request id from nginx is echoed" bash -c "curl -ksI '$url/' | grep -qiE '^x-request-id: [0-9a-f]{32}'"
-static=$(cd "$var/staticfiles" && find . -name '*.css' -print -quit | cut -c3-)
+static=$(cd "$work/var/www/static" && find . -name '*.css' -print -quit | cut -c3-)
 check "static files served by nginx from disk ($static)" test "$(code "$url/static/$static")" = 200
 check "HSTS header" bash -c "curl -ksI '$url/' | grep -qi '^strict-transport-security'"
 echo secret >"$store/probe.txt"

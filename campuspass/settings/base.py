@@ -275,6 +275,8 @@ MIDDLEWARE[:0] = [
 ]
 # GET /metrics: with a token, Prometheus sends "Authorization: Bearer <token>"; without, loopback only.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# collectstatic writes here; nginx serves it (deploy/nginx), so it lives outside the private var dir.
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", str(STATIC_ROOT)))
 # Readiness fails when the oldest ready task waited longer, or no scheduler enqueued for this long.
 HEALTH_QUEUE_LAG_SECONDS = int(os.environ.get("HEALTH_QUEUE_LAG_SECONDS", "300"))
 HEALTH_SCHEDULER_STALE_SECONDS = int(os.environ.get("HEALTH_SCHEDULER_STALE_SECONDS", "300"))
