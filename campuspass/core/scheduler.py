@@ -109,7 +109,9 @@ def _start(job: Job) -> None:
     job_callable = import_string(job.path)
     if hasattr(job_callable, "enqueue"):
         result = job_callable.enqueue()  # a task: a worker runs it
-        logger.info("periodic task enqueued", extra={"job": job.path, "task_id": str(result.id)})
+        logger.info(
+            "periodic task enqueued: %s", job.path, extra={"job": job.path, "task_id": str(result.id)}
+        )
     else:
         job_callable()  # a quick function: run here
 
@@ -149,7 +151,7 @@ def run_due(jobs: list[Job], now: datetime | None = None) -> list[str]:
             if run_job_if_due(job, now):
                 started.append(job.path)
         except Exception:  # one broken job must not stop the others
-            logger.exception("periodic job failed to start", extra={"job": job.path})
+            logger.exception("periodic job %s failed to start", job.path, extra={"job": job.path})
     return started
 
 
@@ -187,6 +189,6 @@ def build_scheduler(jobs: list[Job] | None = None, scheduler_class=None):
 def run_forever() -> None:
     jobs = load_jobs()
     for job in jobs:
-        logger.info("periodic job", extra={"job": job.path, "schedule": job.describe()})
+        logger.info("periodic job %s: %s", job.path, job.describe())
     run_due(jobs)  # catch up what was missed while no scheduler ran
     build_scheduler(jobs).start()
