@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -164,7 +164,13 @@ def last_run_at() -> datetime | None:
 
 def _guarded(job: Job) -> Callable[[], None]:
     def fire() -> None:
-        run_due([job])
+        # APScheduler runs jobs on its own threads: drop a connection the database closed meanwhile
+        # (a PostgreSQL restart) instead of failing on it forever.
+        close_old_connections()
+        try:
+            run_due([job])
+        finally:
+            close_old_connections()
 
     return fire
 
