@@ -30,6 +30,7 @@ import os
 import pickle
 import re
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ __all__ = ["ImportFileError", "ImportReport", "import_passes", "recover_unfinish
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1000
+CHUNK_PAUSE_SECONDS = 0.05  # SQLite only: between two chunks, for other writers (decision 0021)
 STAFF_NO_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,31}$")
 YEAR_RE = re.compile(r"^(\d{4})(?:\.0+)?年?(?:度)?$")
 DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]0?0:00(?::00)?)?$")
@@ -372,8 +374,12 @@ class Importer:
         report: ImportReport,
         staff_final: dict[str, dict],
         staff_final_rows: dict[str, int],
+        remaining: dict | None = None,
     ):
         self.file_name = file_name
+        # How many rows still to come use each key (staff number, plate, pass number): a record none
+        # of whose keys is used again is dropped from memory after its chunk (see _forget).
+        self.remaining = remaining
         self.report = report
         self.staff_final = staff_final  # staff_no -> values of the last valid row with it
         self.staff_final_rows = staff_final_rows  # staff_no -> that row's number
@@ -430,7 +436,7 @@ class Importer:
         )
         # Per year and per key, without OR: each is then answered from a unique index.
         for year in {r.year for r in rows}:
-            numbers = {r.number for r in rows if r.year == year} - {n for y, n in pass_by_number if y == year}
+            numbers = {r.number for r in rows if r.year == year and (year, r.number) not in pass_by_number}
             vehicle_ids = [vehicles[p].pk for p in chunk_plates if p in vehicles and vehicles[p].pk]
             found = _select(pass_query + f" WHERE p.year = {int(year)} AND p.number IN ({{}})", numbers)
             if vehicle_ids:
@@ -461,6 +467,7 @@ class Importer:
                     valid_to=_as_date(valid_to),
                     vehicle=vehicle,
                     holder=Record(pk=holder_id, staff_no=holder_no),
+                    loaded_plate=plate,
                 )
                 pass_by_number.setdefault((year_, number), permit)
                 pass_by_plate.setdefault((year_, plate), permit)
@@ -472,6 +479,50 @@ class Importer:
             self._flush(pending)
             for permit in pending.new_passes:
                 self.loaded[permit.pk] = permit
+        if self.remaining is not None:
+            self._forget(rows)
+
+    def _forget(self, rows: list[ParsedRow]) -> None:
+        """Drop the records no later row can reach. A later chunk finds a record only by a key of one
+        of its rows: staff number, plate (vehicles, and passes by vehicle) or pass number. A pass is
+        kept while its number, its plate now or its plate when loaded is still to come, so a later
+        chunk never reads from the database a pass this import has moved (in a dry run the database
+        would not know)."""
+        remaining = self.remaining
+        for row in rows:
+            remaining[("s", row.staff_no)] -= 1
+            remaining[("v", row.plate)] -= 1
+            remaining[("n", row.year, row.number)] -= 1
+        for row in rows:
+            if not remaining[("s", row.staff_no)]:
+                self.staff_by_no.pop(row.staff_no, None)
+            if not remaining[("v", row.plate)]:
+                self.vehicles.pop(row.plate, None)
+            permit = self.pass_by_number.get((row.year, row.number))
+            if permit is not None:
+                self._forget_pass(permit)
+            permit = self.pass_by_plate.get((row.year, row.plate))
+            if permit is not None:
+                self._forget_pass(permit)
+
+    def _forget_pass(self, permit: Record) -> None:
+        remaining = self.remaining
+        plate = permit.vehicle.plate
+        loaded_plate = permit.__dict__.get("loaded_plate", plate)
+        if (
+            remaining.get(("n", permit.year, permit.number))
+            or remaining.get(("v", plate))
+            or remaining.get(("v", loaded_plate))
+        ):
+            return
+        year = permit.year
+        if self.pass_by_number.get((year, permit.number)) is permit:
+            del self.pass_by_number[(year, permit.number)]
+        for key in ((year, plate), (year, loaded_plate)):
+            if self.pass_by_plate.get(key) is permit:
+                del self.pass_by_plate[key]
+        if permit.pk is not None:
+            self.loaded.pop(permit.pk, None)
 
     def _reject_conflicts(
         self, row: ParsedRow, existing: Record | None, holder_of_plate: Record | None
@@ -718,7 +769,13 @@ class Importer:
 
 
 def _read_and_spill(
-    table: Table, year: int | None, report: ImportReport, spill, progress: Progress | None, total: int | None
+    table: Table,
+    year: int | None,
+    report: ImportReport,
+    spill,
+    progress: Progress | None,
+    total: int | None,
+    remaining: dict | None = None,
 ) -> tuple[dict[str, dict], dict[str, int], int]:
     """Pass 1. Returns the final staff values per staff number, the row each came from, and the
     number of valid rows.
@@ -758,6 +815,9 @@ def _read_and_spill(
             staff_final[parsed.staff_no] = parsed.staff
             staff_final_rows[parsed.staff_no] = row_number
             chunk.append(parsed)
+            if remaining is not None:
+                for key in _row_keys(parsed):
+                    remaining[key] = remaining.get(key, 0) + 1
             valid += 1
             if len(chunk) >= CHUNK_SIZE:
                 pickle.dump(chunk, spill, protocol=pickle.HIGHEST_PROTOCOL)
@@ -767,6 +827,11 @@ def _read_and_spill(
     if chunk:
         pickle.dump(chunk, spill, protocol=pickle.HIGHEST_PROTOCOL)
     return staff_final, staff_final_rows, valid
+
+
+def _row_keys(row: ParsedRow) -> tuple:
+    """The keys by which a later chunk can reach this row's records (see Importer._forget)."""
+    return (("s", row.staff_no), ("v", row.plate), ("n", row.year, row.number))
 
 
 def _spilled_chunks(spill) -> Iterator[list[ParsedRow]]:
@@ -902,6 +967,10 @@ def _apply_all(importer, spill, report, progress, total, *, write, after_chunk=N
             with transaction.atomic():  # short: one chunk
                 importer.apply_chunk(chunk)
                 after_chunk(importer.undo)
+            if connection.vendor == "sqlite":
+                # SQLite's waiting writers poll (every few ms up to 100 ms): leave them a window to
+                # take the lock before the next chunk does, or an OTP request can wait out the import.
+                time.sleep(CHUNK_PAUSE_SECONDS)
         else:
             importer.apply_chunk(chunk, write=False)
         done += len(chunk)
@@ -973,8 +1042,9 @@ def import_passes(
         with open_table(path, year_given=year is not None) as table:
             estimate = table.total_rows
             read_total = 2 * estimate if estimate else None
+            remaining: dict = {}
             staff_final, staff_final_rows, valid = _read_and_spill(
-                table, year, report, spill, progress, read_total
+                table, year, report, spill, progress, read_total, remaining
             )
         total = report.total_rows + valid
         if progress:
@@ -985,6 +1055,7 @@ def import_passes(
             report=report,
             staff_final=staff_final,
             staff_final_rows=staff_final_rows,
+            remaining=remaining,
         )
         if dry_run:
             _apply_all(importer, spill, report, progress, total, write=False)
