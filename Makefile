@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint bench bench-full bench-import lock clean-demo
+.PHONY: run test install lint bench bench-full bench-import bench-import-concurrency bench-queue deploy-replay lock clean-demo
 
 ## make run: install everything, migrate the SQLite database, load demo data, serve on :8000
 run: install
@@ -50,6 +50,20 @@ bench-full: install
 ## make bench-import: import 100,000-row CSV and XLSX files into fresh SQLite; bench/import.json
 bench-import: install
 	$(PY) bench/import_bench.py --rows 100000 --out bench/import.json
+
+## make bench-import-concurrency: OTP and payment-notification latency during a 100,000-row import
+## (SQLite, and PostgreSQL at BENCH_PG); numbers in bench/import_concurrency.json
+BENCH_PG ?= postgres://postgres@127.0.0.1:5432
+bench-import-concurrency: install
+	$(PY) bench/import_concurrency.py --pg $(BENCH_PG)
+
+## make bench-queue: task throughput with 1, 2 and 4 workers on PostgreSQL; bench/queue.json
+bench-queue: install
+	$(PY) bench/queue_bench.py --pg $(BENCH_PG)
+
+## make deploy-replay: follow README "Running it for real" in a throw-away directory and database
+deploy-replay:
+	bash scripts/replay-deploy.sh
 
 ## make lock: re-pin requirements.lock after changing pyproject.toml
 lock:

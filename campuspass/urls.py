@@ -4,6 +4,7 @@ from django.shortcuts import redirect
 from django.urls import include, path, reverse
 from django.utils.http import urlencode
 
+from campuspass.core import metrics as core_metrics
 from campuspass.core import views as core_views
 from campuspass.gates.api import api as gate_api
 
@@ -31,4 +32,6 @@ urlpatterns = [
     path("m/", include("campuspass.selfservice.urls")),
     path("office/", include("campuspass.backoffice.urls")),
     path("api/gate/v1/", gate_api.urls),
+    path("health/", include("campuspass.core.health")),
+    path("metrics", core_metrics.metrics_view, name="metrics"),
 ]

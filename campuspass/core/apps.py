@@ -11,3 +11,6 @@ class CoreConfig(AppConfig):
         # migration, so this changes nothing in the database).
         if apps.is_installed("django_tasks_db"):
             apps.get_app_config("django_tasks_database").verbose_name = "后台任务"
+        from .logcontext import connect_task_signals
+
+        connect_task_signals()

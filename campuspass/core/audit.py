@@ -3,13 +3,17 @@ exists exactly when the change it describes was committed."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
+from . import logcontext
 from .models import LogEntry
+
+logger = logging.getLogger("campuspass.audit")
 
 SYSTEM_LABEL = "系统"
 
@@ -52,7 +56,32 @@ def log_action(**kwargs: Any) -> LogEntry:
     """Write one audit entry. Keyword arguments as `build_entry`."""
     entry = build_entry(**kwargs)
     entry.save()
+    _log_move(entry, kwargs.get("obj"))
     return entry
+
+
+def _log_move(entry: LogEntry, obj: models.Model | None) -> None:
+    """One structured log line per audited move, keyed by order number and out_trade_no (never the
+    object's text, which may name a person)."""
+    order = obj if hasattr(obj, "out_trade_no") else None
+    if (
+        order is None
+        and obj is not None
+        and "order" in getattr(getattr(obj, "_state", None), "fields_cache", {})
+    ):
+        order = obj.order if hasattr(obj.order, "out_trade_no") else None
+    if order is not None:
+        logcontext.bind(order_no=order.pk, out_trade_no=order.out_trade_no)
+    elif obj is not None and hasattr(obj, "order_id"):
+        logcontext.bind(order_no=obj.order_id)
+    logger.info(
+        "audit %s",
+        entry.action,
+        extra={
+            "action": entry.action,
+            "object_type": entry.content_type.model if entry.content_type_id else "",
+        },
+    )
 
 
 def log_actions(entries: Iterable[LogEntry], batch_size: int = 1000) -> None:

@@ -108,6 +108,7 @@ CATALOGUE: tuple[AuditAction, ...] = (
     AuditAction("registry.export.created", "导出登记库", "year, rows"),
     AuditAction("registry.import.uploaded", "上传导入文件", "file, size, sha256, year"),
     AuditAction("registry.import.confirmed", "确认导入", "file"),
+    AuditAction("registry.import.rolled_back", "导入失败已撤回", "journal, operations, kept_in_use"),
     # --- people, sign-in, back office ---
     AuditAction("core.phone.viewed", "查看完整手机号", "where"),
     AuditAction("core.signin.succeeded", "登录", "ip"),

@@ -71,3 +71,24 @@ class PasswordState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {'须修改' if self.must_change else '已修改'}"
+
+
+class PeriodicRun(models.Model):
+    """One fire time of a periodic job, claimed by the scheduler that enqueued it (decision 0018).
+
+    The unique (job, due_at) pair is the lock: however many schedulers run, one insert wins and only
+    that scheduler enqueues. A `baseline` row only records when a job was first seen."""
+
+    job = models.CharField("任务", max_length=200)
+    due_at = models.DateTimeField("计划时间")
+    claimed_at = models.DateTimeField("放入队列时间", default=timezone.now, db_index=True)
+    claimed_by = models.CharField("调度进程", max_length=100, blank=True)
+    baseline = models.BooleanField("仅记录起点", default=False)
+
+    class Meta:
+        verbose_name = "定时任务运行记录"
+        verbose_name_plural = "定时任务运行记录"
+        constraints = [models.UniqueConstraint(fields=["job", "due_at"], name="core_periodic_run_once")]
+
+    def __str__(self) -> str:
+        return f"{self.job} @ {self.due_at:%Y-%m-%d %H:%M}"

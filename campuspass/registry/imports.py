@@ -3,9 +3,19 @@
 How it stays correct and fast on 100,000 rows:
 - Pass 1 reads the file once, validates every row and spills the parsed rows to a temporary file
   in chunks; it also learns the final values of every staff number ("the later row wins").
-- Pass 2 applies the rows chunk by chunk inside ONE transaction: per chunk, three queries fetch the
-  existing staff, vehicles and passes, new rows are inserted in bulk and every write is audited.
-  A dry run is pass 2 rolled back, so the preview is exactly what the import will do.
+- Pass 2 applies the rows chunk by chunk, EACH CHUNK IN ITS OWN SHORT TRANSACTION (decision 0021), so
+  codes, payments and staff pages keep writing while a 100,000-row file goes in (on SQLite one big
+  transaction held the only write lock for the whole import). Per chunk, three queries fetch the
+  existing staff, vehicles and passes not seen yet, new rows are inserted in bulk and every write is
+  audited. What earlier chunks did stays in memory (the records are kept), and that in-memory view
+  is authoritative for every record already seen.
+- The dry run is the same pass 2 WITHOUT writing (no transaction, no lock): the same code makes the
+  same decisions from the same view, so the preview equals the import.
+- Nothing half-written: before each chunk commits, its undo (rows created, old values of rows
+  changed) is appended to a journal file on the private store and fsynced. If the import fails, the
+  journal is undone in reverse; if the process dies, the next import undoes it first
+  (`recover_unfinished_imports`). One import at a time (a PostgreSQL advisory lock, or a
+  file lock on SQLite), held across all chunks.
 - A row that cannot be imported is rejected with its spreadsheet row number and field; the rest go
   on. A file that cannot be read at all raises ImportFileError before anything is written.
 """
@@ -13,17 +23,24 @@ How it stays correct and fast on 100,000 rows:
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
+import logging
+import os
 import pickle
 import re
 import tempfile
+import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from campuspass.core import plate_kinds
@@ -37,9 +54,12 @@ from .columns import REVIEW_STATUS_BY_LABEL, STAFF_STATUS_BY_LABEL
 from .models import Pass, Staff, Vehicle
 from .reading import ImportFileError, Table, clean_text, open_table
 
-__all__ = ["ImportFileError", "ImportReport", "import_passes"]
+__all__ = ["ImportFileError", "ImportReport", "import_passes", "recover_unfinished_imports"]
+
+logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1000
+CHUNK_PAUSE_SECONDS = 0.05  # SQLite only: between two chunks, for other writers (decision 0021)
 STAFF_NO_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,31}$")
 YEAR_RE = re.compile(r"^(\d{4})(?:\.0+)?年?(?:度)?$")
 DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]0?0:00(?::00)?)?$")
@@ -354,8 +374,12 @@ class Importer:
         report: ImportReport,
         staff_final: dict[str, dict],
         staff_final_rows: dict[str, int],
+        remaining: dict | None = None,
     ):
         self.file_name = file_name
+        # How many rows still to come use each key (staff number, plate, pass number): a record none
+        # of whose keys is used again is dropped from memory after its chunk (see _forget).
+        self.remaining = remaining
         self.report = report
         self.staff_final = staff_final  # staff_no -> values of the last valid row with it
         self.staff_final_rows = staff_final_rows  # staff_no -> that row's number
@@ -365,23 +389,32 @@ class Importer:
         self.actor_id = acting_user.pk if getattr(acting_user, "is_authenticated", False) else None
         self.actor_label = actor_label_for(acting_user)
         self.reason = f"导入文件 {file_name}"
+        # Every record seen so far, as this import left it: authoritative over the database for
+        # later chunks (in a dry run nothing is written, so the database would not know).
+        self.staff_by_no: dict[str, Record] = {}
+        self.vehicles: dict[str, Record] = {}
+        self.pass_by_number: dict[tuple[int, str], Record] = {}
+        self.pass_by_plate: dict[tuple[int, str], Record] = {}
+        self.loaded: dict[int, Record] = {}
+        # What the current chunk changes, in order: ("c", model, record) or ("u", model, record, old).
+        self.undo: list[tuple] = []
 
-    def apply_chunk(self, rows: list[ParsedRow]) -> None:
-        staff_by_no = {}
+    def apply_chunk(self, rows: list[ParsedRow], *, write: bool = True) -> None:
+        staff_by_no = self.staff_by_no
         for pk, staff_no, *values in _select(
             "SELECT s.id, s.staff_no, s.name, s.department, s.mobile, s.status FROM registry_staff s"
             " WHERE s.staff_no IN ({})",
-            {r.staff_no for r in rows},
+            {r.staff_no for r in rows} - staff_by_no.keys(),
         ):
             staff_by_no[staff_no] = Record(
                 pk=pk, staff_no=staff_no, **dict(zip(STAFF_FIELDS, values, strict=True))
             )
-        vehicles = {}
+        vehicles = self.vehicles
         for pk, plate, vehicle_type, brand_model, color, colour, plate_type, owner_id, owner_no in _select(
             "SELECT v.id, v.plate, v.vehicle_type, v.brand_model, v.color, v.plate_colour, v.plate_type,"
             " v.owner_id, s.staff_no"
             " FROM registry_vehicle v JOIN registry_staff s ON s.id = v.owner_id WHERE v.plate IN ({})",
-            {r.plate for r in rows},
+            {r.plate for r in rows} - vehicles.keys(),
         ):
             owner = Record(pk=owner_id, staff_no=owner_no)
             vehicles[plate] = Record(
@@ -394,9 +427,8 @@ class Importer:
                 plate_type=plate_type,
                 owner=owner,
             )
-        pass_by_number: dict[tuple[int, str], Record] = {}
-        pass_by_plate: dict[tuple[int, str], Record] = {}
-        loaded: dict[int, Record] = {}
+        pass_by_number, pass_by_plate, loaded = self.pass_by_number, self.pass_by_plate, self.loaded
+        chunk_plates = {r.plate for r in rows}
         pass_query = (
             "SELECT p.id, p.year, p.number, p.review_status, p.valid_from, p.valid_to,"  # noqa: S105
             " p.vehicle_id, v.plate, p.holder_id, s.staff_no FROM registry_pass p"
@@ -404,8 +436,8 @@ class Importer:
         )
         # Per year and per key, without OR: each is then answered from a unique index.
         for year in {r.year for r in rows}:
-            numbers = {r.number for r in rows if r.year == year}
-            vehicle_ids = [v.pk for v in vehicles.values()]
+            numbers = {r.number for r in rows if r.year == year and (year, r.number) not in pass_by_number}
+            vehicle_ids = [vehicles[p].pk for p in chunk_plates if p in vehicles and vehicles[p].pk]
             found = _select(pass_query + f" WHERE p.year = {int(year)} AND p.number IN ({{}})", numbers)
             if vehicle_ids:
                 found += _select(
@@ -435,13 +467,62 @@ class Importer:
                     valid_to=_as_date(valid_to),
                     vehicle=vehicle,
                     holder=Record(pk=holder_id, staff_no=holder_no),
+                    loaded_plate=plate,
                 )
-                pass_by_number[(year_, number)] = permit
-                pass_by_plate[(year_, plate)] = permit
+                pass_by_number.setdefault((year_, number), permit)
+                pass_by_plate.setdefault((year_, plate), permit)
         pending = Pending()
+        self.undo = []
         for row in rows:
             self._apply_row(row, staff_by_no, vehicles, pass_by_number, pass_by_plate, pending)
-        self._flush(pending)
+        if write:
+            self._flush(pending)
+            for permit in pending.new_passes:
+                self.loaded[permit.pk] = permit
+        if self.remaining is not None:
+            self._forget(rows)
+
+    def _forget(self, rows: list[ParsedRow]) -> None:
+        """Drop the records no later row can reach. A later chunk finds a record only by a key of one
+        of its rows: staff number, plate (vehicles, and passes by vehicle) or pass number. A pass is
+        kept while its number, its plate now or its plate when loaded is still to come, so a later
+        chunk never reads from the database a pass this import has moved (in a dry run the database
+        would not know)."""
+        remaining = self.remaining
+        for row in rows:
+            remaining[("s", row.staff_no)] -= 1
+            remaining[("v", row.plate)] -= 1
+            remaining[("n", row.year, row.number)] -= 1
+        for row in rows:
+            if not remaining[("s", row.staff_no)]:
+                self.staff_by_no.pop(row.staff_no, None)
+            if not remaining[("v", row.plate)]:
+                self.vehicles.pop(row.plate, None)
+            permit = self.pass_by_number.get((row.year, row.number))
+            if permit is not None:
+                self._forget_pass(permit)
+            permit = self.pass_by_plate.get((row.year, row.plate))
+            if permit is not None:
+                self._forget_pass(permit)
+
+    def _forget_pass(self, permit: Record) -> None:
+        remaining = self.remaining
+        plate = permit.vehicle.plate
+        loaded_plate = permit.__dict__.get("loaded_plate", plate)
+        if (
+            remaining.get(("n", permit.year, permit.number))
+            or remaining.get(("v", plate))
+            or remaining.get(("v", loaded_plate))
+        ):
+            return
+        year = permit.year
+        if self.pass_by_number.get((year, permit.number)) is permit:
+            del self.pass_by_number[(year, permit.number)]
+        for key in ((year, plate), (year, loaded_plate)):
+            if self.pass_by_plate.get(key) is permit:
+                del self.pass_by_plate[key]
+        if permit.pk is not None:
+            self.loaded.pop(permit.pk, None)
 
     def _reject_conflicts(
         self, row: ParsedRow, existing: Record | None, holder_of_plate: Record | None
@@ -474,6 +555,7 @@ class Importer:
 
         file_name, row_number, plate, staff_no = self.file_name, row.row, row.plate, row.staff_no
         audit = pending.audit.append  # (model, record, action, data, plate, staff_no)
+        undo = self.undo.append
         changed = False
         created: list[str] = []
 
@@ -484,8 +566,10 @@ class Importer:
             staff = Record.of({"pk": None, "staff_no": staff_no, "department": "", **staff_values})
             staff_by_no[staff_no] = staff
             pending.new_staff.append(staff)
+            undo(("c", Staff, staff))
             created.append("staff")
         elif changes := _changes(staff, staff_values):
+            undo(("u", Staff, staff, {f: getattr(staff, f) for f in STAFF_FIELDS}))
             staff.__dict__.update(staff_values)
             if staff.pk:
                 pending.dirty_staff[staff.pk] = staff
@@ -511,12 +595,21 @@ class Importer:
             )
             vehicles[plate] = vehicle
             pending.new_vehicles.append(vehicle)
+            undo(("c", Vehicle, vehicle))
             created.append("vehicle")
         else:
             changes = _changes(vehicle, row.vehicle)
             if not _same(vehicle.owner, staff):
                 changes["owner"] = [vehicle.owner.staff_no, staff.staff_no]
             if changes:
+                undo(
+                    (
+                        "u",
+                        Vehicle,
+                        vehicle,
+                        {**{f: getattr(vehicle, f) for f in VEHICLE_FIELDS}, "owner": vehicle.owner},
+                    )
+                )
                 vehicle.__dict__.update(row.vehicle)
                 vehicle.owner = staff
                 if vehicle.pk:
@@ -539,6 +632,7 @@ class Importer:
                 }
             )
             pending.new_passes.append(permit)
+            undo(("c", Pass, permit))
             pass_by_number[number_key] = pass_by_plate[plate_key] = permit
             created.append("pass")
             data = {"file": file_name, "row": row_number, "created": created}
@@ -554,6 +648,8 @@ class Importer:
         if not _same(existing.holder, staff):
             changes["holder"] = [existing.holder.staff_no, staff.staff_no]
         if changes:
+            old = {f: getattr(existing, f) for f in PASS_FIELDS}
+            undo(("u", Pass, existing, {**old, "vehicle": existing.vehicle, "holder": existing.holder}))
             existing.__dict__.update(row.pass_values)
             existing.vehicle, existing.holder = vehicle, staff
             pending.dirty_passes.append(existing)
@@ -673,7 +769,13 @@ class Importer:
 
 
 def _read_and_spill(
-    table: Table, year: int | None, report: ImportReport, spill, progress: Progress | None, total: int | None
+    table: Table,
+    year: int | None,
+    report: ImportReport,
+    spill,
+    progress: Progress | None,
+    total: int | None,
+    remaining: dict | None = None,
 ) -> tuple[dict[str, dict], dict[str, int], int]:
     """Pass 1. Returns the final staff values per staff number, the row each came from, and the
     number of valid rows.
@@ -713,6 +815,9 @@ def _read_and_spill(
             staff_final[parsed.staff_no] = parsed.staff
             staff_final_rows[parsed.staff_no] = row_number
             chunk.append(parsed)
+            if remaining is not None:
+                for key in _row_keys(parsed):
+                    remaining[key] = remaining.get(key, 0) + 1
             valid += 1
             if len(chunk) >= CHUNK_SIZE:
                 pickle.dump(chunk, spill, protocol=pickle.HIGHEST_PROTOCOL)
@@ -724,6 +829,11 @@ def _read_and_spill(
     return staff_final, staff_final_rows, valid
 
 
+def _row_keys(row: ParsedRow) -> tuple:
+    """The keys by which a later chunk can reach this row's records (see Importer._forget)."""
+    return (("s", row.staff_no), ("v", row.plate), ("n", row.year, row.number))
+
+
 def _spilled_chunks(spill) -> Iterator[list[ParsedRow]]:
     spill.seek(0)
     while True:
@@ -733,16 +843,113 @@ def _spilled_chunks(spill) -> Iterator[list[ParsedRow]]:
             return
 
 
-# pg_advisory_xact_lock takes a bigint: "CPIMPORT" as eight bytes.
+# pg_advisory_lock takes a bigint: "CPIMPORT" as eight bytes.
 IMPORT_LOCK_KEY = int.from_bytes(b"CPIMPORT", "big")
+_MODELS = {model._meta.label: model for model in (Staff, Vehicle, Pass)}
+_RELATIONS = {"owner": "owner_id", "vehicle": "vehicle_id", "holder": "holder_id"}
 
 
-def _serialise_imports() -> None:
-    """Two imports at once would race on the same rows; on PostgreSQL the second waits for the first
-    (SQLite's IMMEDIATE transactions already serialise writers)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
+def journal_dir() -> Path:
+    return Path(settings.PRIVATE_STORAGE_ROOT) / "import-journal"
+
+
+class _ImportLock:
+    """One import at a time, across hosts, for the whole import (not per chunk): a session-level
+    advisory lock on PostgreSQL; on SQLite (one host) a file lock. A dead holder's lock is released
+    by the database (its connection closed) or the kernel (its file closed)."""
+
+    def __enter__(self):
+        journal_dir().mkdir(parents=True, exist_ok=True)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s)", [IMPORT_LOCK_KEY])
+            self.handle = None
+        else:
+            self.handle = open(journal_dir() / ".lock", "a+b")  # noqa: SIM115 - closed in __exit__
+            fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if self.handle is None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [IMPORT_LOCK_KEY])
+        else:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+
+
+def _journal_entry(ops: list[tuple]) -> list[tuple]:
+    """The chunk's undo with keys resolved (after its rows were inserted)."""
+    entry = []
+    for op in ops:
+        if op[0] == "c":
+            entry.append(("c", op[1]._meta.label, op[2].pk, None))
+        else:
+            old = {_RELATIONS.get(k, k): (v.pk if isinstance(v, Record) else v) for k, v in op[3].items()}
+            entry.append(("u", op[1]._meta.label, op[2].pk, old))
+    return entry
+
+
+def _append_journal(journal, entry: list[tuple]) -> None:
+    pickle.dump(entry, journal, protocol=pickle.HIGHEST_PROTOCOL)
+    journal.flush()
+    os.fsync(journal.fileno())
+
+
+def _read_journal(path: Path) -> list[tuple]:
+    ops = []
+    with open(path, "rb") as handle:
+        while True:
+            try:
+                ops.extend(pickle.load(handle))  # noqa: S301 - our own journal on the private store
+            except EOFError:
+                break
+            except pickle.UnpicklingError:  # a frame cut short by a crash: its chunk never committed
+                break
+    return ops
+
+
+def _undo(path: Path, *, reason: str) -> int:
+    """Undo a journal in reverse, a chunk's worth per short transaction; returns the operations
+    undone. A created row that something else now refers to (an order made meanwhile) is left and
+    logged: the import's own audit entries still describe it."""
+    ops = _read_journal(path)
+    kept = 0
+    for end in range(len(ops), 0, -CHUNK_SIZE):
+        with transaction.atomic():
+            for kind, label, pk, old in reversed(ops[max(0, end - CHUNK_SIZE) : end]):
+                model = _MODELS[label]
+                if kind == "u":
+                    model.objects.filter(pk=pk).update(**old)
+                    continue
+                try:
+                    with transaction.atomic():
+                        model.objects.filter(pk=pk).delete()
+                except ProtectedError:
+                    kept += 1
+                    logger.warning("import undo kept %s %s: in use", label, pk)
+    log_action(
+        actor=None,
+        action="registry.import.rolled_back",
+        reason=reason,
+        data={"journal": path.name, "operations": len(ops), "kept_in_use": kept},
+    )
+    path.unlink()
+    return len(ops)
+
+
+def recover_unfinished_imports() -> int:
+    """Undo every import whose process died midway (call with the import lock held, or when no
+    import can be running). Returns how many were undone."""
+    undone = 0
+    for path in sorted(journal_dir().glob("*.journal")):
+        if LogEntry.objects.filter(action="registry.import.completed", data__journal=path.name).exists():
+            path.unlink()  # it had completed; only the clean-up was missed
+            continue
+        logger.warning("undoing an unfinished import: %s", path.name)
+        _undo(path, reason="上次导入未完成（进程中断），已撤销其已写入的部分")
+        undone += 1
+    return undone
 
 
 def file_sha256(path: Path) -> str:
@@ -753,8 +960,68 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class _DryRunRollback(Exception):
-    pass
+def _apply_all(importer, spill, report, progress, total, *, write, after_chunk=None) -> None:
+    done = report.total_rows
+    for chunk in _spilled_chunks(spill):
+        if write:
+            with transaction.atomic():  # short: one chunk
+                importer.apply_chunk(chunk)
+                after_chunk(importer.undo)
+            if connection.vendor == "sqlite":
+                # SQLite's waiting writers poll (every few ms up to 100 ms): leave them a window to
+                # take the lock before the next chunk does, or an OTP request can wait out the import.
+                time.sleep(CHUNK_PAUSE_SECONDS)
+        else:
+            importer.apply_chunk(chunk, write=False)
+        done += len(chunk)
+        if progress:
+            progress(done, total)
+
+
+def _finish_report(report: ImportReport) -> None:
+    report.rejected.sort(key=lambda item: item["row"])
+
+
+def _import_in_chunks(importer, spill, report, progress, total, path, file_name, year, acting_user) -> None:
+    journal_path = journal_dir() / f"{uuid.uuid4().hex}.journal"
+    with open(journal_path, "wb") as journal:
+        try:
+            _apply_all(
+                importer,
+                spill,
+                report,
+                progress,
+                total,
+                write=True,
+                after_chunk=lambda ops: _append_journal(journal, _journal_entry(ops)),
+            )
+            _finish_report(report)
+            with transaction.atomic():
+                log_action(
+                    actor=acting_user,
+                    action="registry.import.completed",
+                    reason=f"导入文件 {file_name}",
+                    data={
+                        "file": file_name,
+                        "sha256": file_sha256(path),
+                        "year": year,
+                        **{
+                            k: v
+                            for k, v in report.as_dict().items()
+                            if k not in {"rejected", "warnings", "file"}
+                        },
+                        "rejected": len(report.rejected),
+                        "journal": journal_path.name,
+                    },
+                )
+        except BaseException:
+            journal.close()
+            logger.exception("import of %s failed; undoing what it wrote", file_name)
+            _undo(journal_path, reason=f"导入文件 {file_name} 失败，已撤销其已写入的部分")
+            raise
+    # Complete (the entry above names the journal, so a crash right here is not mistaken for an
+    # unfinished import by the recovery).
+    journal_path.unlink(missing_ok=True)
 
 
 def import_passes(
@@ -775,8 +1042,9 @@ def import_passes(
         with open_table(path, year_given=year is not None) as table:
             estimate = table.total_rows
             read_total = 2 * estimate if estimate else None
+            remaining: dict = {}
             staff_final, staff_final_rows, valid = _read_and_spill(
-                table, year, report, spill, progress, read_total
+                table, year, report, spill, progress, read_total, remaining
             )
         total = report.total_rows + valid
         if progress:
@@ -787,35 +1055,15 @@ def import_passes(
             report=report,
             staff_final=staff_final,
             staff_final_rows=staff_final_rows,
+            remaining=remaining,
         )
-        try:
-            with transaction.atomic():
-                _serialise_imports()
-                done = report.total_rows
-                for chunk in _spilled_chunks(spill):
-                    importer.apply_chunk(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(done, total)
-                report.rejected.sort(key=lambda item: item["row"])
-                log_action(
-                    actor=acting_user,
-                    action="registry.import.completed",
-                    reason=f"导入文件 {file_name}",
-                    data={
-                        "file": file_name,
-                        "sha256": file_sha256(path),
-                        "year": year,
-                        **{
-                            k: v
-                            for k, v in report.as_dict().items()
-                            if k not in {"rejected", "warnings", "file"}
-                        },
-                        "rejected": len(report.rejected),
-                    },
+        if dry_run:
+            _apply_all(importer, spill, report, progress, total, write=False)
+            _finish_report(report)
+        else:
+            with _ImportLock():
+                recover_unfinished_imports()
+                _import_in_chunks(
+                    importer, spill, report, progress, total, path, file_name, year, acting_user
                 )
-                if dry_run:
-                    raise _DryRunRollback
-        except _DryRunRollback:
-            pass
     return report

@@ -327,25 +327,74 @@ PAYMENT_SIMULATOR_TIME_SCALE = float(os.environ.get("PAYMENT_SIMULATOR_TIME_SCAL
 PAYMENT_NOTIFICATION_HANDLER = "campuspass.renewals.services.payments.apply_payment_notification"
 REFUND_NOTIFICATION_HANDLER = "campuspass.renewals.services.payments.apply_refund_notification"
 
-# Periodic jobs (`manage.py run_scheduler` enqueues them; the worker runs them): (task, seconds).
+# Periodic jobs (decision 0018): `manage.py run_scheduler` enqueues each task at the times of its
+# crontab expression, read in TIME_ZONE (Asia/Shanghai); a worker runs it. A number instead of an
+# expression means "every N seconds" and is only for quick functions the scheduler calls itself.
 PERIODIC_TASKS = [
-    ("campuspass.renewals.tasks.check_unpaid_orders_task", 60),
-    ("campuspass.renewals.tasks.check_refunds_task", 300),
-    ("campuspass.renewals.tasks.update_validity_task", 3600),
-    # Hourly, idempotent: reconciles each day once its bill is ready (WECHATPAY_BILL_READY_HOUR).
-    ("campuspass.renewals.tasks.reconcile_bills_task", 3600),
-    ("campuspass.renewals.tasks.purge_id_photos_task", 86400),
-    ("campuspass.sms.tasks.retry_failed_sms", 300),
-    ("campuspass.verification.tasks.purge_verification_state", 86400),
-    ("campuspass.payments.tasks.prune_used_nonces_task", 86400),
-    ("campuspass.payments.tasks.purge_refused_notifications_task", 86400),
-    ("campuspass.core.housekeeping.prune_task_results", 86400),
-    ("campuspass.gates.tasks.gates_due_task", 60),
-    ("campuspass.gates.tasks.gates_full_compare_task", 86400),
-    ("campuspass.gates.tasks.prune_gate_records_task", 86400),
+    ("campuspass.renewals.tasks.check_unpaid_orders_task", "* * * * *"),  # every minute
+    ("campuspass.renewals.tasks.check_refunds_task", "*/5 * * * *"),  # every 5 minutes
+    ("campuspass.sms.tasks.retry_failed_sms", "*/5 * * * *"),  # every 5 minutes
+    ("campuspass.renewals.tasks.update_validity_task", "1 * * * *"),  # hourly, first at 00:01
+    # Hourly and idempotent (decision 0012): reconciles each day once WeChat Pay's bill is ready
+    # (WECHATPAY_BILL_READY_HOUR, Beijing time), retries a bill still being made, catches up missed days.
+    ("campuspass.renewals.tasks.reconcile_bills_task", "10 * * * *"),
+    ("campuspass.renewals.tasks.purge_id_photos_task", "30 3 * * *"),  # nightly, 03:30
+    ("campuspass.verification.tasks.purge_verification_state", "15 4 * * *"),
+    ("campuspass.payments.tasks.prune_used_nonces_task", "45 4 * * *"),
+    ("campuspass.payments.tasks.purge_refused_notifications_task", "40 4 * * *"),
+    ("campuspass.core.housekeeping.prune_task_results", "0 5 * * *"),
+    # Gate whitelist pushes due (retries), nightly full comparison with each gate, pruning.
+    ("campuspass.gates.tasks.gates_due_task", "* * * * *"),
+    ("campuspass.gates.tasks.gates_full_compare_task", "20 2 * * *"),
+    ("campuspass.gates.tasks.prune_gate_records_task", "50 4 * * *"),
 ]
 if PAYMENT_PROVIDER == "simulator":  # its notifications and refund settlements, every few seconds
     PERIODIC_TASKS.append(("campuspass.payments.simulator.bank.deliver_due_notifications", 5))
 
 # A form that fails the CSRF check gets a Chinese page saying what to do (templates/403_csrf.html).
 CSRF_FAILURE_VIEW = "campuspass.core.views.csrf_failure"
+
+# --- Production: health, metrics, structured logs (issue #12, decision 0020) -------------------
+INSTALLED_APPS.append("health_check")
+# Outermost: the request id is on every log line of the request, and latency covers everything.
+MIDDLEWARE[:0] = [
+    "campuspass.core.logcontext.RequestContextMiddleware",
+    "campuspass.core.metrics.LatencyMiddleware",
+]
+# GET /metrics: with a token, Prometheus sends "Authorization: Bearer <token>"; without, loopback only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# collectstatic writes here; nginx serves it (deploy/nginx), so it lives outside the private var dir.
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", str(STATIC_ROOT)))
+# Readiness fails when the oldest ready task waited longer, or no scheduler enqueued for this long.
+HEALTH_QUEUE_LAG_SECONDS = int(os.environ.get("HEALTH_QUEUE_LAG_SECONDS", "300"))
+HEALTH_SCHEDULER_STALE_SECONDS = int(os.environ.get("HEALTH_SCHEDULER_STALE_SECONDS", "300"))
+# A refund not finished after this many minutes counts as stuck (metric campuspass_refunds_stuck).
+REFUND_STUCK_MINUTES = int(os.environ.get("REFUND_STUCK_MINUTES", "60"))
+# Business gauges for /metrics, contributed by the apps that own the data (the core imports nothing above it).
+METRICS_COLLECTORS = ["campuspass.renewals.metrics.RenewalCollector"]
+# Logs: "plain" (one readable line) or "json" (one JSON object per line, for journald/Loki/ELK).
+# Either way each line carries request_id, task_id, task, order_no and out_trade_no, and mobile and
+# ID-card numbers are masked.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
+LOGGING["filters"] = {
+    "context": {"()": "campuspass.core.logcontext.ContextFilter"},
+    "redact": {"()": "campuspass.core.logcontext.RedactFilter"},
+}
+LOGGING["formatters"] = {
+    "plain": {
+        "format": "%(asctime)s %(levelname)s %(name)s [req=%(request_id)s task=%(task_id)s "
+        "order=%(order_no)s trade=%(out_trade_no)s] %(message)s"
+    },
+    "json": {
+        "()": "pythonjsonlogger.json.JsonFormatter",
+        "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(task_id)s %(task)s "
+        "%(order_no)s %(out_trade_no)s",
+        "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+    },
+}
+LOGGING["handlers"]["console"] = {
+    "class": "logging.StreamHandler",
+    "formatter": "json" if LOG_FORMAT == "json" else "plain",
+    "filters": ["context", "redact"],
+}
+LOGGING["loggers"]["apscheduler"] = {"level": "WARNING"}

@@ -1,5 +1,7 @@
 """Production: everything secret or machine-specific must come from the environment."""
 
+import os
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
@@ -39,3 +41,6 @@ if not SITE_URL.startswith("https://"):  # noqa: F405
         f"SITE_URL must be an https:// address in production (WeChat Pay notifications and OAuth need it), "
         f"not {SITE_URL!r}."  # noqa: F405
     )
+# --- Logs (issue #12): one JSON object per line unless LOG_FORMAT says otherwise ---------------
+if "LOG_FORMAT" not in os.environ:
+    LOGGING["handlers"]["console"]["formatter"] = "json"  # noqa: F405

@@ -1,0 +1,43 @@
+"""gunicorn settings for CampusPass (`gunicorn -c deploy/gunicorn.conf.py campuspass.wsgi`).
+
+Every value can be overridden from the environment (GUNICORN_*), so one file serves every host."""
+
+import os
+import shutil
+from pathlib import Path
+
+# nginx on the same host talks to this; another host's nginx needs an address it can reach.
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# Two per core is plenty: requests wait on PostgreSQL and WeChat Pay, not on Python.
+workers = int(os.environ.get("GUNICORN_WORKERS", str(2 * (os.cpu_count() or 1))))
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+# WeChat Pay and SMS calls happen in tasks, not requests; a request longer than this is a fault.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then (slow leaks in third-party code cannot build up).
+max_requests = 2000
+max_requests_jitter = 200
+# Load the app once in the master: quicker forks, and a broken configuration fails at start.
+preload_app = True
+# nginx sets X-Forwarded-*; gunicorn only needs to trust the local proxy for wsgi.url_scheme.
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = "-"
+# No query strings in the access log (they may carry codes); the request id ties it to app logs.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms req=%({x-request-id}i)s'
+errorlog = "-"
+
+
+def on_starting(server):
+    # Prometheus multiprocess mode: a clean directory at every start (stale files would add up).
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
+        Path(directory).mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
