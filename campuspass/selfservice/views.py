@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import secrets
 import time
 
@@ -37,6 +38,7 @@ from campuspass.renewals.selectors import (
 from campuspass.renewals.services.orders import order_create, order_record_consent, order_set_fulfilment
 from campuspass.renewals.services.payments import expires_at, payment_start, payment_sync
 from campuspass.renewals.services.refunds import refund_request
+from campuspass.selfservice.forms import HumanCheckForm
 from campuspass.verification import otp
 from campuspass.verification.photos import delete_id_photo, photo_response, store_id_photo
 
@@ -47,6 +49,7 @@ PENDING_KEY = "ss.pending"  # {"plate", "purpose", "resend_at"} between "确定"
 PHOTO_KEY = "ss.photo"  # the uploaded ID photo of the renewal being prepared
 OPENID_KEY = "ss.openid"
 OAUTH_KEY = "ss.oauth"
+OAUTH_TRIED_KEY = "ss.oauth_tried"  # the silent OAuth before the first code is tried once a session
 PURPOSES = {otp.PURPOSE_LOOKUP: "selfservice:record", otp.PURPOSE_ORDERS: "selfservice:orders"}
 
 
@@ -140,14 +143,39 @@ def menu(request):
     return render(request, "selfservice/menu.html", {"plate": unlocked_plate(request)})
 
 
+def _wechat_identity_redirect(request: HttpRequest) -> HttpResponse | None:
+    """Inside WeChat with the real provider, learn the staff member's openid (silent snsapi_base
+    OAuth) before the first code, so that codes are limited per WeChat user and not per address.
+    Tried once per session: a failed OAuth never loops."""
+    if request.session.get(OPENID_KEY) or request.session.get(OAUTH_TRIED_KEY) or not in_wechat(request):
+        return None
+    provider = get_provider()
+    if provider.name != "wechatpay":
+        return None
+    request.session[OAUTH_TRIED_KEY] = True
+    state = secrets.token_urlsafe(16)
+    request.session[OAUTH_KEY] = {"state": state, "next": request.get_full_path()}
+    return redirect(provider.oauth_url(settings.SITE_URL + reverse("selfservice:oauth"), state))
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def lookup(request):
-    """ "现场长租查询" / "订单记录": 输入车牌号, 确定 → a code to the number on file."""
+    """ "现场长租查询" / "订单记录": 输入车牌号, 确定 → a code to the number on file.
+
+    Many staff share one campus address: the address only gets a CAPTCHA once it has asked for
+    many codes within the hour (``otp.captcha_needed``); each person is limited by their own phone,
+    plate, browser session and WeChat openid."""
     purpose = request.POST.get("for") or request.GET.get("for") or otp.PURPOSE_LOOKUP
     if purpose not in PURPOSES:
         purpose = otp.PURPOSE_LOOKUP
+    ip = client_ip(request)
     context = {"purpose": purpose, "plate_input": ""}
+    if request.method == "GET":
+        response = _wechat_identity_redirect(request)
+        if response:
+            return response
+    needs_captcha = otp.captcha_needed(ip)
     if request.method == "POST":
         raw = request.POST.get("plate", "")
         context["plate_input"] = raw[:20]
@@ -155,7 +183,18 @@ def lookup(request):
             plate = normalize_plate(raw)
         except InvalidPlate as exc:
             context["error"] = exc.reason
-            return render(request, "selfservice/lookup.html", context, status=200)
+            return _render_lookup(request, context, needs_captcha)
+        human_checked = False
+        if needs_captcha:
+            form = HumanCheckForm(request.POST)
+            if not form.is_valid():
+                context["captcha_error"] = (
+                    "图中算式的答案不正确或已过期，请看新图重新输入。"
+                    if request.POST.get("captcha_1")
+                    else "请输入图中算式的答案。"
+                )
+                return _render_lookup(request, context, True)
+            human_checked = True
         if not request.session.session_key:
             request.session.save()
         phone = Vehicle.objects.filter(plate=plate).values_list("owner__mobile", flat=True).first()
@@ -163,9 +202,18 @@ def lookup(request):
             plate=plate,
             phone_on_file=phone,
             session_key=request.session.session_key,
-            ip=client_ip(request),
+            ip=ip,
             purpose=purpose,
+            openid=request.session.get(OPENID_KEY, ""),
+            human_checked=human_checked,
         )
+        if result.code in ("captcha", "budget"):
+            context["error"] = result.message
+            if result.code == "budget":
+                campaign = current_campaign()
+                if campaign:
+                    context["error"] += f"（现场办理：{campaign.pickup_place}，{campaign.pickup_hours}）"
+            return _render_lookup(request, context, result.code == "captcha")
         request.session[PENDING_KEY] = {
             "plate": plate,
             "purpose": purpose,
@@ -174,6 +222,12 @@ def lookup(request):
             "throttled": not result.sent and result.code != "sent",
         }
         return redirect("selfservice:verify")
+    return _render_lookup(request, context, needs_captcha)
+
+
+def _render_lookup(request: HttpRequest, context: dict, needs_captcha: bool) -> HttpResponse:
+    if needs_captcha:
+        context["captcha_form"] = HumanCheckForm()
     return render(request, "selfservice/lookup.html", context)
 
 
@@ -191,6 +245,7 @@ def verify(request):
         "notice": pending.get("notice", ""),
         "throttled": pending.get("throttled", False),
         "resend_in": max(0, int(pending.get("resend_at", 0) - time.time())),
+        "resend_minutes": math.ceil(max(0, pending.get("resend_at", 0) - time.time()) / 60),
         "phones": campaign.contact_phones if campaign else "",
         "place": campaign.pickup_place if campaign else "",
     }

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "ninja",  # the gate API's OpenAPI docs, served from its own static files (no CDN)
+    "captcha",
     "campuspass.core",
     "campuspass.registry",
     "campuspass.renewals",
@@ -261,3 +262,14 @@ if PAYMENT_PROVIDER == "simulator":  # its notifications and refund settlements,
 
 # A form that fails the CSRF check gets a Chinese page saying what to do (templates/403_csrf.html).
 CSRF_FAILURE_VIEW = "campuspass.core.views.csrf_failure"
+
+# The human check in front of an address that asks for many SMS codes (verification/otp.py,
+# decision 0022): django-simple-captcha draws the picture itself (bundled font, no outside service).
+CAPTCHA_CHALLENGE_FUNCT = "captcha.helpers.math_challenge"
+CAPTCHA_MATH_CHALLENGE_OPERATOR = "+"
+CAPTCHA_TIMEOUT = 10  # minutes
+CAPTCHA_FONT_SIZE = 30
+# SMS codes on a shared campus address (decision 0022): the CAPTCHA after this many codes from one
+# address within an hour, and the site's daily budget of verification SMS (alert at 80 %).
+VERIFICATION_IP_CAPTCHA_AFTER = int(os.environ.get("VERIFICATION_IP_CAPTCHA_AFTER", "10"))
+VERIFICATION_DAILY_SMS_BUDGET = int(os.environ.get("VERIFICATION_DAILY_SMS_BUDGET", "3000"))
