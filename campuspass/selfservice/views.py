@@ -8,8 +8,10 @@ order that does not exist, so ids cannot be probed."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
+import re
 import secrets
 import time
 
@@ -49,6 +51,9 @@ PENDING_KEY = "ss.pending"  # {"plate", "purpose", "resend_at"} between "确定"
 PHOTO_KEY = "ss.photo"  # the uploaded ID photo of the renewal being prepared
 OPENID_KEY = "ss.openid"
 OAUTH_KEY = "ss.oauth"
+FORM_KEY = "ss.form"  # a refused POST's error and input, shown by the GET it redirects to
+NEXT_KEY = "ss.next"  # the order page to open once plate and code are verified again
+_NEXT_RE = re.compile(r"/m/orders/[0-9]{1,12}/(?:[a-z-]+/){0,2}")
 OAUTH_TRIED_KEY = "ss.oauth_tried"  # the silent OAuth before the first code is tried once a session
 PURPOSES = {otp.PURPOSE_LOOKUP: "selfservice:record", otp.PURPOSE_ORDERS: "selfservice:orders"}
 
@@ -61,9 +66,36 @@ def unlocked_plate(request: HttpRequest) -> str | None:
     return otp.granted_plate(request.session)
 
 
+class NeedVerification(Exception):
+    """No plate is unlocked (never verified, or the 30 minutes are over): ask plate and code again,
+    then come back to the page that was asked for (``order_page``)."""
+
+
+def order_page(view):
+    """An order's page: without a verified plate it asks for plate and code, then shows the order."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, pk: int, *args, **kwargs):
+        try:
+            return view(request, pk, *args, **kwargs)
+        except NeedVerification:
+            next_url = reverse("selfservice:order", args=[pk]) if request.method != "GET" else request.path
+            request.session[NEXT_KEY] = next_url
+            messages.info(
+                request,
+                "为保护您的信息，验证 30 分钟后需要重新验证。请输入车牌号并获取验证码，验证后将打开该订单。",
+            )
+            return redirect(f"{reverse('selfservice:lookup')}?for={otp.PURPOSE_ORDERS}")
+
+    return wrapper
+
+
 def own_order(request: HttpRequest, pk: int) -> RenewalOrder:
-    """The order, if it belongs to the plate this session unlocked; else 404 (never 403)."""
+    """The order, if it belongs to the plate this session unlocked; else 404 (never 403).
+    Without any unlocked plate: ``NeedVerification`` (the page asks for plate and code)."""
     plate = unlocked_plate(request)
+    if plate is None:
+        raise NeedVerification
     order = (
         RenewalOrder.objects.select_related("campaign", "staff", "vehicle", "new_pass")
         .filter(pk=pk, plate=plate)
@@ -226,9 +258,27 @@ def lookup(request):
 
 
 def _render_lookup(request: HttpRequest, context: dict, needs_captcha: bool) -> HttpResponse:
+    if request.method == "POST":
+        # Post/redirect/get: back and refresh never meet "Confirm Form Resubmission".
+        _keep_form(request, "lookup", context, "error", "captcha_error", "plate_input")
+        return redirect(f"{reverse('selfservice:lookup')}?for={context['purpose']}")
+    context.update(_kept_form(request, "lookup"))
     if needs_captcha:
         context["captcha_form"] = HumanCheckForm()
     return render(request, "selfservice/lookup.html", context)
+
+
+def _keep_form(request: HttpRequest, page: str, context: dict, *names: str) -> None:
+    """What a refused POST has to show (its error, what was typed) for the GET it redirects to."""
+    request.session[FORM_KEY] = {"page": page, **{n: context[n] for n in names if context.get(n)}}
+
+
+def _kept_form(request: HttpRequest, page: str) -> dict:
+    kept = request.session.get(FORM_KEY)
+    if not isinstance(kept, dict) or kept.get("page") != page:
+        return {}
+    request.session.pop(FORM_KEY, None)
+    return {k: v for k, v in kept.items() if k != "page" and isinstance(v, str)}
 
 
 @never_cache
@@ -261,10 +311,15 @@ def verify(request):
             if unlocked_plate(request) != pending["plate"]:
                 # A photo uploaded for another plate must not follow into this plate's order.
                 _discard_pending_photo(request)
+            next_url = request.session.pop(NEXT_KEY, None)
             otp.grant(request.session, pending["plate"])
             request.session.pop(PENDING_KEY, None)
+            if isinstance(next_url, str) and _NEXT_RE.fullmatch(next_url):
+                return redirect(next_url)
             return redirect(PURPOSES[pending["purpose"]])
-        context["error"] = result.message
+        _keep_form(request, "verify", {"error": result.message}, "error")
+        return redirect("selfservice:verify")
+    context.update(_kept_form(request, "verify"))
     return render(request, "selfservice/verify.html", context)
 
 
@@ -356,24 +411,45 @@ def photo(request):
     ctx, response = _renewal_context(request)
     if response:
         return response
-    plate, campaign, _ = ctx
-    context = {"plate": plate, "campaign": campaign, "has_photo": bool(request.session.get(PHOTO_KEY))}
+    plate, campaign, eligibility = ctx
+    context = {
+        "plate": plate,
+        "campaign": campaign,
+        "has_photo": bool(request.session.get(PHOTO_KEY) or _open_order_photo(eligibility)),
+    }
     if request.method == "POST":
         upload = request.FILES.get("photo")
+        error = ""
         if upload is None:
-            context["error"] = "请选择或拍摄工作证（校园一卡通）照片后再上传。"
-            return render(request, "selfservice/photo.html", context)
-        try:
-            stored = store_id_photo(upload)
-        except CampusPassError as exc:
-            context["error"] = exc.message
-            return render(request, "selfservice/photo.html", context)
+            error = "请选择或拍摄工作证（校园一卡通）照片后再上传。"
+        else:
+            try:
+                stored = store_id_photo(upload)
+            except CampusPassError as exc:
+                error = exc.message
+        if error:
+            _keep_form(request, "photo", {"error": error}, "error")
+            return redirect("selfservice:photo")
         previous = request.session.get(PHOTO_KEY)
         if previous and not RenewalOrder.objects.filter(id_photo=previous).exists():
             delete_id_photo(previous)
         request.session[PHOTO_KEY] = stored.name
         return redirect("selfservice:confirm")
+    context.update(_kept_form(request, "photo"))
     return render(request, "selfservice/photo.html", context)
+
+
+def _open_order_photo(eligibility) -> str:
+    """The photo of this plate's submitted but not yet agreed order (back from 知情同意书)."""
+    order = eligibility.open_order
+    if (
+        order is not None
+        and order.status == S.PENDING_PAYMENT
+        and order.id_photo
+        and not order.id_photo_deleted_at
+    ):
+        return order.id_photo
+    return ""
 
 
 @never_cache
@@ -395,6 +471,10 @@ def confirm(request):
         return response
     plate, campaign, eligibility = ctx
     name = request.session.get(PHOTO_KEY)
+    open_order = eligibility.open_order if _open_order_photo(eligibility) else None
+    if not name and open_order is not None:
+        # Back from 知情同意书: the order was submitted with its photo; submitting again continues it.
+        name = open_order.id_photo
     if not name:
         messages.info(request, "请先上传工作证照片。")
         return redirect("selfservice:photo")
@@ -407,27 +487,37 @@ def confirm(request):
         "masked_phone": mask_phone(holder.mobile),
         "fulfilment": request.POST.get("fulfilment", RenewalOrder.Fulfilment.PICKUP),
         "address": request.POST.get("address", "")[:200],
+        "photo_url": (
+            reverse("selfservice:order-photo", args=[open_order.pk])
+            if open_order is not None and name == open_order.id_photo
+            else reverse("selfservice:pending-photo")
+        ),
     }
-    if request.method == "POST":
-        try:
-            order = order_create(
-                plate=plate,
-                campaign=campaign,
-                id_photo=name,
-                fulfilment=context["fulfilment"],
-                delivery_address=context["address"],
-            )
-        except CampusPassError as exc:
-            context["error"] = exc.message
-            return render(request, "selfservice/confirm.html", context)
-        if order.id_photo == name:
-            request.session.pop(PHOTO_KEY, None)
-        return redirect("selfservice:consent", pk=order.pk)
-    return render(request, "selfservice/confirm.html", context)
+    if request.method == "GET":
+        if open_order is not None:
+            context.update(fulfilment=open_order.fulfilment, address=open_order.delivery_address)
+        context.update(_kept_form(request, "confirm"))
+        return render(request, "selfservice/confirm.html", context)
+    try:
+        order = order_create(
+            plate=plate,
+            campaign=campaign,
+            id_photo=name,
+            fulfilment=context["fulfilment"],
+            delivery_address=context["address"],
+        )
+    except CampusPassError as exc:
+        context["error"] = exc.message
+        _keep_form(request, "confirm", context, "error", "fulfilment", "address")
+        return redirect("selfservice:confirm")
+    if order.id_photo == name:
+        request.session.pop(PHOTO_KEY, None)
+    return redirect("selfservice:consent", pk=order.pk)
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@order_page
 def consent(request, pk: int):
     """ "知情同意书", "同意": who agreed to which version, when, from which device."""
     order = own_order(request, pk)
@@ -458,6 +548,7 @@ def consent(request, pk: int):
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@order_page
 def pay(request, pk: int):
     """ "立即支付": WeChat Pay JSAPI inside WeChat; the simulator's cashier in development."""
     order = own_order(request, pk)
@@ -513,10 +604,15 @@ def oauth_callback(request):
 
 @never_cache
 @require_GET
+@order_page
 def result(request, pk: int):
     """After payment: the truth from the provider, not from the browser."""
     order = own_order_as_paid(request, pk)
-    return render(request, "selfservice/result.html", {"order": order, "next_step": next_step(order)})
+    context = {"order": order, "next_step": next_step(order)}
+    if order.status == S.PENDING_PAYMENT and request.GET.get("cancelled") == "1":
+        # The cashier was closed with 取消支付 (the platform was asked above: it is still unpaid).
+        context.update(cancelled=True, deadline=timezone.localtime(expires_at(order)))
+    return render(request, "selfservice/result.html", context)
 
 
 # --- order records, refunds, fulfilment ---------------------------------------------------------
@@ -535,6 +631,7 @@ def orders(request):
 
 @never_cache
 @require_GET
+@order_page
 def order_detail(request, pk: int):
     order = own_order_as_paid(request, pk)
     refund = order.refunds.order_by("-created_at").first()
@@ -552,6 +649,7 @@ def order_detail(request, pk: int):
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@order_page
 def refund(request, pk: int):
     """ "申请退款", "确定" → "退款成功提示" → 退款中 → 已退款."""
     order = own_order(request, pk)
@@ -572,6 +670,7 @@ def refund(request, pk: int):
 
 
 @require_POST
+@order_page
 def fulfilment(request, pk: int):
     """Pickup at the office or delivery to a campus address; changeable until handed out."""
     order = own_order(request, pk)
@@ -590,6 +689,7 @@ def fulfilment(request, pk: int):
 
 @never_cache
 @require_GET
+@order_page
 def order_photo(request, pk: int):
     order = own_order(request, pk)
     if not order.id_photo or order.id_photo_deleted_at:
@@ -599,6 +699,7 @@ def order_photo(request, pk: int):
 
 @never_cache
 @require_GET
+@order_page
 def refund_done(request, pk: int):
     """ "退款成功提示": the request was accepted; the order now shows 退款中 (or already 已退款)."""
     order = own_order(request, pk)

@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "campuspass.backoffice.middleware.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "campuspass.core.middleware.ChineseErrorPagesMiddleware",
 ]
 
 ROOT_URLCONF = "campuspass.urls"

@@ -38,11 +38,13 @@ def test_many_staff_on_one_wifi_get_codes_with_a_captcha_past_the_threshold(sett
     page = fourth.get("/m/lookup/").content.decode()
     assert "请输入图中算式的答案" in page and "/captcha/image/" in page
     # Without the answer: asked for it, nothing sent, the plate kept in the box.
-    refused = fourth.post("/m/lookup/", {"plate": "京A10003"})
+    refused = fourth.post("/m/lookup/", {"plate": "京A10003"}, follow=True)
     assert refused.status_code == 200 and "请输入图中算式的答案。" in refused.content.decode()
     assert 'value="京A10003"' in refused.content.decode() and len(sms_outbox) == 3
     hashkey, answer = captcha_answer(refused.content.decode())
-    wrong = fourth.post("/m/lookup/", {"plate": "京A10003", "captcha_0": hashkey, "captcha_1": "999"})
+    wrong = fourth.post(
+        "/m/lookup/", {"plate": "京A10003", "captcha_0": hashkey, "captcha_1": "999"}, follow=True
+    )
     assert "不正确" in wrong.content.decode() and len(sms_outbox) == 3
     hashkey, answer = captcha_answer(wrong.content.decode())
     solved = fourth.post("/m/lookup/", {"plate": "京A10003", "captcha_0": hashkey, "captcha_1": answer})
