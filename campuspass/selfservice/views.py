@@ -35,6 +35,7 @@ from campuspass.renewals.selectors import (
     current_campaign,
     onsite_instructions,
     orders_for_plate,
+    pickup_rule,
     renewal_eligibility,
 )
 from campuspass.renewals.services.orders import order_create, order_record_consent, order_set_fulfilment
@@ -139,18 +140,21 @@ def next_step(order: RenewalOrder) -> str:
             return "请阅读并同意《知情同意书》后支付。"
         deadline = timezone.localtime(expires_at(order))
         return f"请于 {deadline:%H:%M} 前完成支付，超时订单将自动关闭。"
+    delivery = order.fulfilment == RenewalOrder.Fulfilment.DELIVERY
+    bring = f"工作证（校园一卡通）和{campaign.previous_year}年度旧证"
     if order.status == S.PAID:
-        return "已支付，等待保卫处审核。审核结果将以短信通知。"
+        if delivery:
+            then = f"审核通过后保卫处将派人送到{order.delivery_address}，届时请出示{bring}交回旧证"
+        else:
+            then = f"{pickup_rule(campaign)}，请带{bring}"
+        return f"已支付，等待保卫处审核，结果将以短信通知。{then}。"
     if order.status == S.APPROVED:
         if order.handed_out_at:
-            return "通行证已领取。"
-        if order.fulfilment == RenewalOrder.Fulfilment.DELIVERY:
-            return f"审核通过，保卫处将送证到：{order.delivery_address}。请备好工作证和旧证。"
-        when = f"{order.pickup_from:%Y年%-m月%-d日}起" if order.pickup_from else ""
-        return (
-            f"审核通过，请{when}携带工作证和{campaign.previous_year}年度旧证到{campaign.pickup_place}领取"
-            f"（{campaign.pickup_hours}）。"
-        )
+            return "通行证已送达。" if delivery else "通行证已领取。"
+        if delivery:
+            return f"审核通过，保卫处将派人送到：{order.delivery_address}。届时请出示{bring}交回旧证。"
+        when = f"于{order.pickup_from:%Y年%-m月%-d日}起" if order.pickup_from else ""
+        return f"审核通过，请{when}携带{bring}到{campaign.pickup_place}领取（{campaign.pickup_hours}）。"
     if order.status == S.REJECTED:
         return f"审核未通过：{order.reject_reason}。请点击“申请退款”，款项将原路退回。"
     if order.status == S.REFUNDING:
