@@ -146,7 +146,7 @@ def next_step(order: RenewalOrder) -> str:
         if delivery:
             then = f"审核通过后保卫处将派人送到{order.delivery_address}，届时请出示{bring}交回旧证"
         else:
-            then = f"{pickup_rule(campaign)}，请带{bring}"
+            then = f"{pickup_rule(campaign)}可到{campaign.pickup_place}领取（{campaign.pickup_hours}），请带{bring}"
         return f"已支付，等待保卫处审核，结果将以短信通知。{then}。"
     if order.status == S.APPROVED:
         if order.handed_out_at:

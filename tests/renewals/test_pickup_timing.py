@@ -36,5 +36,4 @@ def test_pickup_date_gives_the_office_whole_printing_days(approved, days, expect
 def test_the_rule_is_said_from_the_campaign_setting():
     campaign = make_campaign(pickup_delay_working_days=2, print_cutoff=dt.time(14, 30))
     rule = pickup_rule(campaign)
-    assert "2 个工作日制证" in rule and "14:30 以后或休息日" in rule
-    assert campaign.pickup_place in rule and campaign.pickup_hours in rule
+    assert "审核通过后第 2 个工作日起" in rule and "14:30 以后或休息日审核通过的，顺延一个工作日" in rule

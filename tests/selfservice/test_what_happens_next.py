@@ -41,7 +41,7 @@ def test_the_payment_result_says_where_when_and_what_to_bring(client, sms_outbox
     campaign = order.campaign
     assert "支付成功" in page and campaign.pickup_place in page and campaign.pickup_hours in page
     assert "工作证" in page and f"{campaign.previous_year}年度旧证" in page
-    assert "1 个工作日制证" in page and "15:00 以后或休息日" in page
+    assert "审核通过后第 1 个工作日起" in page and "15:00 以后或休息日" in page
 
 
 def test_delivery_payment_result_says_who_brings_it_where(client, sms_outbox, fake_provider):
