@@ -13,6 +13,7 @@ NAV = [
     ("onsite", "backoffice:onsite", "现场办理"),
     ("exports", "backoffice:exports", "导出"),
     ("gates", "backoffice:gates", "道闸同步"),
+    ("import", "backoffice:import", "导入"),
     ("settings", "backoffice:settings", "设置"),
     ("audit", "backoffice:audit", "审计日志"),
 ]

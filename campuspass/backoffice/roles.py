@@ -27,6 +27,7 @@ SCREENS: dict[str, frozenset[str]] = {
     "refunds": frozenset({FINANCE, ADMIN}),
     "onsite": frozenset({COUNTER, ADMIN}),
     "settings": frozenset({ADMIN}),
+    "import": frozenset({ADMIN}),
     "exports": frozenset({FINANCE, ADMIN}),
     "audit": frozenset({ADMIN}),
     "photo": frozenset({REVIEWER, COUNTER, ADMIN}),

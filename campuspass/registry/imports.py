@@ -40,6 +40,7 @@ from .reading import ImportFileError, Table, clean_text, open_table
 __all__ = ["ImportFileError", "ImportReport", "import_passes"]
 
 CHUNK_SIZE = 1000
+MOVED_LISTED = 2000  # moved passes listed one by one in the preview (all are counted)
 STAFF_NO_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,31}$")
 YEAR_RE = re.compile(r"^(\d{4})(?:\.0+)?年?(?:度)?$")
 DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]0?0:00(?::00)?)?$")
@@ -56,6 +57,10 @@ class ImportReport:
     unchanged: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    # Passes on file that this import gives to another person or another vehicle (issue 14): the
+    # preview lists them and the import needs an explicit confirmation of them.
+    moved: list[dict[str, Any]] = field(default_factory=list)
+    moved_total: int = 0
     total_rows: int = 0
 
     def reject(self, row: int, problems: list[tuple[str, str]]) -> None:
@@ -79,8 +84,15 @@ class ImportReport:
             "unchanged": self.unchanged,
             "rejected": self.rejected,
             "warnings": self.warnings,
+            "moved": self.moved,
+            "moved_total": self.moved_total,
             "total_rows": self.total_rows,
         }
+
+    def move(self, **values: Any) -> None:
+        self.moved_total += 1
+        if len(self.moved) < MOVED_LISTED:
+            self.moved.append(values)
 
 
 class ParsedRow(NamedTuple):
@@ -399,7 +411,7 @@ class Importer:
         loaded: dict[int, Record] = {}
         pass_query = (
             "SELECT p.id, p.year, p.number, p.review_status, p.valid_from, p.valid_to,"  # noqa: S105
-            " p.vehicle_id, v.plate, p.holder_id, s.staff_no FROM registry_pass p"
+            " p.vehicle_id, v.plate, p.holder_id, s.staff_no, s.name FROM registry_pass p"
             " JOIN registry_vehicle v ON v.id = p.vehicle_id JOIN registry_staff s ON s.id = p.holder_id"
         )
         # Per year and per key, without OR: each is then answered from a unique index.
@@ -422,6 +434,7 @@ class Importer:
                 plate,
                 holder_id,
                 holder_no,
+                holder_name,
             ) in found:
                 if pk in loaded:
                     continue
@@ -434,7 +447,7 @@ class Importer:
                     valid_from=_as_date(valid_from),
                     valid_to=_as_date(valid_to),
                     vehicle=vehicle,
-                    holder=Record(pk=holder_id, staff_no=holder_no),
+                    holder=Record(pk=holder_id, staff_no=holder_no, name=holder_name),
                 )
                 pass_by_number[(year_, number)] = permit
                 pass_by_plate[(year_, plate)] = permit
@@ -547,6 +560,18 @@ class Importer:
             return
 
         changes = _changes(existing, row.pass_values)
+        if not _same(existing.vehicle, vehicle) or not _same(existing.holder, staff):
+            self.report.move(
+                row=row_number,
+                year=row.year,
+                number=row.number,
+                from_plate=existing.vehicle.plate,
+                to_plate=vehicle.plate,
+                from_staff_no=existing.holder.staff_no,
+                from_name=getattr(existing.holder, "name", ""),
+                to_staff_no=staff.staff_no,
+                to_name=getattr(staff, "name", ""),
+            )
         if not _same(existing.vehicle, vehicle):
             changes["vehicle"] = [existing.vehicle.plate, vehicle.plate]
             pass_by_plate.pop((existing.year, existing.vehicle.plate), None)

@@ -16,6 +16,8 @@ from django.core.cache import caches
 from django.utils import timezone
 from django_tasks import task
 
+from campuspass.core.errors import CampusPassError
+
 from .imports import ImportFileError, import_passes
 from .models import ImportJob
 
@@ -79,9 +81,24 @@ def _run(job: ImportJob, *, dry_run: bool) -> None:
     job.save(update_fields=fields)
 
 
-def confirm_import(job: ImportJob) -> bool:
+def moves_to_confirm(job: ImportJob) -> int:
+    """How many passes the previewed import gives to another person or vehicle."""
+    preview = job.preview or {}
+    return int(preview.get("moved_total") or len(preview.get("moved") or []))
+
+
+def confirm_import(job: ImportJob, *, moves_confirmed: bool = False) -> bool:
     """A person confirmed the preview: queue the import once. False when the job was not waiting for
-    a confirmation (already confirmed, done or failed)."""
+    a confirmation (already confirmed, done or failed). When the preview moves passes to another
+    person or vehicle, the person must have confirmed those too (``moves_confirmed``), else
+    CampusPassError."""
+    moved = moves_to_confirm(job)
+    if moved and not moves_confirmed:
+        raise CampusPassError(
+            f"这次导入会把 {moved} 张通行证转到其他人或其他车辆（见预览中的“通行证转移”）。"
+            "转移后原车主将无法线上续费。请逐条核对，勾选“我已核对以上转移”后再确认导入。",
+            code="moves_unconfirmed",
+        )
     if not ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.PREVIEWED).update(
         state=ImportJob.State.CONFIRMED
     ):
