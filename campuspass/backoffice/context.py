@@ -10,6 +10,7 @@ NAV = [
     ("counter", "backoffice:counter", "窗口领取"),
     ("delivery", "backoffice:delivery", "送证上门"),
     ("refunds", "backoffice:refunds", "退款管理"),
+    ("reconcile", "backoffice:reconcile", "对账"),
     ("onsite", "backoffice:onsite", "现场办理"),
     ("exports", "backoffice:exports", "导出"),
     ("gates", "backoffice:gates", "道闸同步"),

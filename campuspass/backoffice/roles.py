@@ -29,6 +29,7 @@ SCREENS: dict[str, frozenset[str]] = {
     "settings": frozenset({ADMIN}),
     "import": frozenset({ADMIN}),
     "exports": frozenset({FINANCE, ADMIN}),
+    "reconcile": frozenset({FINANCE, ADMIN}),
     "audit": frozenset({ADMIN}),
     "photo": frozenset({REVIEWER, COUNTER, ADMIN}),
     "full_phone": frozenset({COUNTER, COURIER, ADMIN}),
