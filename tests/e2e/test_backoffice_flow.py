@@ -148,9 +148,17 @@ def test_a_renewal_week_in_the_back_office(office, shots, live_server, live_sett
     assert "旧证" in page.locator(".error-box").inner_text()
     page.get_by_label("旧证已收回").check()
     page.get_by_label("工作证已核验").check()
+    # Approved just now: the pickup date is still ahead, handing out early needs a confirmation.
+    pending_before = int(page.locator("#pending-count").inner_text())
+    page.get_by_role("button", name="发放").click()
+    assert "今天还没到" in page.locator(".error-box").inner_text()
+    page.get_by_label("旧证已收回").check()
+    page.get_by_label("工作证已核验").check()
+    page.get_by_label("新证已制好，提前发放").check()
     shot("counter-checks")
     page.get_by_role("button", name="发放").click()
     page.wait_for_selector("text=发放成功")
+    assert int(page.locator("#pending-count").inner_text()) == pending_before - 1  # not stale
     first.refresh_from_db()
     assert first.handed_out_at is not None and first.old_pass_collected and first.id_checked
     shot("counter-handed-out")

@@ -227,7 +227,9 @@ def test_approval_before_validity_is_pending_then_in_use(fake_provider):
     assert order.validity == RenewalOrder.Validity.NOT_YET and order.status_label == "待领取"
     from campuspass.renewals.services.fulfilment import order_hand_out
 
-    order = order_hand_out(order=order, acting_user=None, old_pass_collected=True, id_checked=True)
+    order = order_hand_out(
+        order=order, acting_user=None, old_pass_collected=True, id_checked=True, early_confirmed=True
+    )
     assert order.status_label == "待生效"
     assert order_update_validity(today=today + dt.timedelta(days=4)) == 0
     assert order_update_validity(today=today + dt.timedelta(days=5)) == 1

@@ -48,6 +48,7 @@ def order_hand_out(
     old_pass_collected: bool,
     id_checked: bool,
     channel: str = "counter",
+    early_confirmed: bool = False,
 ) -> RenewalOrder:
     """ "发放" / "已送达": record that the new pass was handed over, with the two checks.
     Raises CampusPassError (already handed out, not approved, a check missing)."""
@@ -88,6 +89,15 @@ def order_hand_out(
                 ),
                 code="checks_required",
             )
+        today = timezone.localdate()
+        early = channel == "counter" and order.pickup_from is not None and order.pickup_from > today
+        if early and not early_confirmed:
+            # The office may not have printed it yet: handing out before the day is a decision.
+            raise CampusPassError(
+                f"可领取日期为 {order.pickup_from:%Y-%m-%d}，今天还没到。请先确认新证已制好，"
+                "勾选“新证已制好，提前发放”后再发放。",
+                code="before_pickup_date",
+            )
         order.handed_out_at = timezone.now()
         order.handed_out_by = acting_user if getattr(acting_user, "is_authenticated", False) else None
         order.old_pass_collected = True
@@ -105,6 +115,7 @@ def order_hand_out(
                 "new_pass": order.new_pass.number,
                 "old_pass_collected": True,
                 "id_checked": True,
+                **({"early": True, "pickup_from": order.pickup_from.isoformat()} if early else {}),
             },
             plate=order.plate,
             staff_no=order.staff.staff_no,
