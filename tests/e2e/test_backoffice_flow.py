@@ -151,7 +151,7 @@ def test_a_renewal_week_in_the_back_office(office, shots, live_server, live_sett
     # Approved just now: the pickup date is still ahead, handing out early needs a confirmation.
     pending_before = int(page.locator("#pending-count").inner_text())
     page.get_by_role("button", name="发放").click()
-    assert "今天还没到" in page.locator(".error-box").inner_text()
+    page.wait_for_selector(".error-box:has-text('今天还没到')")
     page.get_by_label("旧证已收回").check()
     page.get_by_label("工作证已核验").check()
     page.get_by_label("新证已制好，提前发放").check()
