@@ -105,7 +105,7 @@ def test_a_renewal_week_in_the_back_office(office, shots, live_server, live_sett
     from campuspass.renewals.models import RejectReason
 
     # Transactional tests empty the tables the data migration filled: the office's list of reasons.
-    RejectReason.objects.get_or_create(text="工作证（校园一卡通）照片不清晰，请重新上传")
+    RejectReason.objects.get_or_create(text="工作证（校园一卡通）照片不清晰，无法核对")
     campaign = make_campaign()
     first = paid_through_the_simulator(campaign, "京A10001")
     second = paid_through_the_simulator(campaign, "京B20002")
@@ -124,8 +124,8 @@ def test_a_renewal_week_in_the_back_office(office, shots, live_server, live_sett
     assert "京A10001" in page.content()
     shot("review-first")
     page.locator("#approve-btn").click()
-    page.wait_for_load_state()
-    assert "京B20002" in page.content()  # straight on to the next order
+    assert page.locator("#undo-box").is_visible()  # 5 seconds to 撤销, then it goes
+    page.locator("h1", has_text="京B20002").wait_for()  # straight on to the next order
     page.locator("#first-reason").check()
     page.fill("#id_note", "照片中工号看不清")
     shot("review-reject")

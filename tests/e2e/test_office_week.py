@@ -14,7 +14,7 @@ from tests.backoffice.test_counter import approved_order
 from tests.registry.test_imports import row, write_csv
 from tests.renewals.factories import make_campaign
 
-from .test_backoffice_flow import office_user, sign_in, sign_out
+from .test_backoffice_flow import office_user, paid_through_the_simulator, sign_in, sign_out
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -119,3 +119,61 @@ def test_courier_finance_and_import(office, shots, live_server, live_settings, t
     page.wait_for_selector("text=导入已完成")
     assert Pass.objects.get(number="YXB201800002").holder.name == "王五"
     shot("import-done")
+
+
+def test_reviewer_undo_centred_zoom_and_ctrl_enter(office, shots, live_server, live_settings):
+    from campuspass.renewals.models import RejectReason
+
+    RejectReason.objects.get_or_create(text="照片与登记的车主信息不符")
+    campaign = make_campaign()
+    first = paid_through_the_simulator(campaign, "京A10001")
+    second = paid_through_the_simulator(campaign, "京B20002")
+    office_user("shenhe", "审核员")
+    page = office
+    shot = shots(page, "office-review")
+    sign_in(page, live_server.url, "shenhe")
+    page.goto(f"{live_server.url}/office/review/next/")
+    page.locator("h1", has_text="京A10001").wait_for()
+
+    # The zoomed photo opens on its middle, not on a corner (a small screen: it overflows).
+    page.set_viewport_size({"width": 640, "height": 420})
+    page.keyboard.press("z")
+    overlay = page.locator("#photo-overlay")
+    overlay.wait_for()
+    page.wait_for_function("document.getElementById('photo-big').complete")
+    offsets = overlay.evaluate(
+        "o => [o.scrollLeft, (o.scrollWidth - o.clientWidth) / 2, o.scrollTop, (o.scrollHeight - o.clientHeight) / 2]"
+    )
+    assert offsets[1] > 20 and offsets[3] > 20  # it does overflow both ways
+    assert abs(offsets[0] - offsets[1]) <= 2 and abs(offsets[2] - offsets[3]) <= 2
+    shot("zoom-centred")
+    page.keyboard.press("Escape")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    # A approves only after 5 seconds; Esc undoes it.
+    page.keyboard.press("a")
+    assert page.locator("#undo-box").is_visible()
+    shot("approve-undo-window")
+    page.keyboard.press("Escape")
+    assert page.locator("#undo-box").is_hidden()
+    page.wait_for_timeout(5500)
+    first.refresh_from_db()
+    assert first.status == RenewalOrder.Status.PAID  # undone: nothing happened
+    page.keyboard.press("a")
+    page.locator("h1", has_text="京B20002").wait_for()
+    first.refresh_from_db()
+    assert first.status == RenewalOrder.Status.APPROVED
+
+    # Ctrl+Enter in the note submits the rejection.
+    page.keyboard.press("r")
+    page.fill("#id_note", "照片中工号看不清")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url("**/office/review/**")
+    page.wait_for_load_state()
+    second.refresh_from_db()
+    for _ in range(30):
+        second.refresh_from_db()
+        if second.status == RenewalOrder.Status.REJECTED:
+            break
+        page.wait_for_timeout(100)
+    assert second.status == RenewalOrder.Status.REJECTED and "照片中工号看不清" in second.reject_reason
