@@ -274,3 +274,5 @@ CAPTCHA_FONT_SIZE = 30
 # address within an hour, and the site's daily budget of verification SMS (alert at 80 %).
 VERIFICATION_IP_CAPTCHA_AFTER = int(os.environ.get("VERIFICATION_IP_CAPTCHA_AFTER", "10"))
 VERIFICATION_DAILY_SMS_BUDGET = int(os.environ.get("VERIFICATION_DAILY_SMS_BUDGET", "3000"))
+# Chinese for third-party texts that ship none (the task queue's admin section).
+LOCALE_PATHS = [BASE_DIR / "campuspass" / "locale"]
