@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from campuspass.core.audit import log_action
 from campuspass.registry.columns import HEADERS
-from campuspass.registry.imports import import_passes
+from campuspass.registry.imports import ImportReport, import_passes
 from campuspass.registry.models import Pass
 
 SAMPLE_NAMES = ("passes-2018-sample.xlsx", "passes-2018-sample.csv")
@@ -186,11 +186,20 @@ def ensure_campaign(previous_year: int):
     return campaign
 
 
-def load_demo(*, progress=None) -> DemoResult:
+def load_demo(*, progress=None, empty_registry: bool = False) -> DemoResult:
+    """The demo: the sample registry, a campaign whose window contains today, one user per role.
+    ``empty_registry``: no registry rows (start from your own import in 导入)."""
+    if empty_registry:
+        sample, report = "（空登记库：未导入样例）", ImportReport(file="", dry_run=False)
+        return _finish(str(sample), report)
     sample = find_sample()
     if sample is None:
         sample = generate_registry(Path(settings.VAR_DIR) / "demo" / "passes-sample.csv", rows=300, year=2018)
     report = import_passes(path=sample, progress=progress)
+    return _finish(str(sample), report)
+
+
+def _finish(sample: str, report) -> DemoResult:
     previous_year = (
         Pass.objects.filter(review_status=Pass.ReviewStatus.APPROVED)
         .order_by("-year")
@@ -201,4 +210,4 @@ def load_demo(*, progress=None) -> DemoResult:
     with transaction.atomic():
         campaign = ensure_campaign(previous_year)
         credentials = ensure_users()
-    return DemoResult(str(sample), report.as_dict(), str(campaign), credentials)
+    return DemoResult(sample, report.as_dict(), str(campaign), credentials)
