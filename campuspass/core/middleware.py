@@ -2,10 +2,13 @@
 
 Without DEBUG Django already renders templates/404.html, 403.html, 400.html and 500.html. With DEBUG
 it shows its English technical pages at desktop width instead; a staff member testing the renewal
-on a development or staging site must see what production shows. Only the 500 traceback stays
-Django's while DEBUG is on: it is what a developer needs, and production never shows it."""
+on a development or staging site must see what production shows. For an unexpected error the
+traceback goes to the console log (the `django.request` logger, as Django would log it), where the
+developer running the server reads it; the page is ours."""
 
 from __future__ import annotations
+
+import logging
 
 from django.conf import settings
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
@@ -39,4 +42,7 @@ class ChineseErrorPagesMiddleware:
                 return render(request, template, status=status)
         if isinstance(exception, _BAD_REQUEST):
             return render(request, "400.html", status=400)
-        return None
+        logging.getLogger("django.request").error(
+            "Internal Server Error: %s", request.path, exc_info=exception
+        )
+        return render(request, "500.html", status=500)

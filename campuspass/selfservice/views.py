@@ -158,7 +158,8 @@ def next_step(order: RenewalOrder) -> str:
     if order.status == S.REJECTED:
         return f"审核未通过：{order.reject_reason}。请点击“申请退款”，款项将原路退回。"
     if order.status == S.REFUNDING:
-        return "退款处理中，款项将在 2 小时至 15 天内原路退回。"
+        # The refund line above it already says 退款处理中: said once (issue 14).
+        return "款项将在 2 小时至 15 天内原路退回，到账后订单显示“已退款”并有短信通知。"
     if order.status == S.REFUNDED:
         return "已退款，款项已原路退回。"
     if order.status == S.REFUND_FAILED:

@@ -62,3 +62,18 @@ def test_a_view_raising_404_with_debug_on_gets_our_page(settings, client, sms_ou
     unlock(client, "京A12345", sms_outbox)
     body = client.get("/m/orders/999999/").content.decode()
     assert "页面不存在或已失效" in body and "Page not found" not in body
+
+
+def test_an_unexpected_error_with_debug_on_is_our_page_and_logged(settings, client, monkeypatch, caplog):
+    from campuspass.selfservice import views
+
+    settings.DEBUG = True
+
+    def broken():
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(views, "current_campaign", broken)
+    response = Client(raise_request_exception=False).get("/m/")
+    body = response.content.decode()
+    assert response.status_code == 500 and "系统暂时出了点问题" in body and "Traceback" not in body
+    assert any("boom" in str(r.exc_info) for r in caplog.records if r.exc_info)

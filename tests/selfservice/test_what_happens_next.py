@@ -85,6 +85,8 @@ def test_refund_page_title_matches_its_body(client, sms_outbox, fake_provider):
     client.post(f"/m/orders/{order.pk}/refund/")
     page = client.get(f"/m/orders/{order.pk}/refund/done/").content.decode()
     assert "<title>退款申请已提交" in page and "退款成功" not in page
+    detail = client.get(f"/m/orders/{order.pk}/").content.decode()
+    assert detail.count("退款处理中") == 1  # repeated sentences are said once
 
 
 @pytest.mark.django_db
