@@ -52,3 +52,41 @@ def test_many_staff_on_one_wifi_get_codes_with_a_captcha_past_the_threshold(sett
     # The picture is drawn here, offline, as a PNG.
     image = fourth.get(f"/captcha/image/{CaptchaStore.generate_key()}/")
     assert image.status_code == 200 and image["Content-Type"] == "image/png"
+
+
+def test_inside_wechat_codes_are_limited_per_wechat_user_not_per_address(
+    sms_outbox, fake_provider, monkeypatch, settings
+):
+    """The silent OAuth before the first code gives the openid; a new browser session of the same
+    WeChat user does not get round the person's limit, other people on the address are not affected."""
+    from tests.selfservice.test_flow import WECHAT_UA
+
+    monkeypatch.setattr(
+        fake_provider, "oauth_url", lambda redirect_uri, state: f"https://open.example/auth?state={state}"
+    )
+    monkeypatch.setattr(fake_provider, "openid_from_code", lambda code: f"openid-{code}")
+    fake_provider.name = "wechatpay"
+    make_campaign()
+    for n in range(12):
+        make_pass(plate=f"京A3{n:04d}", mobile=f"1370000{n:04d}")
+    wechat = {"HTTP_USER_AGENT": WECHAT_UA, **WIFI}
+
+    def staff_member(code):
+        browser = Client(**wechat)
+        asked = browser.get("/m/lookup/")
+        assert asked.status_code == 302 and asked["Location"].startswith("https://open.example/auth")
+        state = asked["Location"].split("state=")[1]
+        assert browser.get("/m/oauth/", {"code": code, "state": state})["Location"] == "/m/lookup/"
+        assert browser.get("/m/lookup/").status_code == 200  # tried once: no loop
+        return browser
+
+    def send(browser, n):
+        browser.post("/m/lookup/", {"plate": f"京A3{n:04d}"})
+        return browser.session.get("ss.pending", {}).get("throttled")
+
+    settings.VERIFICATION_IP_CAPTCHA_AFTER = 100
+    for n in range(10):
+        assert not send(staff_member("SAME"), n)  # a fresh session each time, one WeChat user
+    assert send(staff_member("SAME"), 10)  # the 11th code in the hour for that WeChat user
+    assert not send(staff_member("OTHER"), 11)  # someone else on the same Wi-Fi
+    assert len(sms_outbox) == 11
