@@ -319,7 +319,12 @@ def verify(request):
             next_url = request.session.pop(NEXT_KEY, None)
             otp.grant(request.session, pending["plate"])
             request.session.pop(PENDING_KEY, None)
-            if isinstance(next_url, str) and _NEXT_RE.fullmatch(next_url):
+            # Only the 订单记录 verification the order link asked for opens that order.
+            if (
+                pending["purpose"] == otp.PURPOSE_ORDERS
+                and isinstance(next_url, str)
+                and _NEXT_RE.fullmatch(next_url)
+            ):
                 return redirect(next_url)
             return redirect(PURPOSES[pending["purpose"]])
         _keep_form(request, "verify", {"error": result.message}, "error")
