@@ -8,11 +8,13 @@ PORT ?= 8000
 
 .PHONY: run test install lint bench bench-full bench-import bench-import-concurrency bench-queue deploy-replay lock clean-demo
 
-## make run: install everything, migrate the SQLite database, load demo data, serve on :8000
+## make run [PORT=8000] [HOST=127.0.0.1] [EMPTY=1]: install everything, migrate the SQLite database,
+## load the demo (EMPTY=1: no sample registry), serve on HOST:PORT
+SITE_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_demo
-	HOST=$(HOST) PORT=$(PORT) PY=$(PY) bash scripts/serve-dev.sh
+	SITE_URL=$(SITE_URL) $(PY) manage.py load_demo $(if $(EMPTY),--empty-registry,)
+	HOST=$(HOST) PORT=$(PORT) PY=$(PY) SITE_URL=$(SITE_URL) bash scripts/serve-dev.sh
 
 ## make test: the whole suite (SQLite unless DATABASE_URL is set)
 test: install
@@ -71,5 +73,6 @@ lock:
 	/tmp/campuspass-lock/bin/pip install --quiet '.[dev,aliyun,tencent]'
 	/tmp/campuspass-lock/bin/pip freeze --exclude campuspass | sort -f > requirements.lock
 
+## make clean-demo: delete the demo's SQLite database and its passwords (nothing else under var/)
 clean-demo:
 	rm -f var/campuspass.sqlite3* var/demo-credentials.json

@@ -30,6 +30,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("pay/", include("campuspass.payments.urls")),
     path("m/", include("campuspass.selfservice.urls")),
+    path("captcha/", include("captcha.urls")),
     path("office/", include("campuspass.backoffice.urls")),
     path("api/gate/v1/", gate_api.urls),
     path("health/", include("campuspass.core.health")),

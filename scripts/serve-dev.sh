@@ -17,5 +17,8 @@ if "$PY" manage.py help run_scheduler >/dev/null 2>&1; then
   "$PY" manage.py run_scheduler &
   pids+=($!)
 fi
-echo "CampusPass 已启动：http://$HOST:$PORT/   （后台：http://$HOST:$PORT/admin/，按 Ctrl-C 停止）"
+echo "CampusPass 已启动：http://$HOST:$PORT/"
+echo "  职工手机端  http://$HOST:$PORT/m/"
+echo "  保卫处后台  http://$HOST:$PORT/office/   （数据维护：/admin/，仅管理员）"
+echo "  按 Ctrl-C 停止"
 "$PY" manage.py runserver "$HOST:$PORT" --noreload

@@ -10,9 +10,11 @@ NAV = [
     ("counter", "backoffice:counter", "窗口领取"),
     ("delivery", "backoffice:delivery", "送证上门"),
     ("refunds", "backoffice:refunds", "退款管理"),
+    ("reconcile", "backoffice:reconcile", "对账"),
     ("onsite", "backoffice:onsite", "现场办理"),
     ("exports", "backoffice:exports", "导出"),
     ("gates", "backoffice:gates", "道闸同步"),
+    ("import", "backoffice:import", "导入"),
     ("settings", "backoffice:settings", "设置"),
     ("audit", "backoffice:audit", "审计日志"),
 ]

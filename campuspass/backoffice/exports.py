@@ -322,10 +322,13 @@ def write_refunds(workbook: Workbook, filters: dict[str, Any]) -> int:
         "requested_by__username",
         "created_at",
         "finished_at",
+        "requested_by__first_name",
+        "requested_by__last_name",
     )
     for row in refunds.values_list(*columns).iterator(chunk_size=READ_CHUNK):
         (no, trade_no, plate, staff_no, name, amount, paid, status, platform, refund_id, attempts) = row[:11]
-        error, reason, requester, created, finished = row[11:]
+        error, reason, requester, created, finished = row[11:16]
+        requester = _label_user(requester, row[16], row[17])
         sheet.append(
             [
                 sheet.text(no),
@@ -446,6 +449,11 @@ def write_fulfilment(workbook: Workbook, filters: dict[str, Any]) -> int:
         "handed_out_by__username",
         "old_pass_collected",
         "id_checked",
+        # Names, as the orders export shows its 审核人 (issue 14).
+        "courier__first_name",
+        "courier__last_name",
+        "handed_out_by__first_name",
+        "handed_out_by__last_name",
     )
     for row in (
         orders.order_by("fulfilment", "decided_at", "pk")
@@ -455,7 +463,9 @@ def write_fulfilment(workbook: Workbook, filters: dict[str, Any]) -> int:
         (no, plate, staff_no, name, dept, mobile, pass_no, valid_from, valid_to, fulfilment, address) = row[
             :11
         ]
-        pickup_from, courier, handed_out, handed_by, old_collected, id_checked = row[11:]
+        pickup_from, courier, handed_out, handed_by, old_collected, id_checked = row[11:17]
+        courier = _label_user(courier, row[17], row[18])
+        handed_by = _label_user(handed_by, row[19], row[20])
         delivery = fulfilment == RenewalOrder.Fulfilment.DELIVERY
         sheet.append(
             [

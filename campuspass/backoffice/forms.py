@@ -151,7 +151,19 @@ class CampaignForm(ChineseForm):
     pickup_hours = forms.CharField(label="领取时间", max_length=100, initial="工作日 8:30—11:30，13:30—17:00")
     contact_phones = forms.CharField(label="咨询电话", max_length=100, initial="82802290、82805604")
     pickup_delay_working_days = forms.IntegerField(
-        label="审核通过后几个工作日可领取", min_value=0, max_value=30, initial=1
+        label="制证工作日数",
+        min_value=0,
+        max_value=30,
+        initial=1,
+        help_text="审核通过后制证需要的完整工作日数，制证完成后的下一个工作日起可领取。",
+    )
+    print_cutoff = forms.TimeField(
+        label="当天制证截止时间",
+        required=False,
+        initial="15:00",
+        input_formats=["%H:%M", "%H:%M:%S"],
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text="工作日此时间前审核通过的当天开始制证；此后或休息日审核通过的从下一个工作日开始。",
     )
     unpaid_timeout_minutes = forms.IntegerField(
         label="未支付订单超时（分钟）", min_value=5, max_value=1440, initial=15
@@ -173,6 +185,8 @@ class CampaignForm(ChineseForm):
 
     def service_values(self) -> dict:
         values = {k: v for k, v in self.cleaned_data.items() if k != "price_yuan"}
+        if values.get("print_cutoff") is None:
+            values.pop("print_cutoff", None)  # left empty: keep the campaign's (15:00 when new)
         return values
 
     @classmethod

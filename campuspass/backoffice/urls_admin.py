@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views_audit, views_onsite, views_settings
+from . import views_audit, views_import, views_onsite, views_settings
 
 urlpatterns = [
     # 现场办理
@@ -28,6 +28,10 @@ urlpatterns = [
     path("settings/users/", views_settings.users, name="settings_users"),
     path("settings/users/<int:pk>/", views_settings.user_detail, name="settings_user"),
     path("settings/users/<int:pk>/action/", views_settings.user_action, name="settings_user_action"),
+    # 导入
+    path("import/", views_import.index, name="import"),
+    path("import/<uuid:job_id>/", views_import.job, name="import-job"),
+    path("import/<uuid:job_id>/confirm/", views_import.confirm, name="import-confirm"),
     # 审计日志
     path("audit/", views_audit.audit_log, name="audit"),
     path("audit/export.xlsx", views_audit.audit_export, name="audit_export"),

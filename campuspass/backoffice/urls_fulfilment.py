@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views_counter, views_delivery, views_exports, views_refunds
+from . import views_counter, views_delivery, views_exports, views_reconcile, views_refunds
 
 urlpatterns = [
     # 窗口领取
@@ -16,6 +16,10 @@ urlpatterns = [
     path("delivery/assign/", views_delivery.assign, name="delivery-assign"),
     path("delivery/<int:pk>/delivered/", views_delivery.delivered, name="delivery-delivered"),
     path("delivery/print/", views_delivery.print_list, name="delivery-print"),
+    path("reconcile/", views_reconcile.index, name="reconcile"),
+    path("reconcile/<str:day>/", views_reconcile.day, name="reconcile-day"),
+    path("delivery/claim/", views_delivery.claim, name="delivery-claim"),
+    path("delivery/<int:pk>/failed/", views_delivery.failed, name="delivery-failed"),
     # 退款管理
     path("refunds/", views_refunds.refunds, name="refunds"),
     path("refunds/orders/<int:pk>/retry/", views_refunds.retry, name="refunds-retry"),

@@ -83,12 +83,15 @@ def hand_out(request, pk: int):
             old_pass_collected=_checked(request, "old_pass_collected"),
             id_checked=_checked(request, "id_checked"),
             channel="counter",
+            early_confirmed=_checked(request, "early_confirmed"),
         )
     except CampusPassError as exc:
         error = exc.message
     order = _order(pk)
     if request.headers.get("HX-Request"):
         context = _card_context(request, order, error=error, just_handed_out=not error)
+        # The 待领取名单 count in the page header changes with it (htmx out-of-band swap).
+        context["oob_pending_count"] = pending_pickups(campaign=order.campaign).count()
         return render(request, "backoffice/counter/_order.html", context)
     if error:
         messages.error(request, error)

@@ -15,6 +15,7 @@ from campuspass.renewals.selectors_dashboard import (
     dashboard_campaigns,
     waiting_for,
 )
+from campuspass.verification.otp import BUDGET_ALERT_SHARE, sms_budget_today
 
 from .roles import can, role_required
 
@@ -26,14 +27,13 @@ CHART_PAD_TOP = 16
 
 
 def _nice_max(value: int) -> int:
-    """A round top for the y axis (10, 20, 50, 100, 200 …)."""
-    if value <= 5:
-        return 5
+    """A round top for the y axis that four equal steps divide into whole numbers (4, 8, 20, 40,
+    80, 200 …), so the five labels 0 … top sit at equal spacing with equal differences."""
     step = 1
     while True:
         for m in (1, 2, 5):
-            if value <= step * m * 10:
-                return step * m * 10
+            if value <= step * m * 4:
+                return step * m * 4
         step *= 10
 
 
@@ -110,4 +110,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             can_delivery=can(request.user, "delivery"),
             can_refunds=can(request.user, "refunds"),
         )
+    sent, budget = sms_budget_today()
+    context.update(
+        sms_sent_today=sent, sms_budget=budget, sms_budget_alert=sent >= budget * BUDGET_ALERT_SHARE
+    )
     return render(request, "backoffice/dashboard/index.html", context)

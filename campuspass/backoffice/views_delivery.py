@@ -19,7 +19,10 @@ from campuspass.renewals.selectors import current_campaign
 from campuspass.renewals.services.fulfilment import (
     group_by_building,
     order_assign_courier,
+    order_claim_deliveries,
+    order_delivery_failed,
     order_hand_out,
+    order_phone_reveal,
     pending_deliveries,
 )
 
@@ -86,6 +89,8 @@ def delivery(request):
             "can_assign": can(request.user, "delivery_assign"),
             "can_full_phone": can(request.user, "full_phone"),
             "delivered_today": delivered_today,
+            "is_courier": is_courier,
+            "failed_reasons": FAILED_REASONS,
         },
     )
 
@@ -139,18 +144,70 @@ def delivered(request, pk: int):
     return redirect(back)
 
 
+FAILED_REASONS = ("无人在，电话联系不上", "地址不对或找不到", "本人要求改为到窗口领取", "未带工作证或旧证")
+
+
+@role_required("delivery")
+@require_POST
+def claim(request):
+    """ "认领": a courier takes unassigned deliveries without waiting for a clerk."""
+    selected = [pk for pk in request.POST.getlist("orders") if pk.isdigit()]
+    try:
+        count = order_claim_deliveries(orders=selected, courier=request.user)
+    except CampusPassError as exc:
+        messages.error(request, exc.message)
+    else:
+        skipped = len(set(selected)) - count
+        text = f"已认领 {count} 个送证订单，见“分派给我的”。"
+        if skipped:
+            text += f"另有 {skipped} 个已被其他配送员认领或状态已变化，未认领。"
+        messages.success(request, text)
+    return redirect("backoffice:delivery")
+
+
+@role_required("delivery")
+@require_POST
+def failed(request, pk: int):
+    """ "未送达": the pass goes back to the counter and the staff member is told to collect it."""
+    order = get_object_or_404(RenewalOrder.objects.select_related("staff", "campaign"), pk=pk)
+    if not can(request.user, "delivery_assign") and order.courier_id != request.user.pk:
+        messages.error(request, "该订单没有分派给您，不能由您登记未送达。如需改派，请联系窗口。")
+        return redirect("backoffice:delivery")
+    reason = request.POST.get("reason", "")
+    if reason == "other" or not reason:
+        reason = request.POST.get("reason_text", "")
+    try:
+        order = order_delivery_failed(order=order, acting_user=request.user, reason=reason)
+    except CampusPassError as exc:
+        messages.error(request, f"{order.plate} {order.staff.name}：{exc.message}")
+    else:
+        messages.success(
+            request,
+            f"已登记未送达：{order.plate} {order.staff.name}（{reason}）。请把通行证交回窗口，"
+            f"已短信通知本人自 {order.pickup_from:%-m月%-d日} 起到{order.campaign.pickup_place}领取。",
+        )
+    return redirect("backoffice:delivery")
+
+
 @role_required("delivery")
 @require_GET
 def print_list(request):
     campaign = current_campaign()
     orders, courier_filter = _filtered(request, campaign)
     building = request.GET.get("building", "")
-    if not can(request.user, "delivery_assign"):
-        # A courier prints their own list.
+    own_list = not can(request.user, "delivery_assign")
+    if own_list:
+        # A courier prints their own list, with the full numbers they need to call (each audited).
         orders, courier_filter = orders.filter(courier=request.user), str(request.user.pk)
     groups = [
         (name, _rows(items)) for name, items in group_by_building(orders) if not building or name == building
     ]
+    if own_list:
+        for _, items in groups:
+            for order in items:
+                order.masked_phone = order_phone_reveal(
+                    order=order, acting_user=request.user, where="送证清单"
+                )
     courier = User.objects.filter(pk=parse_id(courier_filter)).first() if parse_id(courier_filter) else None
     title = "送证上门清单"
     if courier is not None:

@@ -29,6 +29,8 @@ SCREENS: dict[str, frozenset[str]] = {
     "settings": frozenset({ADMIN}),
     "exports": frozenset({FINANCE, ADMIN}),
     "audit": frozenset({ADMIN}),
+    "import": frozenset({ADMIN}),
+    "reconcile": frozenset({FINANCE, ADMIN}),
     "photo": frozenset({REVIEWER, COUNTER, ADMIN}),
     "full_phone": frozenset({COUNTER, COURIER, ADMIN}),
     # 道闸同步 (decision 0027): the counter answers "why does the gate not open?", so it sees each

@@ -20,14 +20,14 @@ from django.utils import timezone
 
 from campuspass.core.audit import log_action
 from campuspass.registry.columns import HEADERS
-from campuspass.registry.imports import import_passes
+from campuspass.registry.imports import ImportReport, import_passes
 from campuspass.registry.models import Pass
 
 SAMPLE_NAMES = ("passes-2018-sample.xlsx", "passes-2018-sample.csv")
 CONSENT_TEXT = (
     "机动车通行证办理知情同意书\n\n"
     "一、本人承诺所提交的职工、车辆及证件信息真实、准确，与保卫处登记信息一致。\n"
-    "二、本人知悉：线上续费仅限在职职工、上一年度审核通过的京籍号牌车辆；新入职职工、新购车辆、"
+    "二、本人知悉：线上续费仅限在职职工、上一年度审核通过的北京号牌（京字头）车辆；新入职职工、新购车辆、"
     "信息变更及外省（市）号牌车辆须到现场办理。\n"
     "三、本人知悉：缴费后保卫处将进行审核，审核未通过的订单可在“订单记录”中申请退款，"
     "款项将在 2 小时至 15 天内原路退回。\n"
@@ -189,11 +189,20 @@ def ensure_campaign(previous_year: int):
     return campaign
 
 
-def load_demo(*, progress=None) -> DemoResult:
+def load_demo(*, progress=None, empty_registry: bool = False) -> DemoResult:
+    """The demo: the sample registry, a campaign whose window contains today, one user per role.
+    ``empty_registry``: no registry rows (start from your own import in 导入)."""
+    if empty_registry:
+        sample, report = "（空登记库：未导入样例）", ImportReport(file="", dry_run=False)
+        return _finish(str(sample), report)
     sample = find_sample()
     if sample is None:
         sample = generate_registry(Path(settings.VAR_DIR) / "demo" / "passes-sample.csv", rows=300, year=2018)
     report = import_passes(path=sample, progress=progress)
+    return _finish(str(sample), report)
+
+
+def _finish(sample: str, report) -> DemoResult:
     previous_year = (
         Pass.objects.filter(review_status=Pass.ReviewStatus.APPROVED)
         .order_by("-year")
@@ -204,4 +213,4 @@ def load_demo(*, progress=None) -> DemoResult:
     with transaction.atomic():
         campaign = ensure_campaign(previous_year)
         credentials = ensure_users()
-    return DemoResult(str(sample), report.as_dict(), str(campaign), credentials)
+    return DemoResult(sample, report.as_dict(), str(campaign), credentials)

@@ -189,6 +189,9 @@ def _cashier_action(request, tx, return_url, context):
     else:
         return HttpResponseBadRequest("未知操作".encode(), content_type="text/plain; charset=utf-8")
     if return_url:
+        # Like WeChat's cashier telling the page "cancel": the result page says 已取消支付.
+        if outcome == "cancelled":
+            return_url += ("&" if "?" in return_url else "?") + "cancelled=1"
         return redirect(return_url)
     context.update(tx=bank.get_transaction(tx.out_trade_no), outcome=outcome)
     return render(request, "payments/sim_cashier.html", context)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import tempfile
 import unicodedata
-from pathlib import Path
 
 from django import forms
 from django.conf import settings
@@ -35,8 +34,8 @@ from .exports import export_file_name, export_passes
 from .models import ImportJob, Pass, Staff, Vehicle
 from .selectors import Query, phone_q, plate_q
 from .tasks import confirm_import, get_progress, import_job_create
+from .uploads import ImportUploadForm
 
-UPLOAD_SUFFIXES = {".xlsx", ".csv"}
 ACTIVE_STATES = {
     ImportJob.State.UPLOADED,
     ImportJob.State.PREVIEWING,
@@ -283,33 +282,6 @@ class VehicleAdmin(ServiceAdmin):
 # --- passes, with the import and export screens ----------------------------------------------------------
 
 
-class ImportUploadForm(forms.Form):
-    file = forms.FileField(
-        label="登记表文件",
-        help_text="Excel（.xlsx）或 CSV（UTF-8 或 GB18030）。第一行为列名。",
-        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.csv"}),
-    )
-    year = forms.IntegerField(
-        label="年度", required=False, min_value=2000, max_value=2100, help_text="文件没有“年度”列时必须填写。"
-    )
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        limit = settings.IMPORT_MAX_UPLOAD_BYTES
-        if upload.size > limit:
-            raise ValidationError(
-                f"文件太大（{upload.size / 1048576:.1f} MB），最大允许 {limit / 1048576:.0f} MB。请拆分后分批导入。"
-            )
-        if upload.size == 0:
-            raise ValidationError("文件是空的，没有任何内容。请检查所选文件后重新上传。")
-        suffix = Path(upload.name).suffix.lower()
-        if suffix not in UPLOAD_SUFFIXES:
-            raise ValidationError(
-                "只能导入 .xlsx 或 .csv 文件。旧版 Excel（.xls）请在 Excel 中“另存为”.xlsx 后重新上传。"
-            )
-        return upload
-
-
 class ExportForm(forms.Form):
     year = forms.TypedChoiceField(label="年度", coerce=int, required=False, empty_value=None)
 
@@ -478,8 +450,17 @@ class PassAdmin(ServiceAdmin):
 
     def import_confirm_view(self, request, job_id):
         job = get_object_or_404(ImportJob, pk=job_id)
-        if not confirm_import(job, acting_user=request.user):
-            self.message_user(request, "这个导入任务已经确认过或无法导入，没有重复执行。", messages.WARNING)
+        try:
+            confirmed = confirm_import(
+                job, acting_user=request.user, moves_confirmed=request.POST.get("confirm_moves") == "1"
+            )
+        except CampusPassError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            if not confirmed:
+                self.message_user(
+                    request, "这个导入任务已经确认过或无法导入，没有重复执行。", messages.WARNING
+                )
         return HttpResponseRedirect(reverse("admin:registry_pass_import_job", args=[job.pk]))
 
     def export_view(self, request):

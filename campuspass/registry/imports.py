@@ -60,6 +60,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1000
 CHUNK_PAUSE_SECONDS = 0.05  # SQLite only: between two chunks, for other writers (decision 0021)
+MOVED_LISTED = 2000  # moved passes listed one by one in the preview (all are counted)
 STAFF_NO_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,31}$")
 YEAR_RE = re.compile(r"^(\d{4})(?:\.0+)?年?(?:度)?$")
 DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]0?0:00(?::00)?)?$")
@@ -76,6 +77,10 @@ class ImportReport:
     unchanged: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    # Passes on file that this import gives to another person or another vehicle (issue 14): the
+    # preview lists them and the import needs an explicit confirmation of them.
+    moved: list[dict[str, Any]] = field(default_factory=list)
+    moved_total: int = 0
     total_rows: int = 0
 
     def reject(self, row: int, problems: list[tuple[str, str]]) -> None:
@@ -99,8 +104,15 @@ class ImportReport:
             "unchanged": self.unchanged,
             "rejected": self.rejected,
             "warnings": self.warnings,
+            "moved": self.moved,
+            "moved_total": self.moved_total,
             "total_rows": self.total_rows,
         }
+
+    def move(self, **values: Any) -> None:
+        self.moved_total += 1
+        if len(self.moved) < MOVED_LISTED:
+            self.moved.append(values)
 
 
 class ParsedRow(NamedTuple):
@@ -431,7 +443,7 @@ class Importer:
         chunk_plates = {r.plate for r in rows}
         pass_query = (
             "SELECT p.id, p.year, p.number, p.review_status, p.valid_from, p.valid_to,"  # noqa: S105
-            " p.vehicle_id, v.plate, p.holder_id, s.staff_no FROM registry_pass p"
+            " p.vehicle_id, v.plate, p.holder_id, s.staff_no, s.name FROM registry_pass p"
             " JOIN registry_vehicle v ON v.id = p.vehicle_id JOIN registry_staff s ON s.id = p.holder_id"
         )
         # Per year and per key, without OR: each is then answered from a unique index.
@@ -454,6 +466,7 @@ class Importer:
                 plate,
                 holder_id,
                 holder_no,
+                holder_name,
             ) in found:
                 if pk in loaded:
                     continue
@@ -466,7 +479,7 @@ class Importer:
                     valid_from=_as_date(valid_from),
                     valid_to=_as_date(valid_to),
                     vehicle=vehicle,
-                    holder=Record(pk=holder_id, staff_no=holder_no),
+                    holder=Record(pk=holder_id, staff_no=holder_no, name=holder_name),
                     loaded_plate=plate,
                 )
                 pass_by_number.setdefault((year_, number), permit)
@@ -641,6 +654,18 @@ class Importer:
             return
 
         changes = _changes(existing, row.pass_values)
+        if not _same(existing.vehicle, vehicle) or not _same(existing.holder, staff):
+            self.report.move(
+                row=row_number,
+                year=row.year,
+                number=row.number,
+                from_plate=existing.vehicle.plate,
+                to_plate=vehicle.plate,
+                from_staff_no=existing.holder.staff_no,
+                from_name=getattr(existing.holder, "name", ""),
+                to_staff_no=staff.staff_no,
+                to_name=getattr(staff, "name", ""),
+            )
         if not _same(existing.vehicle, vehicle):
             changes["vehicle"] = [existing.vehicle.plate, vehicle.plate]
             pass_by_plate.pop((existing.year, existing.vehicle.plate), None)

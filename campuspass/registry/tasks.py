@@ -7,9 +7,7 @@ goes to the "progress" cache, outside the import's transaction, for the job page
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from campuspass.core.audit import log_action
+from campuspass.core.errors import CampusPassError
 
 from .imports import ImportFileError, import_passes
 from .models import ImportJob
@@ -84,26 +83,12 @@ def _run(job: ImportJob, *, dry_run: bool) -> None:
     job.save(update_fields=fields)
 
 
-def store_upload(upload) -> tuple[str, str, int]:
-    """Save an upload under PRIVATE_STORAGE_ROOT with a random name; returns (relative path,
-    sha256, size). The original name is kept only in the database."""
-    root = Path(settings.PRIVATE_STORAGE_ROOT)
-    (root / "imports").mkdir(parents=True, exist_ok=True)
-    relative = f"imports/{secrets.token_hex(16)}{Path(upload.name).suffix.lower()}"
-    digest = hashlib.sha256()
-    size = 0
-    with open(root / relative, "xb") as handle:
-        for chunk in upload.chunks():
-            digest.update(chunk)
-            size += len(chunk)
-            handle.write(chunk)
-    return relative, digest.hexdigest(), size
-
-
 def import_job_create(*, upload, year: int | None, acting_user: Any) -> ImportJob:
-    """The one door for an uploaded registry file (the admin's import screen and any other): store
-    it privately, create the job, audit `registry.import.uploaded`, and queue the dry-run preview
-    after commit. The caller has checked size and suffix."""
+    """The one door for an uploaded registry file (the admin's import screen and the back office's 导入):
+    store it privately, create the job, audit `registry.import.uploaded`, and queue the dry-run
+    preview after commit. The caller has checked size and suffix (`uploads.ImportUploadForm`)."""
+    from .uploads import store_upload
+
     relative, sha256, size = store_upload(upload)
     with transaction.atomic():
         job = ImportJob.objects.create(
@@ -124,16 +109,34 @@ def import_job_create(*, upload, year: int | None, acting_user: Any) -> ImportJo
     return job
 
 
-def confirm_import(job: ImportJob, *, acting_user: Any = None) -> bool:
+def moves_to_confirm(job: ImportJob) -> int:
+    """How many passes the previewed import gives to another person or vehicle."""
+    preview = job.preview or {}
+    return int(preview.get("moved_total") or len(preview.get("moved") or []))
+
+
+def confirm_import(job: ImportJob, *, acting_user: Any = None, moves_confirmed: bool = False) -> bool:
     """A person confirmed the preview: queue the import once (audited `registry.import.confirmed`).
-    False when the job was not waiting for a confirmation (already confirmed, done or failed)."""
+    False when the job was not waiting for a confirmation (already confirmed, done or failed). When
+    the preview moves passes to another person or vehicle, the person must have confirmed those too
+    (``moves_confirmed``), else CampusPassError."""
+    moved = moves_to_confirm(job)
+    if moved and not moves_confirmed:
+        raise CampusPassError(
+            f"这次导入会把 {moved} 张通行证转到其他人或其他车辆（见预览中的“通行证转移”）。"
+            "转移后原车主将无法线上续费。请逐条核对，勾选“我已核对以上转移”后再确认导入。",
+            code="moves_unconfirmed",
+        )
     with transaction.atomic():
         if not ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.PREVIEWED).update(
             state=ImportJob.State.CONFIRMED
         ):
             return False
         log_action(
-            actor=acting_user, action="registry.import.confirmed", obj=job, data={"file": job.file_name}
+            actor=acting_user,
+            action="registry.import.confirmed",
+            obj=job,
+            data={"file": job.file_name, "moves_confirmed": moved},
         )
         transaction.on_commit(lambda: run_import.enqueue(str(job.pk)))
     return True

@@ -27,7 +27,16 @@ class Campaign(models.Model):
     pickup_place = models.CharField("领取地点", max_length=100, default="行政2号楼1层122、123室")
     pickup_hours = models.CharField("领取时间", max_length=100, default="工作日 8:30—11:30，13:30—17:00")
     contact_phones = models.CharField("咨询电话", max_length=100, default="82802290、82805604")
-    pickup_delay_working_days = models.PositiveSmallIntegerField("审核通过后几个工作日可领取", default=1)
+    pickup_delay_working_days = models.PositiveSmallIntegerField(
+        "制证工作日数",
+        default=1,
+        help_text="审核通过后保卫处制证需要的完整工作日数；制证完成后的下一个工作日起可领取。",
+    )
+    print_cutoff = models.TimeField(
+        "当天制证截止时间",
+        default=dt.time(15, 0),
+        help_text="工作日此时间以前审核通过的，当天算第一个制证日；此后或休息日审核通过的，从下一个工作日算起。",
+    )
     unpaid_timeout_minutes = models.PositiveSmallIntegerField("未支付订单超时（分钟）", default=15)
     photo_retention_days = models.PositiveSmallIntegerField("审核后证件照片保留天数", default=30)
     auto_refund_on_reject = models.BooleanField("审核不通过时自动退款", default=False)
@@ -238,9 +247,11 @@ class RenewalOrder(models.Model):
 
     @property
     def status_label(self) -> str:
-        """What the staff member sees: approved orders show 待生效 / 使用中 / 已过期 from the new pass's
-        own dates (always current, whatever the hourly job has stored); an order not yet agreed to
-        shows 待支付 as the notice calls it."""
+        """What the staff member sees: approved orders show 待领取 / 待送证 until the pass is in hand
+        (issue 14), then 待生效 / 使用中 / 已过期 from the new pass's own dates (always current, whatever
+        the hourly job has stored); an order not yet agreed to shows 待支付 as the notice calls it."""
+        if self.status == self.Status.APPROVED and not self.handed_out_at:
+            return "待送证" if self.fulfilment == self.Fulfilment.DELIVERY else "待领取"
         if self.status == self.Status.APPROVED and (self.new_pass_id or self.validity):
             return self.Validity(self.current_validity()).label
         if self.status == self.Status.AWAITING_CONSENT:

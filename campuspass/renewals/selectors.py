@@ -24,6 +24,18 @@ def current_campaign(at=None) -> Campaign | None:
     )
 
 
+def pickup_rule(campaign: Campaign) -> str:
+    """From when a pass can be collected, as the pages say it (decision 0024; the date itself is
+    ``workdays.pickup_date``)."""
+    days = campaign.pickup_delay_working_days
+    if days == 0:
+        return "审核通过后即可领取（休息日审核通过的，下一个工作日起）"
+    return (
+        f"审核通过后第 {days} 个工作日起（保卫处需要 {days} 个工作日制证；"
+        f"工作日 {campaign.print_cutoff:%H:%M} 以后或休息日审核通过的，顺延一个工作日）"
+    )
+
+
 def onsite_instructions(campaign: Campaign) -> str:
     return f"请到{campaign.pickup_place}现场办理（{campaign.pickup_hours}），咨询电话：{campaign.contact_phones}。"
 

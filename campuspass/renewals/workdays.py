@@ -25,6 +25,22 @@ def is_working_day(day: dt.date) -> bool:
     return _builtin_is_workday(day) if override is None else override
 
 
+def pickup_date(approved_at: dt.datetime, *, printing_days: int, cutoff: dt.time) -> dt.date:
+    """The first day a pass approved at `approved_at` (local time) can be collected (decision 0024).
+
+    The office prints on working days. A working day counts as the first printing day only when
+    the approval came before `cutoff`; otherwise (evening, weekend, holiday) printing starts on the
+    next working day. After `printing_days` printing days the pass can be collected on the next
+    working day. 0 printing days: collectable from the first working day not before approval.
+    Monday 10:00, 1 day → Tuesday; Monday 20:00 → Wednesday; Sunday → Tuesday."""
+    day = approved_at.date()
+    if printing_days == 0:
+        return add_working_days(day, 0)
+    first = day if is_working_day(day) and approved_at.time() < cutoff else add_working_days(day, 1)
+    last = add_working_days(first, printing_days - 1)
+    return add_working_days(last, 1)
+
+
 def add_working_days(start: dt.date, count: int) -> dt.date:
     """The `count`-th working day after `start` (count 0: start itself if it is a working day,
     else the next one)."""

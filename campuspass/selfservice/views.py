@@ -8,7 +8,10 @@ order that does not exist, so ids cannot be probed."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import math
+import re
 import secrets
 import time
 
@@ -33,11 +36,13 @@ from campuspass.renewals.selectors import (
     current_campaign,
     onsite_instructions,
     orders_for_plate,
+    pickup_rule,
     renewal_eligibility,
 )
 from campuspass.renewals.services.orders import order_create, order_record_consent, order_set_fulfilment
 from campuspass.renewals.services.payments import expires_at, payment_start, payment_sync
 from campuspass.renewals.services.refunds import order_refund_route, order_refunds, refund_request
+from campuspass.selfservice.forms import HumanCheckForm
 from campuspass.verification import otp
 from campuspass.verification.photos import delete_id_photo, photo_response, store_id_photo
 
@@ -48,6 +53,10 @@ PENDING_KEY = "ss.pending"  # {"plate", "purpose", "resend_at"} between "确定"
 PHOTO_KEY = "ss.photo"  # the uploaded ID photo of the renewal being prepared
 OPENID_KEY = "ss.openid"
 OAUTH_KEY = "ss.oauth"
+FORM_KEY = "ss.form"  # a refused POST's error and input, shown by the GET it redirects to
+NEXT_KEY = "ss.next"  # the order page to open once plate and code are verified again
+_NEXT_RE = re.compile(r"/m/orders/[0-9]{1,12}/(?:[a-z-]+/){0,2}")
+OAUTH_TRIED_KEY = "ss.oauth_tried"  # the silent OAuth before the first code is tried once a session
 PURPOSES = {otp.PURPOSE_LOOKUP: "selfservice:record", otp.PURPOSE_ORDERS: "selfservice:orders"}
 
 
@@ -59,9 +68,36 @@ def unlocked_plate(request: HttpRequest) -> str | None:
     return otp.granted_plate(request.session)
 
 
+class NeedVerification(Exception):
+    """No plate is unlocked (never verified, or the 30 minutes are over): ask plate and code again,
+    then come back to the page that was asked for (``order_page``)."""
+
+
+def order_page(view):
+    """An order's page: without a verified plate it asks for plate and code, then shows the order."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, pk: int, *args, **kwargs):
+        try:
+            return view(request, pk, *args, **kwargs)
+        except NeedVerification:
+            next_url = reverse("selfservice:order", args=[pk]) if request.method != "GET" else request.path
+            request.session[NEXT_KEY] = next_url
+            messages.info(
+                request,
+                "为保护您的信息，验证 30 分钟后需要重新验证。请输入车牌号并获取验证码，验证后将打开该订单。",
+            )
+            return redirect(f"{reverse('selfservice:lookup')}?for={otp.PURPOSE_ORDERS}")
+
+    return wrapper
+
+
 def own_order(request: HttpRequest, pk: int) -> RenewalOrder:
-    """The order, if it belongs to the plate this session unlocked; else 404 (never 403)."""
+    """The order, if it belongs to the plate this session unlocked; else 404 (never 403).
+    Without any unlocked plate: ``NeedVerification`` (the page asks for plate and code)."""
     plate = unlocked_plate(request)
+    if plate is None:
+        raise NeedVerification
     order = (
         RenewalOrder.objects.select_related("campaign", "staff", "vehicle", "new_pass")
         .filter(pk=pk, plate=plate)
@@ -105,25 +141,29 @@ def next_step(order: RenewalOrder) -> str:
     if order.status == S.PENDING_PAYMENT:
         deadline = timezone.localtime(expires_at(order))
         return f"请于 {deadline:%H:%M} 前完成支付，超时订单将自动关闭。"
+    delivery = order.fulfilment == RenewalOrder.Fulfilment.DELIVERY
+    bring = f"工作证（校园一卡通）和{campaign.previous_year}年度旧证"
     if order.status == S.PAID:
-        return "已支付，等待保卫处审核。审核结果将以短信通知。"
+        if delivery:
+            then = f"审核通过后保卫处将派人送到{order.delivery_address}，届时请出示{bring}交回旧证"
+        else:
+            then = f"{pickup_rule(campaign)}可到{campaign.pickup_place}领取（{campaign.pickup_hours}），请带{bring}"
+        return f"已支付，等待保卫处审核，结果将以短信通知。{then}。"
     if order.status == S.APPROVED:
         if order.handed_out_at:
-            return "通行证已领取。"
-        if order.fulfilment == RenewalOrder.Fulfilment.DELIVERY:
-            return f"审核通过，保卫处将送证到：{order.delivery_address}。请备好工作证和旧证。"
-        when = f"{order.pickup_from:%Y年%-m月%-d日}起" if order.pickup_from else ""
-        return (
-            f"审核通过，请{when}携带工作证和{campaign.previous_year}年度旧证到{campaign.pickup_place}领取"
-            f"（{campaign.pickup_hours}）。"
-        )
+            return "通行证已送达。" if delivery else "通行证已领取。"
+        if delivery:
+            return f"审核通过，保卫处将派人送到：{order.delivery_address}。届时请出示{bring}交回旧证。"
+        when = f"于{order.pickup_from:%Y年%-m月%-d日}起" if order.pickup_from else ""
+        return f"审核通过，请{when}携带{bring}到{campaign.pickup_place}领取（{campaign.pickup_hours}）。"
     if order.status == S.REJECTED:
         route = order_refund_route(order)
         if route is not None and route.online and not route.automatic:
             return f"审核未通过：{order.reject_reason}。请点击“申请退款”，款项将原路退回。"
         return f"审核未通过：{order.reject_reason}。{route.staff_text if route else ''}"
     if order.status == S.REFUNDING:
-        return "退款处理中，款项将在 2 小时至 15 天内原路退回。"
+        # The refund line above it already says 退款处理中: said once (issue 14).
+        return "款项将在 2 小时至 15 天内原路退回，到账后订单显示“已退款”并有短信通知。"
     if order.status == S.REFUNDED:
         return "已退款，款项已原路退回。"
     if order.status == S.REFUND_FAILED:
@@ -144,14 +184,39 @@ def menu(request):
     return render(request, "selfservice/menu.html", {"plate": unlocked_plate(request)})
 
 
+def _wechat_identity_redirect(request: HttpRequest) -> HttpResponse | None:
+    """Inside WeChat with the real provider, learn the staff member's openid (silent snsapi_base
+    OAuth) before the first code, so that codes are limited per WeChat user and not per address.
+    Tried once per session: a failed OAuth never loops."""
+    if request.session.get(OPENID_KEY) or request.session.get(OAUTH_TRIED_KEY) or not in_wechat(request):
+        return None
+    provider = get_provider()
+    if provider.name != "wechatpay":
+        return None
+    request.session[OAUTH_TRIED_KEY] = True
+    state = secrets.token_urlsafe(16)
+    request.session[OAUTH_KEY] = {"state": state, "next": request.get_full_path()}
+    return redirect(provider.oauth_url(settings.SITE_URL + reverse("selfservice:oauth"), state))
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def lookup(request):
-    """ "现场长租查询" / "订单记录": 输入车牌号, 确定 → a code to the number on file."""
+    """ "现场长租查询" / "订单记录": 输入车牌号, 确定 → a code to the number on file.
+
+    Many staff share one campus address: the address only gets a CAPTCHA once it has asked for
+    many codes within the hour (``otp.captcha_needed``); each person is limited by their own phone,
+    plate, browser session and WeChat openid."""
     purpose = request.POST.get("for") or request.GET.get("for") or otp.PURPOSE_LOOKUP
     if purpose not in PURPOSES:
         purpose = otp.PURPOSE_LOOKUP
+    ip = client_ip(request)
     context = {"purpose": purpose, "plate_input": ""}
+    if request.method == "GET":
+        response = _wechat_identity_redirect(request)
+        if response:
+            return response
+    needs_captcha = otp.captcha_needed(ip)
     if request.method == "POST":
         raw = request.POST.get("plate", "")
         context["plate_input"] = raw[:20]
@@ -159,7 +224,18 @@ def lookup(request):
             plate = normalize_plate(raw)
         except InvalidPlate as exc:
             context["error"] = exc.reason
-            return render(request, "selfservice/lookup.html", context, status=200)
+            return _render_lookup(request, context, needs_captcha)
+        human_checked = False
+        if needs_captcha:
+            form = HumanCheckForm(request.POST)
+            if not form.is_valid():
+                context["captcha_error"] = (
+                    "图中算式的答案不正确或已过期，请看新图重新输入。"
+                    if request.POST.get("captcha_1")
+                    else "请输入图中算式的答案。"
+                )
+                return _render_lookup(request, context, True)
+            human_checked = True
         if not request.session.session_key:
             request.session.save()
         phone = Vehicle.objects.filter(plate=plate).values_list("owner__mobile", flat=True).first()
@@ -167,9 +243,18 @@ def lookup(request):
             plate=plate,
             phone_on_file=phone,
             session_key=request.session.session_key,
-            ip=client_ip(request),
+            ip=ip,
             purpose=purpose,
+            openid=request.session.get(OPENID_KEY, ""),
+            human_checked=human_checked,
         )
+        if result.code in ("captcha", "budget"):
+            context["error"] = result.message
+            if result.code == "budget":
+                campaign = current_campaign()
+                if campaign:
+                    context["error"] += f"（现场办理：{campaign.pickup_place}，{campaign.pickup_hours}）"
+            return _render_lookup(request, context, result.code == "captcha")
         request.session[PENDING_KEY] = {
             "plate": plate,
             "purpose": purpose,
@@ -178,7 +263,31 @@ def lookup(request):
             "throttled": not result.sent and result.code != "sent",
         }
         return redirect("selfservice:verify")
+    return _render_lookup(request, context, needs_captcha)
+
+
+def _render_lookup(request: HttpRequest, context: dict, needs_captcha: bool) -> HttpResponse:
+    if request.method == "POST":
+        # Post/redirect/get: back and refresh never meet "Confirm Form Resubmission".
+        _keep_form(request, "lookup", context, "error", "captcha_error", "plate_input")
+        return redirect(f"{reverse('selfservice:lookup')}?for={context['purpose']}")
+    context.update(_kept_form(request, "lookup"))
+    if needs_captcha:
+        context["captcha_form"] = HumanCheckForm()
     return render(request, "selfservice/lookup.html", context)
+
+
+def _keep_form(request: HttpRequest, page: str, context: dict, *names: str) -> None:
+    """What a refused POST has to show (its error, what was typed) for the GET it redirects to."""
+    request.session[FORM_KEY] = {"page": page, **{n: context[n] for n in names if context.get(n)}}
+
+
+def _kept_form(request: HttpRequest, page: str) -> dict:
+    kept = request.session.get(FORM_KEY)
+    if not isinstance(kept, dict) or kept.get("page") != page:
+        return {}
+    request.session.pop(FORM_KEY, None)
+    return {k: v for k, v in kept.items() if k != "page" and isinstance(v, str)}
 
 
 @never_cache
@@ -195,6 +304,7 @@ def verify(request):
         "notice": pending.get("notice", ""),
         "throttled": pending.get("throttled", False),
         "resend_in": max(0, int(pending.get("resend_at", 0) - time.time())),
+        "resend_minutes": math.ceil(max(0, pending.get("resend_at", 0) - time.time()) / 60),
         "phones": campaign.contact_phones if campaign else "",
         "place": campaign.pickup_place if campaign else "",
     }
@@ -210,10 +320,20 @@ def verify(request):
             if unlocked_plate(request) != pending["plate"]:
                 # A photo uploaded for another plate must not follow into this plate's order.
                 _discard_pending_photo(request)
+            next_url = request.session.pop(NEXT_KEY, None)
             otp.grant(request.session, pending["plate"])
             request.session.pop(PENDING_KEY, None)
+            # Only the 订单记录 verification the order link asked for opens that order.
+            if (
+                pending["purpose"] == otp.PURPOSE_ORDERS
+                and isinstance(next_url, str)
+                and _NEXT_RE.fullmatch(next_url)
+            ):
+                return redirect(next_url)
             return redirect(PURPOSES[pending["purpose"]])
-        context["error"] = result.message
+        _keep_form(request, "verify", {"error": result.message}, "error")
+        return redirect("selfservice:verify")
+    context.update(_kept_form(request, "verify"))
     return render(request, "selfservice/verify.html", context)
 
 
@@ -305,24 +425,45 @@ def photo(request):
     ctx, response = _renewal_context(request)
     if response:
         return response
-    plate, campaign, _ = ctx
-    context = {"plate": plate, "campaign": campaign, "has_photo": bool(request.session.get(PHOTO_KEY))}
+    plate, campaign, eligibility = ctx
+    context = {
+        "plate": plate,
+        "campaign": campaign,
+        "has_photo": bool(request.session.get(PHOTO_KEY) or _open_order_photo(eligibility)),
+    }
     if request.method == "POST":
         upload = request.FILES.get("photo")
+        error = ""
         if upload is None:
-            context["error"] = "请选择或拍摄工作证（校园一卡通）照片后再上传。"
-            return render(request, "selfservice/photo.html", context)
-        try:
-            stored = store_id_photo(upload)
-        except CampusPassError as exc:
-            context["error"] = exc.message
-            return render(request, "selfservice/photo.html", context)
+            error = "请选择或拍摄工作证（校园一卡通）照片后再上传。"
+        else:
+            try:
+                stored = store_id_photo(upload)
+            except CampusPassError as exc:
+                error = exc.message
+        if error:
+            _keep_form(request, "photo", {"error": error}, "error")
+            return redirect("selfservice:photo")
         previous = request.session.get(PHOTO_KEY)
         if previous and not RenewalOrder.objects.filter(id_photo=previous).exists():
             delete_id_photo(previous)
         request.session[PHOTO_KEY] = stored.name
         return redirect("selfservice:confirm")
+    context.update(_kept_form(request, "photo"))
     return render(request, "selfservice/photo.html", context)
+
+
+def _open_order_photo(eligibility) -> str:
+    """The photo of this plate's submitted but not yet agreed order (back from 知情同意书)."""
+    order = eligibility.open_order
+    if (
+        order is not None
+        and order.status == S.PENDING_PAYMENT
+        and order.id_photo
+        and not order.id_photo_deleted_at
+    ):
+        return order.id_photo
+    return ""
 
 
 @never_cache
@@ -344,6 +485,10 @@ def confirm(request):
         return response
     plate, campaign, eligibility = ctx
     name = request.session.get(PHOTO_KEY)
+    open_order = eligibility.open_order if _open_order_photo(eligibility) else None
+    if not name and open_order is not None:
+        # Back from 知情同意书: the order was submitted with its photo; submitting again continues it.
+        name = open_order.id_photo
     if not name:
         messages.info(request, "请先上传工作证照片。")
         return redirect("selfservice:photo")
@@ -356,27 +501,37 @@ def confirm(request):
         "masked_phone": mask_phone(holder.mobile),
         "fulfilment": request.POST.get("fulfilment", RenewalOrder.Fulfilment.PICKUP),
         "address": request.POST.get("address", "")[:200],
+        "photo_url": (
+            reverse("selfservice:order-photo", args=[open_order.pk])
+            if open_order is not None and name == open_order.id_photo
+            else reverse("selfservice:pending-photo")
+        ),
     }
-    if request.method == "POST":
-        try:
-            order = order_create(
-                plate=plate,
-                campaign=campaign,
-                id_photo=name,
-                fulfilment=context["fulfilment"],
-                delivery_address=context["address"],
-            )
-        except CampusPassError as exc:
-            context["error"] = exc.message
-            return render(request, "selfservice/confirm.html", context)
-        if order.id_photo == name:
-            request.session.pop(PHOTO_KEY, None)
-        return redirect("selfservice:consent", pk=order.pk)
-    return render(request, "selfservice/confirm.html", context)
+    if request.method == "GET":
+        if open_order is not None:
+            context.update(fulfilment=open_order.fulfilment, address=open_order.delivery_address)
+        context.update(_kept_form(request, "confirm"))
+        return render(request, "selfservice/confirm.html", context)
+    try:
+        order = order_create(
+            plate=plate,
+            campaign=campaign,
+            id_photo=name,
+            fulfilment=context["fulfilment"],
+            delivery_address=context["address"],
+        )
+    except CampusPassError as exc:
+        context["error"] = exc.message
+        _keep_form(request, "confirm", context, "error", "fulfilment", "address")
+        return redirect("selfservice:confirm")
+    if order.id_photo == name:
+        request.session.pop(PHOTO_KEY, None)
+    return redirect("selfservice:consent", pk=order.pk)
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@order_page
 def consent(request, pk: int):
     """ "知情同意书", "同意": who agreed to which version, when, from which device."""
     order = own_order(request, pk)
@@ -407,6 +562,7 @@ def consent(request, pk: int):
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@order_page
 def pay(request, pk: int):
     """ "立即支付": WeChat Pay JSAPI inside WeChat; the simulator's cashier in development."""
     order = own_order(request, pk)
@@ -462,10 +618,15 @@ def oauth_callback(request):
 
 @never_cache
 @require_GET
+@order_page
 def result(request, pk: int):
     """After payment: the truth from the provider, not from the browser."""
     order = own_order_as_paid(request, pk)
-    return render(request, "selfservice/result.html", {"order": order, "next_step": next_step(order)})
+    context = {"order": order, "next_step": next_step(order)}
+    if order.status == S.PENDING_PAYMENT and request.GET.get("cancelled") == "1":
+        # The cashier was closed with 取消支付 (the platform was asked above: it is still unpaid).
+        context.update(cancelled=True, deadline=timezone.localtime(expires_at(order)))
+    return render(request, "selfservice/result.html", context)
 
 
 # --- order records, refunds, fulfilment ---------------------------------------------------------
@@ -484,6 +645,7 @@ def orders(request):
 
 @never_cache
 @require_GET
+@order_page
 def order_detail(request, pk: int):
     order = own_order_as_paid(request, pk)
     refund = order_refunds(order).first()
@@ -502,6 +664,7 @@ def order_detail(request, pk: int):
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@order_page
 def refund(request, pk: int):
     """ "申请退款", "确定" → "退款成功提示" → 退款中 → 已退款."""
     order = own_order(request, pk)
@@ -522,6 +685,7 @@ def refund(request, pk: int):
 
 
 @require_POST
+@order_page
 def fulfilment(request, pk: int):
     """Pickup at the office or delivery to a campus address; changeable until handed out."""
     order = own_order(request, pk)
@@ -540,6 +704,7 @@ def fulfilment(request, pk: int):
 
 @never_cache
 @require_GET
+@order_page
 def order_photo(request, pk: int):
     order = own_order(request, pk)
     if not order.id_photo or order.id_photo_deleted_at:
@@ -549,6 +714,7 @@ def order_photo(request, pk: int):
 
 @never_cache
 @require_GET
+@order_page
 def refund_done(request, pk: int):
     """ "退款成功提示": the request was accepted; the order now shows 退款中 (or already 已退款)."""
     order = own_order(request, pk)

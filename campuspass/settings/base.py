@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
+    "captcha",
     "campuspass.core",
     "campuspass.registry",
     "campuspass.renewals",
@@ -77,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a sign-in refused by the lockout into the Chinese sign-in page (429).
     "axes.middleware.AxesMiddleware",
+    "campuspass.core.middleware.ChineseErrorPagesMiddleware",
 ]
 
 ROOT_URLCONF = "campuspass.urls"
@@ -398,3 +400,15 @@ LOGGING["handlers"]["console"] = {
     "filters": ["context", "redact"],
 }
 LOGGING["loggers"]["apscheduler"] = {"level": "WARNING"}
+# The human check in front of an address that asks for many SMS codes (verification/otp.py,
+# decision 0022): django-simple-captcha draws the picture itself (bundled font, no outside service).
+CAPTCHA_CHALLENGE_FUNCT = "captcha.helpers.math_challenge"
+CAPTCHA_MATH_CHALLENGE_OPERATOR = "+"
+CAPTCHA_TIMEOUT = 10  # minutes
+CAPTCHA_FONT_SIZE = 30
+# SMS codes on a shared campus address (decision 0022): the CAPTCHA after this many codes from one
+# address within an hour, and the site's daily budget of verification SMS (alert at 80 %).
+VERIFICATION_IP_CAPTCHA_AFTER = int(os.environ.get("VERIFICATION_IP_CAPTCHA_AFTER", "10"))
+VERIFICATION_DAILY_SMS_BUDGET = int(os.environ.get("VERIFICATION_DAILY_SMS_BUDGET", "3000"))
+# Chinese for third-party texts that ship none (the task queue's admin section).
+LOCALE_PATHS = [BASE_DIR / "campuspass" / "locale"]

@@ -171,8 +171,8 @@ TEMPLATES: dict[str, SmsTemplate] = {
                 ("when", VarType.DATE),
             ),
             text=(
-                "【{sign}】您的{year}年度通行证（{plate}）费用{amount}元已于{when}退款，"
-                "预计2小时至15天内原路到账。"
+                "【{sign}】您的{year}年度通行证（{plate}）费用{amount}元已于{when}退款成功，"
+                "已原路退回您的付款账户，请留意查收。"
             ),
         ),
     )

@@ -44,6 +44,8 @@ from .models import OtpCode, ThrottleCounter
 
 __all__ = [
     "PURPOSE_LOOKUP",
+    "captcha_needed",
+    "sms_budget_today",
     "PURPOSE_ORDERS",
     "RequestResult",
     "VerifyResult",
@@ -67,14 +69,21 @@ MAX_FAILURES_PER_DAY = 10
 LOCK_SECONDS = 3600
 MINUTE, HOUR, DAY = 60, 3600, 86400
 
-# (period seconds, max events). Overridable in settings for deployments behind a campus NAT,
-# where many staff share one IP address.
+# (period seconds, max events), overridable in settings. The person is limited by what belongs to
+# them (phone, plate, browser session, WeChat openid); campus Wi-Fi puts hundreds of staff behind one
+# address, so the address only has a high flood ceiling, and past IP_CAPTCHA_AFTER sends in an hour a
+# human check (CAPTCHA) before each further send (decision 0022).
 PHONE_SEND_LIMITS = ((MINUTE, 1), (HOUR, 5), (DAY, 10))
 PLATE_SEND_LIMITS = PHONE_SEND_LIMITS
 SESSION_SEND_LIMITS = ((HOUR, 10), (DAY, 20))
-IP_SEND_LIMITS = ((HOUR, 20), (DAY, 50))
+OPENID_SEND_LIMITS = SESSION_SEND_LIMITS
+IP_SEND_LIMITS = ((HOUR, 400), (DAY, 2000))
+IP_CAPTCHA_AFTER = 10  # sends from one address within an hour before the CAPTCHA is asked
+# Verification SMS a day (Beijing date) for the whole site; the office is alerted at 80 % and at 100 %.
+DAILY_SMS_BUDGET = 3000
+BUDGET_ALERT_SHARE = 0.8
 # Redis flood shield per IP (attempts, accepted or not): kind -> (period, max).
-REDIS_IP_LIMITS = {"send": (MINUTE, 20), "verify": (MINUTE, 30)}
+REDIS_IP_LIMITS = {"send": (MINUTE, 60), "verify": (MINUTE, 120)}
 
 GRANT_SESSION_KEY = "verification.grant"
 GRANT_TTL_SECONDS = 30 * 60
@@ -83,7 +92,13 @@ MSG_SENT = (
     "验证码已发送至该车牌登记的手机号，{minutes} 分钟内有效。"
     "如果没有收到，登记的手机号可能有误，请联系保卫处或到现场办理。"
 )
-MSG_TOO_FREQUENT = "发送过于频繁，请在 {wait}后重试。"
+MSG_TOO_FREQUENT = "验证码刚刚已发送，请先查看短信；如需重新获取，请在 {wait}后重试。"
+MSG_NETWORK_BUSY = (
+    "您所在的网络（如校园 Wi-Fi）此时获取验证码的人很多，为防止短信被滥用，请在 {wait}后重试，"
+    "或关闭 Wi-Fi 改用手机流量后重试。"
+)
+MSG_CAPTCHA = "您所在的网络此时获取验证码的人很多，请输入图中的字符后再点“确定”。"
+MSG_BUDGET = "今天的验证码短信已达到系统上限，保卫处已收到提醒。请明天再试，或到现场办理。"
 MSG_LOCKED = "验证失败次数过多，请 {wait}后再试。"
 MSG_OK = "验证成功。"
 MSG_FORMAT = "请输入短信中的 6 位数字验证码。"
@@ -91,7 +106,7 @@ MSG_NO_CODE = "验证码无效或已使用，请重新获取验证码。"
 MSG_EXPIRED = "验证码已过期，请重新获取验证码。"
 MSG_WRONG = "验证码不正确，还可以输入 {left} 次。"
 MSG_DEAD = "验证码输入错误次数过多，请重新获取验证码。"
-MSG_BUSY = "操作过于频繁，请在 {wait}后重试。"
+MSG_BUSY = "您所在的网络此时验证的人很多，请在 {wait}后重试，或关闭 Wi-Fi 改用手机流量后重试。"
 
 _PURPOSE_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _CODE_RE = re.compile(r"[0-9]{6}")
@@ -140,11 +155,8 @@ def _short(digest: str) -> str:
 
 
 def _wait_text(seconds: int) -> str:
-    if seconds < 120:
-        return f"{max(seconds, 1)} 秒"
-    if seconds < 2 * HOUR and seconds != HOUR:
-        return f"{math.ceil(seconds / MINUTE)} 分钟"
-    return f"{math.ceil(seconds / HOUR)} 小时"
+    """Waits are said in whole minutes (rounded up), as people read them on a phone."""
+    return f"{max(1, math.ceil(seconds / MINUTE))} 分钟"
 
 
 def _ip_scope(ip: str) -> str:
@@ -280,16 +292,107 @@ def _redis_precheck(kind: str, ip: str) -> int:
 # --- request_code ---------------------------------------------------------------------------------
 
 
-def _send_limits(*, subject: str, plate_hash: str, session_hash: str, ip: str) -> list[_Limit]:
-    limits = []
-    for prefix, table in (
+def _send_limits(
+    *, subject: str, plate_hash: str, session_hash: str, ip: str, openid: str = ""
+) -> list[_Limit]:
+    tables = [
         (f"send:phone:{subject}", _setting("VERIFICATION_PHONE_SEND_LIMITS", PHONE_SEND_LIMITS)),
         (f"send:plate:{plate_hash}", _setting("VERIFICATION_PLATE_SEND_LIMITS", PLATE_SEND_LIMITS)),
         (f"send:session:{session_hash}", _setting("VERIFICATION_SESSION_SEND_LIMITS", SESSION_SEND_LIMITS)),
-        (f"send:ip:{_ip_scope(ip)}", _setting("VERIFICATION_IP_SEND_LIMITS", IP_SEND_LIMITS)),
-    ):
+        (_ip_send_scope(ip), _setting("VERIFICATION_IP_SEND_LIMITS", IP_SEND_LIMITS)),
+    ]
+    if openid:
+        tables.append(
+            (
+                f"send:openid:{_digest('openid', openid)}",
+                _setting("VERIFICATION_OPENID_SEND_LIMITS", OPENID_SEND_LIMITS),
+            )
+        )
+    limits = []
+    for prefix, table in tables:
         limits.extend(_Limit(prefix, period, max_count) for period, max_count in table)
     return limits
+
+
+def _ip_send_scope(ip: str) -> str:
+    return f"send:ip:{_ip_scope(ip)}"
+
+
+def captcha_needed(ip: str) -> bool:
+    """True when this address has asked for more codes within the hour than honest use explains, so
+    that each further code needs a human check first (the CAPTCHA on the lookup page)."""
+    after = int(_setting("VERIFICATION_IP_CAPTCHA_AFTER", IP_CAPTCHA_AFTER))
+    now = timezone.now()
+    row = (
+        ThrottleCounter.objects.filter(scope=_ip_send_scope(ip), period=HOUR)
+        .only("count", "window_start", "period")
+        .first()
+    )
+    return row is not None and _current(row, now) >= after
+
+
+# --- the daily SMS budget -------------------------------------------------------------------------
+
+BUDGET_ACTION_WARNING = "verification.sms_budget.warning"
+BUDGET_ACTION_EXHAUSTED = "verification.sms_budget.exhausted"
+
+
+def _budget_scope(now: datetime) -> str:
+    return f"budget:sms:{timezone.localdate(now).isoformat()}"
+
+
+def daily_budget() -> int:
+    return int(_setting("VERIFICATION_DAILY_SMS_BUDGET", DAILY_SMS_BUDGET))
+
+
+def sms_budget_today(now: datetime | None = None) -> tuple[int, int]:
+    """(verification SMS sent today, the daily budget) — the back office's dashboard shows them."""
+    now = now or timezone.now()
+    row = ThrottleCounter.objects.filter(scope=_budget_scope(now), period=DAY).only("count").first()
+    return (row.count if row else 0), daily_budget()
+
+
+def _budget_exhausted(now: datetime) -> bool:
+    used, budget = sms_budget_today(now)
+    return used >= budget
+
+
+def _budget_spend(now: datetime) -> None:
+    """Count one verification SMS against today's budget; alert the office once at 80 % and at 100 %
+    (an audit entry the dashboard shows, and a warning in the log)."""
+    scope = _budget_scope(now)
+    ThrottleCounter.objects.bulk_create(
+        [ThrottleCounter(scope=scope, period=DAY, window_start=now, count=0)], ignore_conflicts=True
+    )
+    ThrottleCounter.objects.filter(scope=scope, period=DAY).update(count=F("count") + 1, updated_at=now)
+    used = (
+        ThrottleCounter.objects.filter(scope=scope, period=DAY).values_list("count", flat=True).first() or 0
+    )
+    budget = daily_budget()
+    share = float(_setting("VERIFICATION_BUDGET_ALERT_SHARE", BUDGET_ALERT_SHARE))
+    for action, threshold in (
+        (BUDGET_ACTION_EXHAUSTED, budget),
+        (BUDGET_ACTION_WARNING, math.ceil(budget * share)),
+    ):
+        if used >= threshold:
+            _budget_alert(action, used=used, budget=budget, now=now)
+            break
+
+
+def _budget_alert(action: str, *, used: int, budget: int, now: datetime) -> None:
+    from campuspass.core.audit import log_action
+    from campuspass.core.models import LogEntry
+
+    today = timezone.localdate(now).isoformat()
+    if LogEntry.objects.filter(action=action, data__date=today).exists():
+        return
+    reason = (
+        f"今天已发送验证码短信 {used} 条，达到每日上限 {budget} 条，今天不再发送验证码。"
+        if action == BUDGET_ACTION_EXHAUSTED
+        else f"今天已发送验证码短信 {used} 条，接近每日上限 {budget} 条。"
+    )
+    log_action(actor=None, action=action, reason=reason, data={"date": today, "sent": used, "budget": budget})
+    logger.warning("verification: %s sent=%s budget=%s", action, used, budget)
 
 
 def _phone_blocked(rows: dict, limits: list[_Limit], subject: str, now: datetime) -> bool:
@@ -310,13 +413,24 @@ def _phone_blocked(rows: dict, limits: list[_Limit], subject: str, now: datetime
 
 
 def request_code(
-    *, plate: str, phone_on_file: str | None, session_key: str, ip: str, purpose: str
+    *,
+    plate: str,
+    phone_on_file: str | None,
+    session_key: str,
+    ip: str,
+    purpose: str,
+    openid: str = "",
+    human_checked: bool = False,
 ) -> RequestResult:
     """Issue a code for (plate, session, purpose) and SMS it to the number on file; raises InvalidPlate.
 
     ``phone_on_file`` is the registry's number for the plate, or None when the plate is not on file:
     then nothing is sent but the answer, throttles and rows are the same. Never pass a number the
     person typed in. The caller must make sure the session has a key (``session.save()``).
+
+    ``openid`` (the WeChat user, when known) is limited like the session. ``human_checked`` says the
+    caller has checked a CAPTCHA for this request: when ``captcha_needed(ip)`` it is required, and the
+    answer without it has ``code == "captcha"``.
     """
     plate = normalize_plate(plate)
     purpose = _check_purpose(purpose)
@@ -337,10 +451,17 @@ def request_code(
 
     wait = _redis_precheck("send", ip)
     if wait:
-        return RequestResult(False, wait, MSG_TOO_FREQUENT.format(wait=_wait_text(wait)), "throttled")
+        return RequestResult(False, wait, MSG_NETWORK_BUSY.format(wait=_wait_text(wait)), "network_busy")
 
     now = timezone.now()
-    limits = _send_limits(subject=subject, plate_hash=plate_hash, session_hash=session_hash, ip=ip)
+    if _budget_exhausted(now):
+        # Everyone, known plate or not, gets this answer: it tells nothing about the plate.
+        return RequestResult(False, 0, MSG_BUDGET, "budget")
+    if not human_checked and captcha_needed(ip):
+        return RequestResult(False, 0, MSG_CAPTCHA, "captcha")
+    limits = _send_limits(
+        subject=subject, plate_hash=plate_hash, session_hash=session_hash, ip=ip, openid=openid
+    )
     lock_limits = [_Limit(_lock_scope(subject), LOCK_SECONDS, 1)]
     if subject != plate_subject:
         lock_limits.append(_Limit(_lock_scope(plate_subject), LOCK_SECONDS, 1))
@@ -360,19 +481,27 @@ def request_code(
             logger.info("verification: phone throttled, answered as unknown subject=%s", _short(subject))
             phone = None
             subject = plate_subject
-            limits = _send_limits(subject=subject, plate_hash=plate_hash, session_hash=session_hash, ip=ip)
+            limits = _send_limits(
+                subject=subject, plate_hash=plate_hash, session_hash=session_hash, ip=ip, openid=openid
+            )
             rows = _lock_counters([*limits, _Limit(_lock_scope(subject), LOCK_SECONDS, 1)], now)
         locked = _locked_for(rows, subject, now)
         if locked:
             logger.info("verification: send refused, locked subject=%s", _short(subject))
             return RequestResult(False, locked, MSG_LOCKED.format(wait=_wait_text(locked)), "locked")
-        wait = 0
+        wait, network = 0, False
         for limit in limits:
             row = rows[(limit.scope, limit.period)]
             if _current(row, now) >= limit.max_count:
                 wait = max(wait, _seconds_left(row.window_start, row.period, now))
+                network = network or limit.scope.startswith("send:ip:")
         if wait:
             logger.info("verification: send throttled subject=%s wait=%s", _short(subject), wait)
+            if network:
+                # The address's flood ceiling: said as what it is, never as this person's doing.
+                return RequestResult(
+                    False, wait, MSG_NETWORK_BUSY.format(wait=_wait_text(wait)), "network_busy"
+                )
             return RequestResult(False, wait, MSG_TOO_FREQUENT.format(wait=_wait_text(wait)), "throttled")
         for limit in limits:
             _bump(rows[(limit.scope, limit.period)], now)
@@ -408,6 +537,7 @@ def request_code(
                 params={"code": code, "minutes": int(CODE_TTL.total_seconds() // 60)},
                 related=f"otp:{otp.pk}",
             )
+            _budget_spend(now)
     logger.info("verification: code issued otp=%s subject=%s", otp.pk, _short(subject))
     cooldown = min(period for period, _ in _setting("VERIFICATION_PHONE_SEND_LIMITS", PHONE_SEND_LIMITS))
     return RequestResult(True, cooldown, MSG_SENT.format(minutes=int(CODE_TTL.total_seconds() // 60)), "sent")

@@ -49,6 +49,7 @@ logger = logging.getLogger("campuspass.verification")
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_SIDE = 8000
+MIN_SHORT_SIDE = 300  # smaller cannot show a work card's name, number and face legibly (issue 14)
 MAX_PIXELS = 4000 * 4000  # the memory bound; phone cameras give 4032×3024, 4080×3072, 4096×3072
 JPEG_QUALITY = 85
 CHUNK = 64 * 1024
@@ -58,7 +59,10 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 MSG_FORMAT = "请上传 JPG 或 PNG 格式的工作证照片。"
-MSG_TOO_LARGE = "照片不能超过 5 MB，请压缩或重新拍摄后上传。"
+MSG_TOO_LARGE = "照片超过 5 MB。请用本页“拍照或从相册选择”重新选择，页面会自动缩小后上传。"
+MSG_TOO_SMALL = (
+    "照片太小（{width}×{height} 像素），看不清工作证上的字。请对准工作证重新拍照，短边至少 300 像素。"
+)
 MSG_DIMENSIONS = "照片像素过大（不能超过 1600 万像素），请缩小后重新上传。"
 MSG_CORRUPT = "照片文件已损坏，请重新拍摄后上传。"
 MSG_EMPTY = "请选择要上传的工作证照片。"
@@ -131,6 +135,8 @@ def _open_checked(data: bytes, kind: str) -> Image.Image:
         raise CampusPassError(MSG_DIMENSIONS, code="photo_dimensions")
     if width < 1 or height < 1:
         raise CampusPassError(MSG_CORRUPT, code="photo_corrupt")
+    if min(width, height) < MIN_SHORT_SIDE:
+        raise CampusPassError(MSG_TOO_SMALL.format(width=width, height=height), code="photo_too_small")
     return image
 
 

@@ -56,7 +56,11 @@ def paid_order(campaign, *, fulfilment="pickup", address="", **pass_kwargs) -> R
 
 
 def approved_order(campaign, **kwargs) -> RenewalOrder:
-    return order_approve(order=paid_order(campaign, **kwargs), acting_user=None)
+    """Approved, and its pickup day has come (handing out earlier needs a confirmation, issue 14)."""
+    order = order_approve(order=paid_order(campaign, **kwargs), acting_user=None)
+    RenewalOrder.objects.filter(pk=order.pk).update(pickup_from=timezone.localdate())
+    order.refresh_from_db()
+    return order
 
 
 def rejected_order(campaign, **kwargs) -> RenewalOrder:

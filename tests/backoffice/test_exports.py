@@ -129,7 +129,9 @@ def test_pickups_and_deliveries_export_handed_out_or_pending(campaign, finance, 
     table = {by_header(header, r)["订单号"]: by_header(header, r) for r in rows}
     assert set(table) == {collected.out_trade_no, waiting.out_trade_no, delivery.out_trade_no}
     done = table[collected.out_trade_no]
-    assert done["发放状态"] == "已发放" and done["发放人"] == clerk.username
+    assert (
+        done["发放状态"] == "已发放" and done["发放人"] == clerk.get_full_name() != clerk.username
+    )  # a name, as 审核人
     assert done["旧证已收回"] == "是" and done["工作证已核验"] == "是"
     assert done["新证编号"] == collected.new_pass.number
     assert table[delivery.out_trade_no]["楼宇"] == "逸夫楼"

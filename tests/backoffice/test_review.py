@@ -335,7 +335,7 @@ def test_photo_view_is_audited_and_a_deleted_photo_is_explained(campaign, office
     from campuspass.verification.photos import store_id_photo
 
     buffer = BytesIO()
-    Image.new("RGB", (40, 30), "white").save(buffer, format="JPEG")
+    Image.new("RGB", (400, 300), "white").save(buffer, format="JPEG")
     stored = store_id_photo(SimpleUploadedFile("id.jpg", buffer.getvalue(), content_type="image/jpeg"))
     order = paid_order(campaign)
     RenewalOrder.objects.filter(pk=order.pk).update(id_photo=stored.name)

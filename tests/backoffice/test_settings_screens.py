@@ -407,3 +407,34 @@ def test_consent_screen_starts_from_the_current_text(office_client):
     assert client.get(url).context["form"].initial["text"] == "本人承诺所提交信息真实有效。"
     client.post(url, {"text": "本人承诺所提交信息真实有效，并接受审核。"})
     assert campaign.current_consent().version == 2
+
+
+def test_pickup_timing_is_a_campaign_setting(office_client):
+    """Issue 14 item 13: 制证工作日数 and 当天制证截止时间 in 设置."""
+    import datetime as dt
+
+    client, _ = office_client(ADMIN)
+    data = {
+        "year": "2020",
+        "previous_year": "2019",
+        "product_name": "2020年医学部机动车通行证",
+        "price_yuan": "150",
+        "window_start": "2020-06-12T08:00",
+        "window_end": "2020-06-19T17:00",
+        "valid_from": "2020-07-01",
+        "valid_to": "2021-06-30",
+        "local_prefixes": "京",
+        "pickup_place": "行政2号楼1层122、123室",
+        "pickup_hours": "工作日",
+        "contact_phones": "82802290",
+        "pickup_delay_working_days": "2",
+        "print_cutoff": "14:30",
+        "unpaid_timeout_minutes": "15",
+        "photo_retention_days": "30",
+        "pass_number_prefix": "YXB",
+    }
+    page = client.get(reverse("backoffice:settings_campaign_new")).content.decode()
+    assert "当天制证截止时间" in page and "制证工作日数" in page
+    assert client.post(reverse("backoffice:settings_campaign_new"), data).status_code == 302
+    campaign = Campaign.objects.get(year=2020)
+    assert (campaign.pickup_delay_working_days, campaign.print_cutoff) == (2, dt.time(14, 30))

@@ -38,3 +38,20 @@ def test_load_demo_twice_without_shared(tmp_path, settings, monkeypatch):
         if renewal_eligibility(plate=p.vehicle.plate, campaign=campaign).ok
     ]
     assert renewable, "the demo must have plates that can renew online"
+
+
+def test_load_demo_with_an_empty_registry_prints_the_real_address(tmp_path, settings):
+    """Issue 14 (README as a newcomer found it): an empty start, and the port actually served."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from campuspass.registry.models import Pass
+
+    settings.VAR_DIR = tmp_path
+    settings.SITE_URL = "http://127.0.0.1:8123"
+    out = StringIO()
+    call_command("load_demo", "--empty-registry", stdout=out)
+    assert Pass.objects.count() == 0 and Campaign.objects.get().window_open()
+    text = out.getvalue()
+    assert "http://127.0.0.1:8123/office/" in text and ":8000" not in text

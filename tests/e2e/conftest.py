@@ -134,3 +134,16 @@ def office(browser):
 @pytest.fixture
 def shots():
     return Shots
+
+
+@pytest.fixture
+def live_settings(settings, live_server, tmp_path):
+    """The live server with the file SMS backend and the payment simulator (shared by the walks)."""
+    settings.SITE_URL = live_server.url
+    settings.SMS_BACKEND = "file"
+    settings.SMS_FILE_PATH = str(tmp_path / "sms.jsonl")
+    settings.PAYMENT_PROVIDER = "simulator"
+    settings.PAYMENT_SIMULATOR_DIR = tmp_path / "paysim"
+    settings.PAYMENT_SIMULATOR_TIME_SCALE = 1000.0
+    settings.PAYMENT_SIMULATOR_FAULTS = []
+    return settings

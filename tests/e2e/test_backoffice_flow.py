@@ -129,7 +129,7 @@ def test_a_renewal_week_in_the_back_office(office, shots, live_server, live_sett
     from campuspass.renewals.models import RejectReason
 
     # Transactional tests empty the tables the data migration filled: the office's list of reasons.
-    RejectReason.objects.get_or_create(text="工作证（校园一卡通）照片不清晰，请重新上传")
+    RejectReason.objects.get_or_create(text="工作证（校园一卡通）照片不清晰，无法核对")
     campaign = make_campaign()
     first = paid_through_the_simulator(campaign, "京A10001")
     second = paid_through_the_simulator(campaign, "京B20002")
@@ -148,8 +148,8 @@ def test_a_renewal_week_in_the_back_office(office, shots, live_server, live_sett
     assert "京A10001" in page.content()
     shot("review-first")
     page.locator("#approve-btn").click()
-    page.wait_for_load_state()
-    assert "京B20002" in page.content()  # straight on to the next order
+    assert page.locator("#undo-box").is_visible()  # 5 seconds to 撤销, then it goes
+    page.locator("h1", has_text="京B20002").wait_for()  # straight on to the next order
     page.locator("#first-reason").check()
     page.fill("#id_note", "照片中工号看不清")
     shot("review-reject")
@@ -172,9 +172,17 @@ def test_a_renewal_week_in_the_back_office(office, shots, live_server, live_sett
     assert "旧证" in page.locator(".error-box").inner_text()
     page.get_by_label("旧证已收回").check()
     page.get_by_label("工作证已核验").check()
+    # Approved just now: the pickup date is still ahead, handing out early needs a confirmation.
+    pending_before = int(page.locator("#pending-count").inner_text())
+    page.get_by_role("button", name="发放").click()
+    page.wait_for_selector(".error-box:has-text('今天还没到')")
+    page.get_by_label("旧证已收回").check()
+    page.get_by_label("工作证已核验").check()
+    page.get_by_label("新证已制好，提前发放").check()
     shot("counter-checks")
     page.get_by_role("button", name="发放").click()
     page.wait_for_selector("text=发放成功")
+    assert int(page.locator("#pending-count").inner_text()) == pending_before - 1  # not stale
     first.refresh_from_db()
     assert first.handed_out_at is not None and first.old_pass_collected and first.id_checked
     shot("counter-handed-out")

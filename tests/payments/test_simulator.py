@@ -341,7 +341,7 @@ def test_cashier_confirm_needs_csrf_then_pays_and_redirects(django_capture_on_co
 def test_cashier_cancel_leaves_order_unpaid(client):
     payment = place_order(return_url="/renew/orders/1/")
     response = client.post(payment.cashier_url, {"action": "cancel"})
-    assert response.status_code == 302 and response["Location"] == "/renew/orders/1/"
+    assert response.status_code == 302 and response["Location"] == "/renew/orders/1/?cancelled=1"
     assert SimTransaction.objects.get().state == "NOTPAY"
     assert SimNotification.objects.count() == 0
 

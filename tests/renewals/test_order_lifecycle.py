@@ -228,7 +228,14 @@ def test_approval_before_validity_is_pending_then_in_use(fake_provider):
     today = timezone.localdate()
     campaign = make_campaign(valid_from=today + dt.timedelta(days=5), valid_to=today + dt.timedelta(days=300))
     order = order_approve(order=paid_order(fake_provider, campaign), acting_user=None)
-    assert order.validity == RenewalOrder.Validity.NOT_YET and order.status_label == "待生效"
+    # Not 使用中 (nor 待生效) before the pass is in hand (issue 14).
+    assert order.validity == RenewalOrder.Validity.NOT_YET and order.status_label == "待领取"
+    from campuspass.renewals.services.fulfilment import order_hand_out
+
+    order = order_hand_out(
+        order=order, acting_user=None, old_pass_collected=True, id_checked=True, early_confirmed=True
+    )
+    assert order.status_label == "待生效"
     assert order_update_validity(today=today + dt.timedelta(days=4)) == 0
     assert order_update_validity(today=today + dt.timedelta(days=5)) == 1
     order.refresh_from_db()

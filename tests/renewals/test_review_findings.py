@@ -94,7 +94,7 @@ def test_abandoned_uploads_are_deleted_after_a_day_and_used_ones_kept(tmp_path):
 
     def upload():
         buffer = io.BytesIO()
-        Image.new("RGB", (40, 30), (10, 20, 30)).save(buffer, "JPEG")
+        Image.new("RGB", (400, 300), (10, 20, 30)).save(buffer, "JPEG")
         return store_id_photo(SimpleUploadedFile("c.jpg", buffer.getvalue(), content_type="image/jpeg")).name
 
     abandoned, used, fresh = upload(), upload(), upload()

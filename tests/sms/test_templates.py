@@ -84,9 +84,11 @@ def test_a_long_reason_is_cut_to_fit_never_refused():
     assert "原因：行驶证照片不清晰且车牌…。" in text  # 12 characters: Tencent's limit
 
 
-def test_refunded_says_when_the_money_arrives():
+def test_refunded_says_the_money_went_back():
+    # Sent once the platform confirmed the refund: no more "预计2小时至15天内" (issue 14).
     text = render("refunded", PARAMS["refunded"])
-    assert "2小时至15天" in text and "120.00元" in text
+    assert "退款成功" in text and "已原路退回" in text and "120.00元" in text
+    assert "预计" not in text and "15天" not in text
 
 
 @pytest.mark.parametrize("name", sorted(PARAMS))

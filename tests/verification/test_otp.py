@@ -29,9 +29,17 @@ def session():
     return new_session()
 
 
-def send(session, *, plate=PLATE, phone=PHONE, ip=IP, purpose="lookup"):
+def send(session, *, plate=PLATE, phone=PHONE, ip=IP, purpose="lookup", openid="", human_checked=False):
     key = session if isinstance(session, str) else session.session_key
-    return request_code(plate=plate, phone_on_file=phone, session_key=key, ip=ip, purpose=purpose)
+    return request_code(
+        plate=plate,
+        phone_on_file=phone,
+        session_key=key,
+        ip=ip,
+        purpose=purpose,
+        openid=openid,
+        human_checked=human_checked,
+    )
 
 
 def check(session, code, *, plate=PLATE, ip=IP, purpose="lookup"):
@@ -77,9 +85,9 @@ def test_one_send_per_60_seconds_per_phone(sms, clock, session):
     assert send(session).sent
     again = send(session)
     assert not again.sent and again.retry_after_seconds == 60
-    assert again.message == "发送过于频繁，请在 60 秒后重试。"
+    assert again.message == "验证码刚刚已发送，请先查看短信；如需重新获取，请在 1 分钟后重试。"
     clock.shift(15)
-    assert send(session).message == "发送过于频繁，请在 45 秒后重试。"
+    assert send(session).retry_after_seconds == 45
     # Another session or plate for the same phone does not get round it.
     assert not send(new_session()).sent
     clock.shift(45)
@@ -108,7 +116,7 @@ def test_ten_sends_per_day_per_phone(sms, clock):
         clock.shift(3600)
     refused = send(new_session())
     assert not refused.sent
-    assert "小时" in refused.message
+    assert "分钟" in refused.message and "小时" not in refused.message
     clock.shift(refused.retry_after_seconds - 1)
     assert not send(new_session()).sent
     clock.shift(1)
@@ -124,21 +132,24 @@ def test_same_phone_limit_applies_across_plates_of_one_person(sms, clock):
     assert len(sms.calls) == 1
 
 
-def test_per_ip_limit_twenty_per_hour_fifty_per_day(sms, clock):
+def test_per_ip_flood_ceiling_is_said_as_the_network_not_the_person(sms, clock, settings):
+    settings.VERIFICATION_IP_SEND_LIMITS = ((3600, 20), (86400, 50))
     for i in range(20):
-        assert send(new_session(), plate=f"京A{i:05d}", phone=f"138000{i:05d}").sent
-    refused = send(new_session(), plate="京A99999", phone="13899999999")
-    assert not refused.sent and refused.retry_after_seconds == 3600
+        assert send(new_session(), plate=f"京A{i:05d}", phone=f"138000{i:05d}", human_checked=True).sent
+    refused = send(new_session(), plate="京A99999", phone="13899999999", human_checked=True)
+    assert not refused.sent and refused.retry_after_seconds == 3600 and refused.code == "network_busy"
+    assert "您所在的网络" in refused.message and "60 分钟" in refused.message
+    assert "频繁" not in refused.message
     assert send(new_session(), plate="京A99999", phone="13899999999", ip="10.9.9.9").sent
     # 50 a day: two more full hours take it to 50, then the day is closed.
     for hour in (1, 2):
         clock.shift(3600)
         for i in range(15):
             n = hour * 100 + i
-            assert send(new_session(), plate=f"京A{n:05d}", phone=f"139000{n:05d}").sent
-    assert not send(new_session(), plate="京B00001", phone="13700000001").sent
+            assert send(new_session(), plate=f"京A{n:05d}", phone=f"139000{n:05d}", human_checked=True).sent
+    assert not send(new_session(), plate="京B00001", phone="13700000001", human_checked=True).sent
     clock.shift(3600)
-    day_refused = send(new_session(), plate="京B00001", phone="13700000001")
+    day_refused = send(new_session(), plate="京B00001", phone="13700000001", human_checked=True)
     assert not day_refused.sent
     assert day_refused.retry_after_seconds == 86400 - 3 * 3600
 
@@ -285,7 +296,7 @@ def test_ten_failures_a_day_lock_the_phone_for_an_hour_then_unlock(sms, clock, s
             last = check(session, wrong(code))
         clock.shift(60)
     assert last.code == "locked"
-    assert last.message == "验证失败次数过多，请 1 小时后再试。"
+    assert last.message == "验证失败次数过多，请 60 分钟后再试。"
     # Locked: no new code, and the lock holds for another session and plate of the same phone.
     refused = send(session)
     assert not refused.sent and refused.code == "locked"
@@ -434,7 +445,7 @@ def test_redis_sheds_a_send_flood_before_the_database(sms, clock, real_redis):
     assert send(new_session(), plate="京A00002", phone="13800000002").sent
     before = ThrottleCounter.objects.count()
     refused = send(new_session(), plate="京A00003", phone="13800000003")
-    assert not refused.sent and refused.code == "throttled"
+    assert not refused.sent and refused.code == "network_busy"
     assert 0 < refused.retry_after_seconds <= 60
     assert ThrottleCounter.objects.count() == before  # refused without touching the database
     assert send(new_session(), plate="京A00003", phone="13800000003", ip="10.7.7.7").sent

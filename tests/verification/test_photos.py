@@ -33,19 +33,19 @@ def private_root(settings, tmp_path):
     return tmp_path / "private"
 
 
-def jpeg(size=(64, 48), color=(200, 30, 30), **save):
+def jpeg(size=(400, 300), color=(200, 30, 30), **save):
     out = BytesIO()
     Image.new("RGB", size, color).save(out, "JPEG", **save)
     return out.getvalue()
 
 
-def noisy_jpeg(size=(256, 256)):
+def noisy_jpeg(size=(320, 320)):
     out = BytesIO()
     Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)).save(out, "JPEG", quality=95)
     return out.getvalue()
 
 
-def png(size=(64, 48), mode="RGB", color=(30, 200, 30), **save):
+def png(size=(400, 300), mode="RGB", color=(30, 200, 30), **save):
     out = BytesIO()
     Image.new(mode, size, color).save(out, "PNG", **save)
     return out.getvalue()
@@ -87,7 +87,7 @@ def test_jpeg_is_stored_under_a_random_name_as_jpeg(private_root):
     photo = store_id_photo(upload(jpeg()))
     assert photo.name.endswith(".jpg") and len(photo.name) == 36
     assert set(photo.name[:-4]) <= NAME_CHARS
-    assert (photo.width, photo.height) == (64, 48)
+    assert (photo.width, photo.height) == (400, 300)
     path = open_id_photo(photo.name)
     assert path.parent == (private_root / "id-photos").resolve()
     assert path.stat().st_size == photo.size
@@ -213,7 +213,7 @@ def test_declared_size_over_5_mb_is_refused_before_reading():
     with pytest.raises(CampusPassError) as info:
         store_id_photo(GuardedFile(total=50 * 1024 * 1024, limit=0, size=50 * 1024 * 1024))
     error = info.value
-    assert error.message.startswith("照片不能超过 5 MB")
+    assert error.message.startswith("照片超过 5 MB")
 
 
 def test_over_5_mb_with_unknown_size_is_refused_without_reading_it_all():
@@ -236,7 +236,7 @@ def test_exactly_5_mb_is_within_the_limit():
     padded = data + b"\x00" * (MAX_BYTES - len(data))
     assert len(padded) == MAX_BYTES
     photo = store_id_photo(upload(padded))
-    assert photo.width == 64
+    assert photo.width == 400
 
 
 @pytest.mark.parametrize("size", [(4001, 4000), (8001, 10)])
@@ -290,7 +290,7 @@ def test_truncated_jpeg_is_refused(private_root):
 
 def test_truncated_png_is_refused():
     out = BytesIO()
-    Image.frombytes("RGB", (128, 128), os.urandom(128 * 128 * 3)).save(out, "PNG")
+    Image.frombytes("RGB", (320, 320), os.urandom(320 * 320 * 3)).save(out, "PNG")
     data = out.getvalue()
     assert refused(data[: len(data) // 2], name="x.png").code == "photo_corrupt"
 
@@ -429,3 +429,11 @@ def test_system_check_flags_private_storage_inside_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
     assert [e.id for e in check_private_storage()] == ["verification.E001"]
+
+
+def test_a_picture_too_small_to_read_is_refused():
+    """Issue 14: a 64×64 picture was accepted as an ID photo."""
+    with pytest.raises(CampusPassError) as refused:
+        store_id_photo(upload(jpeg(size=(64, 64))))
+    assert refused.value.code == "photo_too_small" and "64×64" in refused.value.message
+    assert store_id_photo(upload(jpeg(size=(480, 300)))).width == 480

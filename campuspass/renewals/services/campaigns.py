@@ -32,6 +32,7 @@ CAMPAIGN_FIELDS = (
     "pickup_hours",
     "contact_phones",
     "pickup_delay_working_days",
+    "print_cutoff",
     "unpaid_timeout_minutes",
     "photo_retention_days",
     "auto_refund_on_reject",
@@ -41,7 +42,7 @@ _PRICE_RE = re.compile(r"(\d{1,7})(?:\.(\d{1,2}))?")
 _PASS_PREFIX_RE = re.compile(r"[A-Z0-9]{0,16}")
 # Upper bounds that keep a typo from doing harm (a 0-minute timeout, a 10-year retention).
 _INT_LIMITS = {
-    "pickup_delay_working_days": ("审核通过后几个工作日可领取", 0, 30),
+    "pickup_delay_working_days": ("制证工作日数", 0, 30),
     "unpaid_timeout_minutes": ("未支付订单超时（分钟）", 5, 1440),
     "photo_retention_days": ("证件照片保留天数", 0, 3650),
 }
@@ -225,6 +226,12 @@ def _clean_reason_text(text: str) -> str:
         raise CampusPassError("请填写不通过原因的内容。", code="required")
     if len(text) > 100:
         raise CampusPassError("不通过原因最多 100 个字，请精简后保存。", code="too_long")
+    if "重新上传" in text or "重新提交照片" in text:
+        # A rejected order cannot take a new photo: it is refunded, and the person renews again.
+        raise CampusPassError(
+            "审核不通过的订单不能重新上传照片（只能退款后重新办理或到现场办理），请不要在原因中写“重新上传”。",
+            code="promise",
+        )
     return text
 
 

@@ -44,6 +44,7 @@ def order_hand_out(
     old_pass_collected: bool,
     id_checked: bool,
     channel: str = "counter",
+    early_confirmed: bool = False,
 ) -> RenewalOrder:
     """ "发放" / "已送达": record that the new pass was handed over, with the two checks.
     Raises CampusPassError (already handed out, not approved, a check missing)."""
@@ -84,6 +85,15 @@ def order_hand_out(
                 ),
                 code="checks_required",
             )
+        today = timezone.localdate()
+        early = channel == "counter" and order.pickup_from is not None and order.pickup_from > today
+        if early and not early_confirmed:
+            # The office may not have printed it yet: handing out before the day is a decision.
+            raise CampusPassError(
+                f"可领取日期为 {order.pickup_from:%Y-%m-%d}，今天还没到。请先确认新证已制好，"
+                "勾选“新证已制好，提前发放”后再发放。",
+                code="before_pickup_date",
+            )
         order.handed_out_at = timezone.now()
         order.handed_out_by = acting_user if getattr(acting_user, "is_authenticated", False) else None
         order.old_pass_collected = True
@@ -101,6 +111,7 @@ def order_hand_out(
                 "new_pass": order.new_pass.number,
                 "old_pass_collected": True,
                 "id_checked": True,
+                **({"early": True, "pickup_from": order.pickup_from.isoformat()} if early else {}),
             },
             plate=order.plate,
             staff_no=order.staff.staff_no,
@@ -166,6 +177,90 @@ def order_assign_courier(*, orders: Iterable[RenewalOrder | int], courier: Any, 
             )
             changed += 1
     return changed
+
+
+def order_claim_deliveries(*, orders: Iterable[RenewalOrder | int], courier: Any) -> int:
+    """A courier takes unassigned deliveries themselves ("我来送"); returns how many they got.
+    Orders another courier took first, delivered or changed meanwhile are skipped. Raises
+    CampusPassError (not a courier, nothing selected, none left)."""
+    if not is_courier(courier):
+        raise CampusPassError("只有“配送”角色的人员可以认领送证订单。", code="not_courier")
+    pks = sorted({o.pk if isinstance(o, RenewalOrder) else int(o) for o in orders})
+    if not pks:
+        raise CampusPassError("请先勾选要认领的送证订单。", code="nothing_selected")
+    with transaction.atomic():
+        locked = list(
+            RenewalOrder.objects.select_for_update(of=("self",))
+            .select_related("staff")
+            .filter(
+                pk__in=pks,
+                status=S.APPROVED,
+                fulfilment=F.DELIVERY,
+                handed_out_at__isnull=True,
+                courier__isnull=True,
+            )
+            .order_by("pk")
+        )
+        if not locked:
+            raise CampusPassError(
+                "所选订单已被其他配送员认领、已送达或状态已变化，请刷新页面后重新选择。", code="nothing_left"
+            )
+        now = timezone.now()
+        for order in locked:
+            order.courier, order.courier_assigned_at = courier, now
+            order.save(update_fields=["courier", "courier_assigned_at", "updated_at"])
+            log_action(
+                actor=courier,
+                action="renewals.order.courier_claimed",
+                obj=order,
+                data={"courier": courier.get_username()},
+                plate=order.plate,
+                staff_no=order.staff.staff_no,
+            )
+    return len(locked)
+
+
+def order_delivery_failed(*, order: RenewalOrder, acting_user: Any, reason: str) -> RenewalOrder:
+    """ "未送达": nobody there, wrong address … The pass goes back to the counter: the order becomes
+    a pickup from today (or its pickup date), the courier is released, and the staff member gets
+    the pickup SMS. Raises CampusPassError."""
+    reason = " ".join((reason or "").split())[:200]
+    if not reason:
+        raise CampusPassError("请选择或填写未送达的原因（如：无人在、地址不对）。", code="reason_required")
+    with transaction.atomic():
+        order = lock_order(order)
+        if order.status != S.APPROVED or order.fulfilment != F.DELIVERY or order.handed_out_at:
+            raise CampusPassError(
+                f"订单当前状态为“{order.status_label}”，不是待送达的送证订单，无需登记未送达。请刷新页面。",
+                code="not_deliverable",
+            )
+        courier = order.courier.get_username() if order.courier_id else ""
+        today = timezone.localdate()
+        order.fulfilment = F.PICKUP
+        order.courier = None
+        order.courier_assigned_at = None
+        if order.pickup_from is None or order.pickup_from < today:
+            order.pickup_from = today
+        order.save(
+            update_fields=["fulfilment", "courier", "courier_assigned_at", "pickup_from", "updated_at"]
+        )
+        log_action(
+            actor=acting_user,
+            action="renewals.order.delivery_failed",
+            obj=order,
+            reason=reason,
+            data={
+                "courier": courier,
+                "address": order.delivery_address,
+                "pickup_from": order.pickup_from.isoformat(),
+            },
+            plate=order.plate,
+            staff_no=order.staff.staff_no,
+        )
+        from . import notify
+
+        notify.order_approved(order)  # now a pickup: where and from when, what to bring
+    return order
 
 
 def order_phone_reveal(*, order: RenewalOrder, acting_user: Any, where: str) -> str:

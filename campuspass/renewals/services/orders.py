@@ -19,7 +19,7 @@ from campuspass.registry.models import Pass
 from ..models import Campaign, ConsentRecord, ConsentVersion, Payment, RenewalOrder, validity_of
 from ..selectors import renewal_eligibility
 from ..transitions import ORDER, VALIDITY, check_transition, lock, move
-from ..workdays import add_working_days
+from ..workdays import pickup_date
 from . import notify
 
 S = RenewalOrder.Status
@@ -416,7 +416,11 @@ def order_approve(*, order: RenewalOrder, acting_user: Any) -> RenewalOrder:
         order.validity = validity_of(new_pass.valid_from, new_pass.valid_to, today)
         order.decided_at = timezone.now()
         order.decided_by = acting_user if getattr(acting_user, "is_authenticated", False) else None
-        order.pickup_from = add_working_days(today, campaign.pickup_delay_working_days)
+        order.pickup_from = pickup_date(
+            timezone.localtime(),
+            printing_days=campaign.pickup_delay_working_days,
+            cutoff=campaign.print_cutoff,
+        )
         move_order(
             order,
             S.APPROVED,
