@@ -51,6 +51,10 @@ CATALOGUE: tuple[AuditAction, ...] = (
     AuditAction("renewals.order.released", "释放审核", "until"),
     AuditAction("renewals.order.handed_out", "已发放", "how, old_pass_collected, id_checked 等"),
     AuditAction("renewals.order.courier_assigned", "分派配送", "courier"),
+    AuditAction("renewals.order.courier_claimed", "认领送证", "courier"),
+    AuditAction(
+        "renewals.order.delivery_failed", "未送达，退回窗口", "courier, address, pickup_from; 原因在 reason"
+    ),
     AuditAction("renewals.order.fulfilment_changed", "修改领取方式", "changes"),
     AuditAction("renewals.order.photo_viewed", "查看证件照片", "where"),
     AuditAction("renewals.order.photo_deleted", "删除证件照片", "原因在 reason"),
@@ -111,6 +115,8 @@ CATALOGUE: tuple[AuditAction, ...] = (
     AuditAction("registry.import.rolled_back", "导入失败已撤回", "journal, operations, kept_in_use"),
     # --- people, sign-in, back office ---
     AuditAction("core.phone.viewed", "查看完整手机号", "where"),
+    AuditAction("verification.sms_budget.warning", "验证码短信接近每日上限", "sent, budget"),
+    AuditAction("verification.sms_budget.exhausted", "验证码短信达到每日上限", "sent, budget"),
     AuditAction("core.signin.succeeded", "登录", "ip"),
     AuditAction("core.signin.failed", "登录失败", "username, ip"),
     AuditAction("core.signin.locked", "账号锁定", "username, ip"),
