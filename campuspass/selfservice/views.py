@@ -458,7 +458,7 @@ def _open_order_photo(eligibility) -> str:
     order = eligibility.open_order
     if (
         order is not None
-        and order.status == S.PENDING_PAYMENT
+        and order.status == S.AWAITING_CONSENT
         and order.id_photo
         and not order.id_photo_deleted_at
     ):

@@ -43,14 +43,16 @@ def test_the_report_lists_passes_moving_to_another_person_or_vehicle(tmp_path):
     assert Pass.objects.get(number="YXB201800002").holder.name == "李四"  # a dry run
 
 
-def test_office_import_needs_the_moves_confirmed(tmp_path, office_client):
+def test_office_import_needs_the_moves_confirmed(tmp_path, office_client, django_capture_on_commit_callbacks):
+    """The upload and the confirmation queue their jobs after commit (registry.tasks, the one door)."""
     import_passes(path=write_csv(tmp_path / "a.csv", ORIGINAL))
     client, _ = office_client(ADMIN)
     assert "导入" in client.get("/office/").content.decode()  # in the navigation
     upload = SimpleUploadedFile(
         "2018登记表.csv", csv_bytes(tmp_path, MOVED, "b.csv"), content_type="text/csv"
     )
-    posted = client.post("/office/import/", {"file": upload, "year": ""})
+    with django_capture_on_commit_callbacks(execute=True):
+        posted = client.post("/office/import/", {"file": upload, "year": ""})
     job = ImportJob.objects.get()
     assert posted["Location"] == f"/office/import/{job.pk}/"
     page = client.get(posted["Location"]).content.decode()
@@ -64,20 +66,25 @@ def test_office_import_needs_the_moves_confirmed(tmp_path, office_client):
     assert job.state == ImportJob.State.PREVIEWED
     assert Pass.objects.get(number="YXB201800002").holder.name == "李四"
 
-    client.post(f"/office/import/{job.pk}/confirm/", {"confirm_moves": "1"})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/office/import/{job.pk}/confirm/", {"confirm_moves": "1"})
     job.refresh_from_db()
     assert job.state == ImportJob.State.DONE
     assert Pass.objects.get(number="YXB201800002").holder.name == "王五"
     assert "导入已完成" in client.get(f"/office/import/{job.pk}/").content.decode()
 
 
-def test_a_file_without_moves_needs_no_extra_confirmation(tmp_path, office_client):
+def test_a_file_without_moves_needs_no_extra_confirmation(
+    tmp_path, office_client, django_capture_on_commit_callbacks
+):
     client, _ = office_client(ADMIN)
     upload = SimpleUploadedFile("a.csv", csv_bytes(tmp_path, ORIGINAL, "a.csv"), content_type="text/csv")
-    client.post("/office/import/", {"file": upload})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/office/import/", {"file": upload})
     job = ImportJob.objects.get()
     assert "confirm_moves" not in client.get(f"/office/import/{job.pk}/").content.decode()
-    client.post(f"/office/import/{job.pk}/confirm/")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/office/import/{job.pk}/confirm/")
     job.refresh_from_db()
     assert job.state == ImportJob.State.DONE and Pass.objects.count() == 2
 
