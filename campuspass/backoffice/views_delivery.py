@@ -151,7 +151,7 @@ FAILED_REASONS = ("无人在，电话联系不上", "地址不对或找不到", 
 @require_POST
 def claim(request):
     """ "认领": a courier takes unassigned deliveries without waiting for a clerk."""
-    selected = [pk for pk in request.POST.getlist("orders") if pk.isdigit()]
+    selected = [pk for pk in (parse_id(v) for v in request.POST.getlist("orders")) if pk is not None]
     try:
         count = order_claim_deliveries(orders=selected, courier=request.user)
     except CampusPassError as exc:

@@ -27,6 +27,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from campuspass.core.fieldrules import parse_int
+
 from .models import Gate, GateNonce
 
 WINDOW_SECONDS = 300
@@ -106,7 +108,8 @@ def verify(request) -> Caller:
         raise Refused("unknown_key", "密钥 ID 不存在，请在保卫处后台“道闸同步”中查看本设备的密钥。")
     if gate.key_revoked_at is not None or not gate.enabled:
         raise Refused("key_revoked", "本设备的密钥已被吊销或设备已停用，请联系保卫处重新签发。")
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > WINDOW_SECONDS:
+    when = parse_int(timestamp, maximum=2**40)  # ASCII digits only: "²".isdigit() is true, int("²") fails
+    if when is None or abs(time.time() - when) > WINDOW_SECONDS:
         raise Refused("timestamp", "时间戳无效或与服务器相差超过 300 秒，请校准设备时钟。")
     if not NONCE_RE.fullmatch(nonce):
         raise Refused("nonce_format", "X-Gate-Nonce 应为 16–64 位字母、数字、- 或 _。")

@@ -90,3 +90,12 @@ def test_only_the_assigned_courier_records_a_failed_delivery(campaign, office_cl
     assert order.fulfilment == RenewalOrder.Fulfilment.DELIVERY
     missing = client.post(f"/office/delivery/{order.pk}/failed/", {"reason": "other", "reason_text": ""})
     assert missing.status_code == 302
+
+
+def test_a_claim_with_ids_in_other_digits_is_answered_not_a_server_error(campaign, office_client):
+    order = delivery(campaign)
+    client, _ = office_client(COURIER)
+    response = client.post("/office/delivery/claim/", {"orders": ["²", "١", str(order.pk)]}, follow=True)
+    assert response.status_code == 200 and "已认领 1 个" in response.content.decode()
+    order.refresh_from_db()
+    assert order.courier is not None

@@ -163,3 +163,13 @@ def test_deny_entries_are_unique_while_open(device):
         services.deny_plate(plate="京A12345", reason="闯杆", acting_user=None)
     services.lift_deny(plate="京A12345", reason="申诉通过", acting_user=None)
     assert DenyEntry.objects.filter(lifted_at__isnull=True).count() == 0
+
+
+@pytest.mark.parametrize("stamp", ["²", "١٧٠٠٠٠٠٠٠٠", "１７００"])
+def test_a_timestamp_in_other_digits_is_refused_not_a_server_error(client, device, stamp):
+    """str.isdigit() accepts "²" and Arabic-Indic digits, which int() then refuses: parsed strictly."""
+    gate, key_id, secret = device
+    headers = keys.signed_headers(key_id, secret, "GET", PATH, {"plate": "京A12345"})
+    headers["X-Gate-Timestamp"] = stamp
+    response = ask(client, device, {"plate": "京A12345"}, headers=headers)
+    assert (response.status_code, response.json()["code"]) == (401, "timestamp")

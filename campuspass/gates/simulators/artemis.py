@@ -105,10 +105,8 @@ class ArtemisSimulator:
                 return f"Missing Header {name}"
         if lower["x-ca-key"] != self.app_key:
             return "Invalid AppKey"
-        if (
-            not lower["x-ca-timestamp"].isdigit()
-            or abs(time.time() * 1000 - int(lower["x-ca-timestamp"])) > 900_000
-        ):
+        stamp = lower["x-ca-timestamp"]
+        if not (stamp.isascii() and stamp.isdigit()) or abs(time.time() * 1000 - int(stamp)) > 900_000:
             return "Invalid Timestamp"
         expected = artemis_sign.signature(self.app_secret, method, headers, path)
         if expected != lower["x-ca-signature"]:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
+from campuspass.core.fieldrules import parse_int
 from campuspass.registry.models import Pass
 
 from ..models import Campaign, ConsentRecord, ConsentVersion, Payment, RenewalOrder, validity_of
@@ -377,7 +378,7 @@ def _next_pass_number(campaign: Campaign) -> str:
     numbers = Pass.objects.filter(year=campaign.year, number__startswith=prefix).values_list(
         "number", flat=True
     )
-    highest = max((int(n[len(prefix) :]) for n in numbers if n[len(prefix) :].isdigit()), default=0)
+    highest = max((parse_int(n[len(prefix) :]) or 0 for n in numbers), default=0)
     return f"{prefix}{highest + 1:05d}"
 
 
