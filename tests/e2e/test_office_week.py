@@ -16,6 +16,24 @@ from tests.renewals.factories import make_campaign
 
 from .test_backoffice_flow import office_user, paid_through_the_simulator, sign_in, sign_out
 
+
+def reload(obj, page):
+    """refresh_from_db() from the test thread while the live server may be writing: the test database
+    is SQLite's shared in-memory one, which answers "table is locked" at once instead of waiting."""
+    from django.db import OperationalError
+
+    for _ in range(50):
+        try:
+            obj.refresh_from_db()
+            return obj
+        except OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            page.wait_for_timeout(100)
+    obj.refresh_from_db()
+    return obj
+
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -45,7 +63,7 @@ def test_courier_finance_and_import(office, shots, live_server, live_settings, t
     page.get_by_role("button", name="登记未送达，证交回窗口").click()
     assert "已登记未送达" in page.content()
     shot("courier-failed-delivery")
-    order.refresh_from_db()
+    reload(order, page)
     assert order.fulfilment == RenewalOrder.Fulfilment.PICKUP and order.courier is None
     sign_out(page)
 
@@ -157,11 +175,11 @@ def test_reviewer_undo_centred_zoom_and_ctrl_enter(office, shots, live_server, l
     page.keyboard.press("Escape")
     assert page.locator("#undo-box").is_hidden()
     page.wait_for_timeout(5500)
-    first.refresh_from_db()
+    reload(first, page)
     assert first.status == RenewalOrder.Status.PAID  # undone: nothing happened
     page.keyboard.press("a")
     page.locator("h1", has_text="京B20002").wait_for()
-    first.refresh_from_db()
+    reload(first, page)
     assert first.status == RenewalOrder.Status.APPROVED
 
     # Ctrl+Enter in the note submits the rejection.
@@ -170,9 +188,8 @@ def test_reviewer_undo_centred_zoom_and_ctrl_enter(office, shots, live_server, l
     page.keyboard.press("Control+Enter")
     page.wait_for_url("**/office/review/**")
     page.wait_for_load_state()
-    second.refresh_from_db()
     for _ in range(30):
-        second.refresh_from_db()
+        reload(second, page)
         if second.status == RenewalOrder.Status.REJECTED:
             break
         page.wait_for_timeout(100)
