@@ -3,6 +3,7 @@ test server. Screenshots of every step go to test-artifacts/screenshots/ (kept b
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,25 @@ def live_settings(settings, live_server, tmp_path):
     settings.PAYMENT_SIMULATOR_TIME_SCALE = 1000.0
     settings.PAYMENT_SIMULATOR_FAULTS = []
     return settings
+
+
+def settled(read, seconds: float = 10):
+    """Run a database read from the test thread while the live server may be writing. The test
+    database is SQLite's shared in-memory one, which answers "table is locked" at once instead of
+    waiting as a file database would: retry for a while, then let the error through."""
+    from django.db import OperationalError
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return read()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def reload(obj, page=None):
+    """refresh_from_db() that waits out the live server's writes (see settled())."""
+    settled(obj.refresh_from_db)
+    return obj

@@ -16,6 +16,7 @@ from campuspass.renewals.models import RenewalOrder
 from campuspass.renewals.services.orders import order_create, order_record_consent
 from campuspass.renewals.services.payments import payment_start
 from tests.renewals.factories import make_campaign, make_pass
+from tests.e2e.conftest import reload, settled
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = RenewalOrder.Status
@@ -74,7 +75,7 @@ def paid_through_the_simulator(campaign, plate: str) -> RenewalOrder:
     payment_start(order=order, openid="o-e2e")
     with transaction.atomic():  # the staff member pressed 确认支付; the notification goes out on commit
         bank.confirm_payment(order.out_trade_no)
-    order.refresh_from_db()
+    reload(order)
     assert order.status == S.PAID, "the simulator's notification reached the live server"
     assert previous.vehicle.plate == plate
     return order
@@ -115,7 +116,7 @@ def wait_for_status(order: RenewalOrder, status: str, seconds: float = 15) -> No
 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        order.refresh_from_db()
+        reload(order)
         if order.status == status:
             return
         # Time passes for the simulator: whatever it holds back is now due.
@@ -156,8 +157,8 @@ def test_a_renewal_week_in_the_back_office(office, shots, live_server, live_sett
     page.locator("#reject-btn").click()
     page.wait_for_load_state()
     shot("review-done")
-    first.refresh_from_db()
-    second.refresh_from_db()
+    reload(first)
+    reload(second)
     assert first.status == S.APPROVED and first.new_pass is not None
     assert second.status == S.REJECTED and "照片中工号看不清" in second.reject_reason
     sign_out(page)
@@ -183,7 +184,7 @@ def test_a_renewal_week_in_the_back_office(office, shots, live_server, live_sett
     page.get_by_role("button", name="发放").click()
     page.wait_for_selector("text=发放成功")
     assert int(page.locator("#pending-count").inner_text()) == pending_before - 1  # not stale
-    first.refresh_from_db()
+    reload(first)
     assert first.handed_out_at is not None and first.old_pass_collected and first.id_checked
     shot("counter-handed-out")
     sign_out(page)
@@ -200,7 +201,7 @@ def test_a_renewal_week_in_the_back_office(office, shots, live_server, live_sett
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="代为申请退款").click()
     page.wait_for_load_state()
-    second.refresh_from_db()
+    reload(second)
     assert second.status == S.REFUNDING
     page.get_by_role("link", name="退款处理中").click()
     assert "京B20002" in page.content()

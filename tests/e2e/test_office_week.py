@@ -14,24 +14,8 @@ from tests.backoffice.test_counter import approved_order
 from tests.registry.test_imports import row, write_csv
 from tests.renewals.factories import make_campaign
 
+from .conftest import reload
 from .test_backoffice_flow import office_user, paid_through_the_simulator, sign_in, sign_out
-
-
-def reload(obj, page):
-    """refresh_from_db() from the test thread while the live server may be writing: the test database
-    is SQLite's shared in-memory one, which answers "table is locked" at once instead of waiting."""
-    from django.db import OperationalError
-
-    for _ in range(50):
-        try:
-            obj.refresh_from_db()
-            return obj
-        except OperationalError as exc:
-            if "locked" not in str(exc):
-                raise
-            page.wait_for_timeout(100)
-    obj.refresh_from_db()
-    return obj
 
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -15,6 +15,7 @@ from PIL import Image
 from campuspass.renewals.models import RenewalOrder
 from campuspass.renewals.services.orders import order_reject
 from tests.renewals.factories import make_campaign, make_pass
+from tests.e2e.conftest import reload, settled
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = RenewalOrder.Status
@@ -42,7 +43,7 @@ def camera_photo(tmp_path) -> Path:
 def wait_for_status(order: RenewalOrder, status: str, seconds: float = 15) -> RenewalOrder:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        order.refresh_from_db()
+        reload(order)
         if order.status == status:
             return order
         from campuspass.payments.simulator.bank import deliver_due_notifications
@@ -103,7 +104,7 @@ def test_walk_the_notice_from_车证办理_to_已退款(phone, shots, live_serve
     shot("cashier")
     page.get_by_role("button", name="确认支付").click()
     page.wait_for_url("**/result/")
-    order = RenewalOrder.objects.get(plate="京A12345")
+    order = settled(lambda: RenewalOrder.objects.get(plate="京A12345"))
     wait_for_status(order, S.PAID)
     page.reload()
     assert "支付成功" in page.content()
@@ -111,7 +112,7 @@ def test_walk_the_notice_from_车证办理_to_已退款(phone, shots, live_serve
     # The notification came over HTTP: it is in the log of received notifications, verified.
     from campuspass.payments.models import ReceivedNotification
 
-    assert ReceivedNotification.objects.filter(verified=True, kind="payment").exists()
+    assert settled(lambda: ReceivedNotification.objects.filter(verified=True, kind="payment").exists())
 
     order_reject(order=order, acting_user=None, reason="工作证照片不清晰")
     page.goto(f"{live_server.url}/m/pass/")
@@ -128,7 +129,7 @@ def test_walk_the_notice_from_车证办理_to_已退款(phone, shots, live_serve
     assert page.get_by_text("退款申请已提交").first.is_visible()
     assert "退款中" in page.content()
     shot("refund-requested")
-    order.refresh_from_db()
+    reload(order)
     assert order.status == S.REFUNDING
     # Time passes: the held REFUND.SUCCESS notification is now due and goes out over HTTP.
     from campuspass.payments.models import SimNotification

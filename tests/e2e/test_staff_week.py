@@ -18,6 +18,7 @@ from campuspass.renewals.models import RenewalOrder
 from tests.renewals.factories import make_campaign, make_pass
 
 from .test_staff_flow import sms_code, wait_for_status
+from tests.e2e.conftest import reload, settled
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = RenewalOrder.Status
@@ -141,7 +142,7 @@ def test_back_refresh_second_tab_photo_cancel_and_result(phone, shots, live_serv
     page.locator("label[for=f-pickup]").click()
     page.get_by_role("button", name="提交订单").click()
     page.wait_for_url("**/consent/")
-    order = RenewalOrder.objects.get(plate="京A12345")
+    order = settled(lambda: RenewalOrder.objects.get(plate="京A12345"))
 
     # Back from 知情同意书: the confirmation with the photo, not "请先上传工作证照片".
     page.go_back()
@@ -151,7 +152,7 @@ def test_back_refresh_second_tab_photo_cancel_and_result(phone, shots, live_serv
     shot("back-from-consent")
     page.get_by_role("button", name="提交订单").click()
     page.wait_for_url(f"**/m/orders/{order.pk}/consent/")
-    assert RenewalOrder.objects.filter(plate="京A12345").count() == 1
+    assert settled(lambda: RenewalOrder.objects.filter(plate="京A12345").count()) == 1
 
     # The whole consent text is in the page; 同意 works once its end has been seen.
     assert page.locator(".consent").evaluate("el => getComputedStyle(el).overflowY") == "visible"
