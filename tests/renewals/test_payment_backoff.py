@@ -94,7 +94,9 @@ def test_a_refund_answered_with_a_backoff_code_is_resent_only_after_the_delay(
     assert not CallBackoff.objects.filter(call="refund").exists()
 
 
-def test_backoff_starts_again_from_one_minute_after_an_answer(fake, clock, django_capture_on_commit_callbacks):
+def test_backoff_starts_again_from_one_minute_after_an_answer(
+    fake, clock, django_capture_on_commit_callbacks
+):
     order = rejected(fake)
     refund = request_refund(order, django_capture_on_commit_callbacks)
     assert refund.status == R.PROCESSING
