@@ -27,6 +27,8 @@ urlpatterns = [
     path("refunds/orders/<int:pk>/counter/", views_refunds.refund_counter, name="refunds-counter"),
     path("refunds/<int:pk>/sync/", views_refunds.sync, name="refunds-sync"),
     path("refunds/<int:pk>/pay-out/", views_refunds.pay_out, name="refunds-pay-out"),
+    path("refunds/alerts/<int:pk>/handled/", views_refunds.alert_done, name="refunds-alert-handled"),
+    path("refunds/alerts/<int:pk>/retry/", views_refunds.alert_again, name="refunds-alert-retry"),
     path("refunds/payments/<int:pk>/refund/", views_refunds.refund_unclaimed, name="refunds-payment"),
     # 导出
     path("exports/", views_exports.exports, name="exports"),

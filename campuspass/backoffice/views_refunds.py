@@ -7,6 +7,8 @@ it, and every row shows paid against refunded."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Exists, IntegerField, OuterRef, Prefetch, Q, Subquery, Sum, Value
@@ -18,7 +20,15 @@ from django.views.decorators.http import require_GET, require_POST
 from campuspass.core.errors import CampusPassError
 from campuspass.core.money import yuan
 from campuspass.renewals.models import Payment, Refund, RenewalOrder
+from campuspass.renewals.selectors_reconcile import reconciliation_day
 from campuspass.renewals.services.ledger import unclaimed_payments
+from campuspass.renewals.services.payment_alerts import (
+    alert_handled,
+    alert_retry,
+    alert_rows,
+    open_alerts,
+    open_bill_alerts,
+)
 from campuspass.renewals.services.refunds import (
     PAY_OUT_HOWS,
     order_refund_route,
@@ -38,6 +48,7 @@ S = RenewalOrder.Status
 PAGE_SIZE = 50
 
 TABS = [
+    ("attention", "需要处理"),
     ("unclaimed", "待处理款项"),
     ("pending", "待提交"),
     ("processing", "退款处理中"),
@@ -69,6 +80,8 @@ def _tab_querysets():
         "payments", queryset=Payment.objects.filter(state=Payment.State.APPLIED).select_related("campaign")
     )
     return {
+        # WeChat Pay answers that need a person (decision 0035), with the meaning and what to do.
+        "attention": open_alerts(),
         "unclaimed": unclaimed_payments().annotate(refunded_fen=_refunded_subquery("pk")),
         "pending": refunds.filter(status=R.PENDING).order_by("created_at"),
         "processing": refunds.filter(status=R.PROCESSING).order_by("created_at"),
@@ -84,6 +97,15 @@ def _tab_querysets():
 
 
 def _back(request):
+    day = request.POST.get("reconcile_day", "")
+    if day:  # came from the 对账 screen's day: back to it, or to the list when the day has nothing to show
+        try:
+            parsed = dt.date.fromisoformat(day)
+        except ValueError:
+            return redirect("backoffice:reconcile")
+        if reconciliation_day(parsed) is None and parsed not in open_bill_alerts():
+            return redirect("backoffice:reconcile")
+        return redirect("backoffice:reconcile-day", parsed.isoformat())
     tab = request.POST.get("tab", "")
     url = reverse("backoffice:refunds")
     return redirect(f"{url}?tab={tab}" if tab in dict(TABS) else url)
@@ -95,9 +117,13 @@ def refunds(request):
     querysets = _tab_querysets()
     tab = request.GET.get("tab", "")
     if tab not in querysets:
-        tab = next((t for t in ("unclaimed", "failed") if querysets[t].exists()), "pending")
+        tab = next((t for t in ("attention", "unclaimed", "failed") if querysets[t].exists()), "pending")
     page = Paginator(querysets[tab], PAGE_SIZE).get_page(request.GET.get("page"))
+    if tab == "attention":
+        page.object_list = alert_rows(page.object_list)
     for row in page.object_list:
+        if tab == "attention":
+            continue
         if tab == "unrequested":
             row.route = order_refund_route(row)
             row.paid_yuan = yuan(row.paid_amount_fen)
@@ -233,4 +259,30 @@ def pay_out(request, pk: int):
             f"已登记退款 {refund.out_refund_no} 线下退款完成（{PAY_OUT_HOWS[refund.settled_how]}，"
             f"凭证 {refund.settled_reference}）。",
         )
+    return _back(request)
+
+
+@role_required("refunds")
+@require_POST
+def alert_done(request, pk: int):
+    """需要处理 → 已处理: finance dealt with the cause (audited); the scheduled job resumes."""
+    try:
+        alert = alert_handled(alert_id=pk, acting_user=request.user, note=request.POST.get("note", ""))
+    except CampusPassError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"已标记为已处理：{alert.get_call_display()} {alert.key}（{alert.code}）。")
+    return _back(request)
+
+
+@role_required("refunds")
+@require_POST
+def alert_again(request, pk: int):
+    """需要处理 → 重试: after fixing the cause, the call is sent again now (audited)."""
+    try:
+        result = alert_retry(alert_id=pk, acting_user=request.user)
+    except CampusPassError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, result)
     return _back(request)

@@ -148,6 +148,9 @@ CATALOGUE: tuple[AuditAction, ...] = (
     # --- vendors ---
     AuditAction("payments.notification.unknown_order", "未知订单的支付通知", "out_trade_no"),
     AuditAction("payments.notification.unknown_refund", "未知退款的通知", "out_refund_no"),
+    AuditAction("payments.alert.raised", "微信支付应答需要财务处理", "call, code, key; 含义在 reason"),
+    AuditAction("payments.alert.handled", "标记微信支付提醒为已处理", "call, code, key; 说明在 reason"),
+    AuditAction("payments.alert.retried", "处理后重试微信支付调用", "call, code, key"),
     AuditAction("sms.outbox.resent", "重发短信", "messages"),
 )
 

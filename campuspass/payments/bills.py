@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
-from .errors import Reaction, decide
+from . import outcomes
+from .errors import Reaction
 from .providers import BillRow, PaymentProviderError, get_provider
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -47,15 +48,33 @@ def is_due(day: dt.date, now: dt.datetime | None = None) -> bool:
     return (now or timezone.now()) >= ready_at(day)
 
 
+def bill_key(day: dt.date) -> str:
+    """The key of a day's bill calls in `outcomes` (backoff and alerts)."""
+    return day.isoformat()
+
+
 def fetch_bill(day: dt.date) -> list[BillRow]:
     """The rows of `day`'s bill; [] for a day without transactions (NO_STATEMENT_EXIST). Raises
     BillNotReady while WeChat says the bill is still being made, and PaymentProviderError for what
-    the error table does not call final or "later"."""
+    the error table does not call final or "later". Every answer is reported to `outcomes`: a
+    BACKOFF code spaces the next try of that day, a FINANCE code (e.g. NO_AUTH) opens an alert shown
+    on the 对账 screen for that day (decision 0035)."""
+    key = bill_key(day)
     try:
-        return get_provider().download_bill(day)
+        rows = get_provider().download_bill(day)
     except PaymentProviderError as exc:
+        answer = outcomes.failed(exc.call or "trade_bill", key, exc, bill_day=day)
         if exc.code == "NO_STATEMENT_EXIST":
             return []
-        if decide("trade_bill", exc.code).reaction == Reaction.RETRY_LATER:
+        if answer.reaction == Reaction.RETRY_LATER:
             raise BillNotReady(f"{day} 的账单仍在生成中（{exc.code}）") from exc
         raise
+    outcomes.succeeded("trade_bill", key)
+    outcomes.succeeded("download_bill", key)
+    return rows
+
+
+def bill_is_due(day: dt.date, now: dt.datetime | None = None) -> bool:
+    """Whether the scheduled job may ask for `day`'s bill now: not backing off, no open alert."""
+    key = bill_key(day)
+    return outcomes.is_due("trade_bill", key, now) and outcomes.is_due("download_bill", key, now)

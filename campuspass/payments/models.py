@@ -1,8 +1,12 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .errors import CALL_LABELS
+
 KIND_CHOICES = [("payment", "支付"), ("refund", "退款")]
+CALL_CHOICES = list(CALL_LABELS.items())
 
 
 class ReceivedNotification(models.Model):
@@ -68,6 +72,79 @@ class PaymentTerms(models.Model):
 
     def __str__(self):
         return f"{self.out_trade_no} {self.amount_fen}分 至 {self.time_expire:%Y-%m-%d %H:%M}"
+
+
+class CallBackoff(models.Model):
+    """A call WeChat Pay answered with a BACKOFF reaction (busy, rate limited, unreachable): the
+    scheduled jobs send it again, with the same parameters, only after `backoff_delay(failures)`
+    (1 min, 5 min, 15 min, 1 h, 3 h, then every 6 h). The row goes away with the next answer that
+    is not BACKOFF, so a call that succeeds starts from the beginning next time (decision 0035)."""
+
+    call = models.CharField("接口", max_length=16, choices=CALL_CHOICES)
+    key = models.CharField("单号/日期", max_length=64)  # out_trade_no, out_refund_no or the bill day
+    failures = models.PositiveIntegerField("连续失败次数", default=0)
+    last_code = models.CharField("最近错误码", max_length=64, blank=True)
+    last_attempt_at = models.DateTimeField("最近一次调用", default=timezone.now)
+    next_attempt_at = models.DateTimeField("下次调用不早于", db_index=True)
+
+    class Meta:
+        verbose_name = "微信支付退避重试"
+        verbose_name_plural = "微信支付退避重试"
+        constraints = [models.UniqueConstraint(fields=["call", "key"], name="payments_call_backoff_unique")]
+
+    def __str__(self):
+        return f"{self.call} {self.key} ×{self.failures}"
+
+
+class PaymentAlert(models.Model):
+    """需要处理: WeChat Pay answered one of our calls with a code that needs a person (the FINANCE
+    reaction: our configuration, the merchant account, money). The scheduled jobs leave that call
+    alone while the alert is open; finance marks it handled or retries after fixing the cause, and
+    either is audited. One open alert per call and key: a repeat only counts (decision 0035)."""
+
+    call = models.CharField("接口", max_length=16, choices=CALL_CHOICES)
+    key = models.CharField("单号/日期", max_length=64)
+    code = models.CharField("错误码", max_length=64)
+    meaning = models.CharField("含义与处理办法", max_length=200)
+    detail = models.CharField("微信支付的说明", max_length=255, blank=True)
+    # What it concerns (plain numbers: the adapter knows nothing of orders). Not named
+    # out_trade_no: the audit log would take this row for an order.
+    trade_no = models.CharField("商户订单号", max_length=32, blank=True, db_index=True)
+    refund_no = models.CharField("商户退款单号", max_length=64, blank=True, db_index=True)
+    bill_day = models.DateField("账单日期", null=True, blank=True, db_index=True)
+    first_at = models.DateTimeField("首次出现", default=timezone.now)
+    last_at = models.DateTimeField("最近出现", default=timezone.now)
+    occurrences = models.PositiveIntegerField("出现次数", default=1)
+    resolved_at = models.DateTimeField("处理时间", null=True, blank=True, db_index=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="处理人",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    resolution = models.CharField(
+        "处理方式", max_length=16, blank=True, choices=[("handled", "已处理"), ("retried", "已重试")]
+    )
+    note = models.CharField("处理说明", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "需要处理的微信支付应答"
+        verbose_name_plural = "需要处理的微信支付应答"
+        ordering = ["-last_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["call", "key"], condition=Q(resolved_at__isnull=True), name="payments_one_open_alert"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_call_display()} {self.key} {self.code}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
 
 
 # --- the simulator's own state (what WeChat Pay would keep on its side) ---------------------------

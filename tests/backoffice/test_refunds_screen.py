@@ -163,8 +163,16 @@ def test_tabs_count_each_state(campaign, fake, finance, django_capture_on_commit
     failed_refund(campaign, fake, django_capture_on_commit_callbacks)
     response = client.get(reverse("backoffice:refunds"))
     tabs = {t["key"]: t["count"] for t in response.context["tabs"]}
-    assert tabs == {"unclaimed": 0, "pending": 0, "processing": 1, "done": 0, "failed": 1, "unrequested": 1}
-    assert response.context["tab"] == "failed"  # what needs finance's attention first
+    assert tabs == {
+        "attention": 1,  # NOT_ENOUGH is a FINANCE answer: 需要处理 (decision 0035)
+        "unclaimed": 0,
+        "pending": 0,
+        "processing": 1,
+        "done": 0,
+        "failed": 1,
+        "unrequested": 1,
+    }
+    assert response.context["tab"] == "attention"  # what needs finance's attention first
 
 
 @pytest.mark.parametrize("role", [roles.COUNTER, roles.REVIEWER, roles.COURIER])

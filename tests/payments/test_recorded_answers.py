@@ -50,6 +50,8 @@ RECORDED = {
         (403, "RULE_LIMIT"),
         (403, "TRADE_ERROR"),
         (403, "ACCOUNT_ERROR"),
+        (403, "NOT_ENOUGH"),
+        (500, "INVALID_TRANSACTIONID"),
         (429, "FREQUENCY_LIMITED"),
         (500, "SYSTEM_ERROR"),
         (500, "BANKERROR"),
@@ -96,6 +98,7 @@ RECORDED = {
         (400, "INVALID_REQUEST"),
         (401, "SIGN_ERROR"),
         (429, "FREQUENCY_LIMITED"),
+        (429, "RATELIMIT_EXCEED"),
         (500, "SYSTEM_ERROR"),
     ],
 }

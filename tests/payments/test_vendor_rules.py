@@ -281,6 +281,6 @@ def test_reconcile_job_retries_a_bill_still_being_made(settings, monkeypatch):
     monkeypatch.setattr(provider, "download_bill", creating)
     with time_machine.travel(dt.datetime(2026, 3, 2, 10, 30, tzinfo=BEIJING), tick=False):
         counts = reconcile_due_days()
-        assert counts == {"reconciled": 0, "not_ready": 1, "failed": 0, "left": 1}
+        assert counts == {"reconciled": 0, "not_ready": 1, "failed": 0, "waiting": 0, "left": 1}
         monkeypatch.setattr(provider, "download_bill", real)
         assert reconcile_due_days()["reconciled"] == 1

@@ -13,11 +13,13 @@ class PaymentProviderError(CampusPassError):
     """The platform refused or could not be reached; the message is Chinese and meant for a person.
 
     `code` is the platform's error code when there is one (e.g. ORDER_NOT_EXIST, ORDERPAID,
-    NOT_ENOUGH), else "provider_error".
+    NOT_ENOUGH), else "provider_error". `call` names the call that answered (one of
+    `payments.errors.CALLS`) when the provider knows it, e.g. "download_bill" inside `download_bill`.
     """
 
-    def __init__(self, message: str, *, code: str = "provider_error"):
+    def __init__(self, message: str, *, code: str = "provider_error", call: str = ""):
         super().__init__(message, code=code)
+        self.call = call
 
 
 class NotificationRejected(Exception):  # noqa: N818 - the name the rest of the project uses

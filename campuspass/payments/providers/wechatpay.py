@@ -55,6 +55,16 @@ SIGNATURE_MODES = ("public_key", "certificate", "both")
 # A notification naming an unknown certificate serial triggers at most one certificate download in
 # this many seconds: forged serials cannot make us hammer WeChat Pay.
 CERT_REFRESH_SECONDS = 600
+# Our words for each call -> the call's name in the error table (payments.errors.CALLS).
+CALL_OF = {
+    "下单": "jsapi",
+    "查询订单": "query",
+    "关闭订单": "close",
+    "申请退款": "refund",
+    "查询退款": "query_refund",
+    "申请交易账单": "trade_bill",
+    "下载账单": "download_bill",
+}
 
 
 def rfc3339(moment: dt.datetime) -> str:
@@ -199,11 +209,13 @@ class WeChatPayProvider(PaymentProvider):
         except requests.RequestException as exc:
             logger.warning("wechatpay %s: network error %s", what, type(exc).__name__)
             raise PaymentProviderError(
-                f"暂时无法连接微信支付（{what}），请稍后重试。", code="network"
+                f"暂时无法连接微信支付（{what}），请稍后重试。", code="network", call=CALL_OF.get(what, "")
             ) from exc
         except Exception as exc:  # the SDK raises bare Exception, e.g. for a bad response signature
             logger.warning("wechatpay %s: %s", what, exc)
-            raise PaymentProviderError(f"微信支付{what}失败：应答无法验证。", code="sdk_error") from exc
+            raise PaymentProviderError(
+                f"微信支付{what}失败：应答无法验证。", code="sdk_error", call=CALL_OF.get(what, "")
+            ) from exc
         if 200 <= code < 300:
             return code, message
         err_code, err_message = "provider_error", ""
@@ -214,7 +226,9 @@ class WeChatPayProvider(PaymentProvider):
             pass
         logger.warning("wechatpay %s: HTTP %s %s", what, code, err_code)
         raise PaymentProviderError(
-            f"微信支付{what}失败：{err_message or err_code}（{err_code}）", code=err_code
+            f"微信支付{what}失败：{err_message or err_code}（{err_code}）",
+            code=err_code,
+            call=CALL_OF.get(what, ""),
         )
 
     def _json(self, what: str, func, *args, **kwargs) -> dict:
@@ -222,7 +236,7 @@ class WeChatPayProvider(PaymentProvider):
         try:
             return json.loads(message)
         except (TypeError, ValueError) as exc:
-            raise PaymentProviderError(f"微信支付{what}应答格式错误。") from exc
+            raise PaymentProviderError(f"微信支付{what}应答格式错误。", call=CALL_OF.get(what, "")) from exc
 
     def jsapi_params(self, prepay_id: str) -> dict[str, str]:
         params = {
@@ -298,7 +312,9 @@ class WeChatPayProvider(PaymentProvider):
         expected = (info.get("hash_value") or "").lower()
         sha1_expected = (info.get("hash_type") or "SHA1").upper() == "SHA1" and expected
         if sha1_expected and hashlib.sha1(raw, usedforsecurity=False).hexdigest() != expected:
-            raise PaymentProviderError("微信支付账单校验失败（SHA1 不符）。", code="bill_hash")
+            raise PaymentProviderError(
+                "微信支付账单校验失败（SHA1 不符）。", code="bill_hash", call="download_bill"
+            )
         return parse_trade_bill(raw.decode("utf-8-sig"))
 
     def oauth_url(self, redirect_uri, state):

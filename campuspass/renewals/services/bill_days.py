@@ -10,7 +10,14 @@ import logging
 
 from django.utils import timezone
 
-from campuspass.payments.bills import BEIJING, BillNotReady, beijing_today, is_due, oldest_fetchable
+from campuspass.payments.bills import (
+    BEIJING,
+    BillNotReady,
+    beijing_today,
+    bill_is_due,
+    is_due,
+    oldest_fetchable,
+)
 from campuspass.payments.errors import decide
 from campuspass.payments.providers import PaymentProviderError
 
@@ -46,10 +53,15 @@ def days_to_reconcile(*, now: dt.datetime | None = None) -> list[dt.date]:
 
 def reconcile_due_days(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Reconcile the missing due days (at most MAX_DAYS_PER_RUN). Stops at a bill still being made
-    or at an error the table does not call final: the next run starts again from that day."""
-    counts = {"reconciled": 0, "not_ready": 0, "failed": 0, "left": 0}
+    or at an error the table does not call final: the next run starts again from that day — after
+    `backoff_delay` for a BACKOFF answer, after finance's "重试" for a FINANCE one (decision 0035)."""
+    counts = {"reconciled": 0, "not_ready": 0, "failed": 0, "waiting": 0, "left": 0}
     days = days_to_reconcile(now=now)
     for index, day in enumerate(days[:MAX_DAYS_PER_RUN]):
+        if not bill_is_due(day, now):
+            counts["waiting"] += 1
+            counts["left"] = len(days) - index
+            break
         try:
             reconcile_day(day=day)
         except BillNotReady:
@@ -57,7 +69,7 @@ def reconcile_due_days(*, now: dt.datetime | None = None) -> dict[str, int]:
             counts["left"] = len(days) - index
             break
         except PaymentProviderError as exc:
-            answer = decide("trade_bill", exc.code)
+            answer = decide(exc.call or "trade_bill", exc.code)
             logger.warning("bill of %s not fetched: %s (%s)", day, exc.code, answer.reaction)
             counts["failed"] += 1
             counts["left"] = len(days) - index

@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
-from campuspass.payments.errors import Reaction, decide
+from campuspass.payments import outcomes
+from campuspass.payments.errors import Reaction
 from campuspass.payments.notifications import check_payment_resource, check_refund_resource, parse_time
 from campuspass.payments.providers import (
     JsapiPayment,
@@ -101,15 +102,20 @@ def _send_frozen_terms(
         notify_url=notify_url("payment"),
         openid=openid,
     )
-    payment = get_provider().create_jsapi(
-        out_trade_no=order.out_trade_no,
-        description=terms.description,
-        amount_fen=terms.amount_fen,
-        openid=terms.payer_openid,
-        notify_url=terms.notify_url,
-        expire_at=terms.time_expire,
-        return_url=return_url,
-    )
+    try:
+        payment = get_provider().create_jsapi(
+            out_trade_no=order.out_trade_no,
+            description=terms.description,
+            amount_fen=terms.amount_fen,
+            openid=terms.payer_openid,
+            notify_url=terms.notify_url,
+            expire_at=terms.time_expire,
+            return_url=return_url,
+        )
+    except PaymentProviderError as exc:
+        # A person pressed the button: no backoff to keep, but a FINANCE answer reaches finance.
+        outcomes.failed("jsapi", order.out_trade_no, exc, trade_no=order.out_trade_no, backoff=False)
+        raise
     logger.info("payment started for order %s", order.pk)
     return payment
 
@@ -123,12 +129,13 @@ def payment_restart(*, order: RenewalOrder, reason: str) -> RenewalOrder:
     try:
         get_provider().close(old)
     except PaymentProviderError as exc:
+        answer = outcomes.failed("close", old, exc, trade_no=old, backoff=False)
         if exc.code == "ORDERPAID":
             payment_sync(order=order, source="query_before_restart")
             raise CampusPassError(
                 "该订单已支付成功，无需再次支付。请在“订单记录”中查看。", code="already_paid"
             ) from None
-        if decide("close", exc.code).reaction != Reaction.FINAL:
+        if answer.reaction != Reaction.FINAL:
             raise CampusPassError(
                 "暂时无法更换支付单，请稍后再点“立即支付”。", code="restart_failed"
             ) from None
@@ -199,9 +206,12 @@ def payment_sync(*, order: RenewalOrder, source: str = "query") -> RenewalOrder:
     try:
         state = get_provider().query(order.out_trade_no)
     except PaymentProviderError as exc:
+        # BACKOFF spaces the next scheduled query; FINANCE shows it to finance (decision 0035).
+        outcomes.failed("query", order.out_trade_no, exc, trade_no=order.out_trade_no)
         if exc.code != "ORDER_NOT_EXIST":
             logger.warning("payment query failed for order %s: %s", order.pk, exc.code)
         return order
+    outcomes.succeeded("query", order.out_trade_no)
     if state.is_paid:
         return _apply_trade_state(order, state, source=source)
     return order
@@ -220,21 +230,27 @@ def payment_expire(*, order: RenewalOrder) -> RenewalOrder:
     try:
         get_provider().close(order.out_trade_no)
     except PaymentProviderError as exc:
+        answer = outcomes.failed("close", order.out_trade_no, exc, trade_no=order.out_trade_no)
         if exc.code == "ORDERPAID":
             return payment_sync(order=order, source="query_before_close")
-        if decide("close", exc.code).reaction != Reaction.FINAL:
+        if answer.reaction != Reaction.FINAL:
             # Cannot be sure the platform will refuse a late payment: try again on the next run.
             logger.warning("closing order %s on the platform failed: %s", order.pk, exc.code)
             return order
         # ORDER_CLOSED (closed by time_expire or earlier) / ORDER_NOT_EXIST: closed there already.
+    else:
+        outcomes.succeeded("close", order.out_trade_no)
     return order_close(order=order, reason="超时未支付，订单自动关闭")
 
 
 def check_unpaid_orders(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Scheduled every minute: query unpaid orders older than a minute; close those past the
-    timeout (querying first)."""
+    timeout (querying first). An order whose query (or close) WeChat Pay answered with a BACKOFF
+    code waits until `backoff_delay` has passed, and one with an open alert for finance waits for a
+    person (decision 0035)."""
     now = now or timezone.now()
-    counts = {"queried": 0, "paid": 0, "closed": 0}
+    counts = {"queried": 0, "paid": 0, "closed": 0, "waiting": 0}
+    waiting = {"query": outcomes.waiting_keys("query", now), "close": outcomes.waiting_keys("close", now)}
     # Orders created at the counter are paid at the counter: the platform knows nothing of them.
     pending = RenewalOrder.objects.filter(
         status__in=RenewalOrder.UNPAID_STATUSES,
@@ -242,11 +258,16 @@ def check_unpaid_orders(*, now: dt.datetime | None = None) -> dict[str, int]:
         created_at__lte=now - QUERY_AFTER,
     ).select_related("campaign", "staff")
     for order in pending.iterator(chunk_size=200):
-        if order.status == S.AWAITING_CONSENT and now < expires_at(order):
+        expired = now >= expires_at(order)
+        if order.status == S.AWAITING_CONSENT and not expired:
             continue  # not placed with the platform yet: nothing to ask
+        calls = ("query", "close") if expired and order.status != S.AWAITING_CONSENT else ("query",)
+        if order.status != S.AWAITING_CONSENT and any(order.out_trade_no in waiting[c] for c in calls):
+            counts["waiting"] += 1
+            continue
         counts["queried"] += 1
         try:
-            settle = payment_expire if now >= expires_at(order) else payment_sync
+            settle = payment_expire if expired else payment_sync
             result = settle(order=order)
         except CampusPassError as exc:
             logger.warning("unpaid order %s not settled: %s", order.pk, exc.code)

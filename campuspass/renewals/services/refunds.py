@@ -323,17 +323,12 @@ def refund_retry(*, order: RenewalOrder, acting_user: Any) -> Refund:
                 code="refund_abnormal",
             )
         if latest.status == R.FAILED:
-            refund = lock(Refund, latest.pk)
-            refund.last_error = ""
-            move(
-                refund,
-                R.PENDING,
-                axis=REFUND,
-                acting_user=acting_user,
-                action="renewals.refund.retried",
-                fields=("last_error",),
-                data={"out_refund_no": refund.out_refund_no},
-            )
+            from campuspass.payments import outcomes
+
+            # Finance resends it (e.g. after topping up): its 需要处理 entry is dealt with.
+            outcomes.resolve_alerts_for("refund", latest.out_refund_no, acting_user=acting_user)
+            # The order follows below, as for a restarted CLOSED refund.
+            refund = refund_resend(refund=latest, acting_user=acting_user, order_follows=False)
             _enqueue_submit(refund)
         elif latest.status == R.CLOSED:
             refund = refund_payment(payment=payment, acting_user=acting_user, reason="退款关闭后重新退款")
@@ -342,6 +337,45 @@ def refund_retry(*, order: RenewalOrder, acting_user: Any) -> Refund:
                 f"该订单没有可重试的退款（最近一笔：{latest.get_status_display()}）。", code="no_refund"
             )
         if order.status == S.REFUND_FAILED:
+            move_order(
+                order,
+                S.REFUNDING,
+                acting_user=acting_user,
+                action="renewals.order.refunding",
+                reason="财务重新办理退款",
+                data={"out_refund_no": refund.out_refund_no, "amount_fen": refund.amount_fen},
+            )
+    return refund
+
+
+def refund_resend(*, refund: Refund, acting_user: Any, order_follows: bool = True) -> Refund:
+    """A FAILED refund back to pending with the SAME out_refund_no (the platform never pays one
+    refund twice); the order follows back to 退款中 when the refund is of its own money. The caller
+    sends it (`refund_submit`, now or after commit). Raises CampusPassError."""
+    with transaction.atomic():
+        order = lock_order(refund.order_id) if refund.order_id else None
+        refund = lock(Refund, refund.pk)
+        if refund.status != R.FAILED:
+            raise CampusPassError(
+                f"退款当前状态为“{refund.get_status_display()}”，只有“退款失败”的退款可以原单号重新提交。",
+                code="not_failed",
+            )
+        refund.last_error = ""
+        move(
+            refund,
+            R.PENDING,
+            axis=REFUND,
+            acting_user=acting_user,
+            action="renewals.refund.retried",
+            fields=("last_error",),
+            data={"out_refund_no": refund.out_refund_no},
+        )
+        own_money = (
+            order is not None
+            and refund.payment.order_id == order.pk
+            and refund.payment.state == Payment.State.APPLIED
+        )
+        if order_follows and own_money and order.status == S.REFUND_FAILED:
             move_order(
                 order,
                 S.REFUNDING,
@@ -375,6 +409,11 @@ def refund_pay_out(*, refund: Refund, acting_user: Any, how: str, reference: str
                 code="not_abnormal",
             )
         user = acting_user if getattr(acting_user, "is_authenticated", False) else None
+        from campuspass.payments import outcomes
+
+        outcomes.resolve_alerts_for(
+            "refund", refund.out_refund_no, acting_user=acting_user, resolution="handled"
+        )
         refund.settled_how, refund.settled_reference, refund.settled_by = how, reference[:64], user
         refund.finished_at = timezone.now()
         move(
@@ -406,7 +445,15 @@ def refund_pay_out(*, refund: Refund, acting_user: Any, how: str, reference: str
 
 # --- the platform's answers ----------------------------------------------------------------------
 
-PLATFORM_TO_STATUS = {"SUCCESS": R.SUCCEEDED, "CLOSED": R.CLOSED, "ABNORMAL": R.ABNORMAL}
+PLATFORM_TO_STATUS = {
+    "SUCCESS": R.SUCCEEDED,
+    "CLOSED": R.CLOSED,
+    "ABNORMAL": R.ABNORMAL,
+    # A refused request whose money must go back another way: the payer's WeChat account is gone
+    # ("商户可自行处理退款"), so the refund is ABNORMAL — paid out offline and recorded ("线下退款
+    # 完成") — rather than FAILED, which could only be resent.
+    "USER_ACCOUNT_ABNORMAL": R.ABNORMAL,
+}
 
 
 def refund_mark_submitted(*, refund_id: int, refund_id_on_platform: str, platform_status: str) -> Refund:
@@ -539,7 +586,7 @@ def _order_follows(order: RenewalOrder, refund: Refund, *, source: str) -> None:
 # Platform error codes that are a final "no" for this refund (anything else — a network error,
 # SYSTEM_ERROR, FREQUENCY_LIMITED — may have reached the platform: keep it and ask again later).
 QUERY_REFUND_AFTER = dt.timedelta(minutes=5)
-FINAL_STATES = frozenset(PLATFORM_TO_STATUS)
+FINAL_STATES = frozenset({"SUCCESS", "CLOSED", "ABNORMAL"})  # a refund's final states on the platform
 
 
 def refund_record_error(*, refund_id: int, error: str) -> Refund:
@@ -555,8 +602,11 @@ def refund_record_error(*, refund_id: int, error: str) -> Refund:
 
 def refund_submit(*, refund_id: int) -> Refund:
     """Send a pending refund to the platform with its stored out_refund_no (never a new one). No
-    transaction is open during the call; a refusal is judged by the one error table."""
-    from campuspass.payments.errors import decide
+    transaction is open during the call; a refusal is judged by the one error table
+    (`payments.outcomes.failed`): BACKOFF / RETRY_LATER keep it pending for `check_refunds` (after
+    `backoff_delay` for BACKOFF), anything else is a final "no" for this request (FINANCE also
+    reaches finance's 需要处理 list)."""
+    from campuspass.payments import outcomes
     from campuspass.payments.providers import PaymentProviderError, get_provider
 
     from .payments import notify_url
@@ -574,16 +624,24 @@ def refund_submit(*, refund_id: int) -> Refund:
             notify_url=notify_url("refund"),
         )
     except PaymentProviderError as exc:
-        if not decide("refund", exc.code).retry:  # the one table (campuspass.payments.errors)
+        answer = outcomes.failed(
+            "refund",
+            refund.out_refund_no,
+            exc,
+            trade_no=refund.payment.out_trade_no,
+            refund_no=refund.out_refund_no,
+        )
+        if not answer.retry:
             Refund.objects.filter(pk=refund.pk).update(attempts=F("attempts") + 1)
             refund, _ = refund_apply_result(
                 out_refund_no=refund.out_refund_no,
                 platform_status=exc.code,
-                error=exc.message,
+                error=f"{answer.meaning}（{exc.code}：{exc.message}）",
                 source="refund_request",
             )
             return refund
         return refund_record_error(refund_id=refund.pk, error=f"{exc.code}: {exc.message}")
+    outcomes.succeeded("refund", refund.out_refund_no)
     refund = refund_mark_submitted(
         refund_id=refund.pk, refund_id_on_platform=state.refund_id, platform_status=state.status
     )
@@ -594,15 +652,24 @@ def refund_submit(*, refund_id: int) -> Refund:
 
 def refund_sync(*, refund_id: int) -> Refund:
     """Ask the platform about a refund in progress and apply a final state."""
+    from campuspass.payments import outcomes
     from campuspass.payments.providers import PaymentProviderError, get_provider
 
-    refund = Refund.objects.get(pk=refund_id)
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
     if refund.status != R.PROCESSING:
         return refund
     try:
         state = get_provider().query_refund(refund.out_refund_no)
     except PaymentProviderError as exc:
+        outcomes.failed(
+            "query_refund",
+            refund.out_refund_no,
+            exc,
+            trade_no=refund.payment.out_trade_no,
+            refund_no=refund.out_refund_no,
+        )
         return refund_record_error(refund_id=refund.pk, error=f"查询失败 {exc.code}: {exc.message}")
+    outcomes.succeeded("query_refund", refund.out_refund_no)
     if state.status not in FINAL_STATES:
         return refund
     return _apply_final_state(refund, state, source="query")
@@ -622,15 +689,29 @@ def _apply_final_state(refund: Refund, state, *, source: str) -> Refund:
 
 def check_refunds(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Scheduled: resend refunds whose submission failed on the way; query those the platform has
-    been processing for a while (the notification may never come)."""
+    been processing for a while (the notification may never come). A refund whose last call was
+    answered with a BACKOFF code waits until `backoff_delay` has passed; one with an open alert
+    waits for finance (decision 0035)."""
+    from campuspass.payments import outcomes
+
     now = now or timezone.now()
-    counts = {"resent": 0, "queried": 0}
-    for pk in Refund.objects.filter(status=R.PENDING, payment__method=M.WECHAT).values_list("pk", flat=True):
+    counts = {"resent": 0, "queried": 0, "waiting": 0}
+    waiting = outcomes.waiting_keys("refund", now)
+    for pk, number in Refund.objects.filter(status=R.PENDING, payment__method=M.WECHAT).values_list(
+        "pk", "out_refund_no"
+    ):
+        if number in waiting:
+            counts["waiting"] += 1
+            continue
         refund_submit(refund_id=pk)
         counts["resent"] += 1
-    for pk in Refund.objects.filter(
+    waiting = outcomes.waiting_keys("query_refund", now)
+    for pk, number in Refund.objects.filter(
         status=R.PROCESSING, created_at__lte=now - QUERY_REFUND_AFTER
-    ).values_list("pk", flat=True):
+    ).values_list("pk", "out_refund_no"):
+        if number in waiting:
+            counts["waiting"] += 1
+            continue
         refund_sync(refund_id=pk)
         counts["queried"] += 1
     return counts
