@@ -154,3 +154,18 @@ def test_admin_detail_view_is_worded_too(admin_client, history):
     listing = admin_client.get(reverse("admin:core_logentry_changelist")).content.decode()
     assert "2026-11-29 18:30:05" in listing and "已支付" in listing
     assert str(entry).startswith("2026-11-29 18:30:05")
+
+
+def test_platform_answers_in_chinese():
+    mismatch = log_action(
+        actor=None,
+        action="renewals.order.payment_mismatch",
+        data={"source": "query", "fields": ["appid", "amount"], "reported_fen": 1},
+    )
+    assert describe(mismatch) == ["来源：查询支付平台", "不符字段：公众号 AppID、金额", "平台金额：0.01 元"]
+    refunded = log_action(
+        actor=None,
+        action="renewals.order.refunded",
+        data={"axis": "order", "from": "refunding", "to": "refunded", "platform_status": "SUCCESS"},
+    )
+    assert describe(refunded) == ["状态：退款中 → 已退款", "平台状态：退款成功"]
