@@ -377,6 +377,8 @@ def write_payments(workbook: Workbook, filters: dict[str, Any]) -> int:
         "order__staff__name",
         "new_pass__number",
         "recorded_by__username",
+        "recorded_by__first_name",
+        "recorded_by__last_name",
     )
     methods, states, kinds = (
         dict(c) for c in (Payment.Method.choices, Payment.State.choices, Payment.Kind.choices)
@@ -396,7 +398,10 @@ def write_payments(workbook: Workbook, filters: dict[str, Any]) -> int:
             name,
             number,
             clerk,
+            clerk_first,
+            clerk_last,
         ) = row
+        clerk = _label_user(clerk, clerk_first, clerk_last)  # a name, as in the other exports
         sheet.append(
             [
                 sheet.when(paid_at),

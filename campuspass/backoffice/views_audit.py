@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from typing import Any
 from urllib.parse import quote
 
 from django.contrib.contenttypes.models import ContentType
@@ -15,15 +14,14 @@ from django.http import FileResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from campuspass.core.audit import beijing_time, describe
 from campuspass.core.audit_catalogue import label as catalogue_label
 from campuspass.core.audit_catalogue import labels as catalogue_labels
 from campuspass.core.fieldrules import parse_id
 from campuspass.core.models import LogEntry
-from campuspass.core.money import yuan
 from campuspass.registry.models import Staff
 from campuspass.registry.selectors import Query, plate_q
 from campuspass.renewals.models import RenewalOrder
-from campuspass.renewals.transitions import AXES, ORDER
 
 from .forms import COMMON_ACTIONS, AuditFilterForm
 from .roles import role_required
@@ -35,118 +33,14 @@ EXPORT_LIMIT = 100_000
 # Labels come from the one catalogue of audit actions (campuspass.core.audit_catalogue).
 ACTION_LABELS = catalogue_labels()
 
-FIELD_LABELS = {
-    "name": "姓名",
-    "department": "部门",
-    "mobile": "手机号",
-    "status": "状态",
-    "staff_no": "工号",
-    "plate": "车牌号",
-    "owner": "车主",
-    "vehicle_type": "车辆类型",
-    "brand_model": "品牌型号",
-    "color": "车身颜色",
-    "year": "年度",
-    "number": "编号",
-    "vehicle": "车辆",
-    "holder": "持证人",
-    "review_status": "审核状态",
-    "valid_from": "有效期起",
-    "valid_to": "有效期止",
-    "source": "来源",
-    "roles": "角色",
-    "is_active": "启用",
-    "price_fen": "价格（分）",
-    "text": "内容",
-    "active": "启用",
-}
-
 
 def action_label(code: str) -> str:
     return catalogue_label(code)
 
 
-def _fmt(value: Any) -> str:
-    if value is None or value == "":
-        return "（空）"
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, list):
-        return "、".join(_fmt(v) for v in value) or "（无）"
-    return str(value)
-
-
-DATA_LABELS = {
-    "amount_fen": "金额",
-    "paid_fen": "实付金额",
-    "expected_fen": "应付金额",
-    "source": "来源",
-    "method": "方式",
-    "receipt_no": "收据号",
-    "reference": "凭证号",
-    "payment": "收款",
-    "how": "方式",
-    "platform_status": "平台状态",
-    "out_trade_no": "商户订单号",
-    "out_refund_no": "退款单号",
-    "transaction_id": "微信支付订单号",
-    "fulfilment": "领取方式",
-    "channel": "渠道",
-    "file": "文件",
-    "row": "行",
-    "where": "位置",
-    "order": "订单",
-    "new_pass": "新证编号",
-    "pickup_from": "可领取日期",
-    "validity": "有效状态",
-    "version": "版本",
-    "campaign": "年度",
-    "username": "用户名",
-    "full_name": "姓名",
-    "roles": "角色",
-    "ip": "IP 地址",
-}
-AXIS_TITLES = {"order": "状态", "refund": "退款状态", "validity": "有效状态"}
-VALUE_LABELS = {
-    **dict(RenewalOrder.Status.choices),
-    **dict(RenewalOrder.Fulfilment.choices),
-    "cash": "现金",
-    "card": "刷卡",
-    "wechat": "微信支付",
-    "counter": "窗口",
-    "onsite": "现场办理",
-}
-
-
-def _value(key: str, value: Any) -> str:
-    if key.endswith("_fen") and isinstance(value, int) and not isinstance(value, bool):
-        return f"{yuan(value)} 元"
-    if isinstance(value, str) and value in VALUE_LABELS:
-        return VALUE_LABELS[value]
-    return _fmt(value)
-
-
 def data_lines(entry: LogEntry) -> list[str]:
-    """The entry's data as lines a person reads: changes as "field: old → new"."""
-    data = entry.data or {}
-    lines = []
-    changes = data.get("changes")
-    if isinstance(changes, dict):
-        for field, pair in changes.items():
-            label = FIELD_LABELS.get(field, field)
-            if isinstance(pair, list | tuple) and len(pair) == 2:
-                lines.append(f"{label}：{_fmt(pair[0])} → {_fmt(pair[1])}")
-            else:
-                lines.append(f"{label}：{_fmt(pair)}")
-    if "from" in data and "to" in data:
-        axis = AXES.get(data.get("axis", "order"), ORDER)
-        lines.insert(0, f"{AXIS_TITLES[axis.name]}：{axis.label(data['from'])} → {axis.label(data['to'])}")
-    for key, value in data.items():
-        if key in ("changes", "from", "to", "axis"):
-            continue
-        label = DATA_LABELS.get(key, key)
-        lines.append(f"{label}：{value if isinstance(value, dict) else _value(key, value)}")
-    return lines
+    """The entry's data as lines a person reads (labels from the catalogue, Beijing time)."""
+    return describe(entry)
 
 
 def _day_start(day: dt.date) -> dt.datetime:
@@ -196,6 +90,7 @@ def filter_entries(data: dict) -> QuerySet[LogEntry]:
 
 def _decorate(entry: LogEntry) -> LogEntry:
     entry.label = action_label(entry.action)
+    entry.time = beijing_time(entry.created_at)
     entry.lines = data_lines(entry)
     return entry
 
@@ -238,7 +133,7 @@ def audit_export(request):
             xlsx_row(
                 sheet,
                 [
-                    timezone.localtime(entry.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    beijing_time(entry.created_at),
                     entry.actor_label,
                     action_label(entry.action),
                     entry.action,

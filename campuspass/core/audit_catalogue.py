@@ -9,7 +9,23 @@ Codes are `app.subject.verb`. Moves of a state axis (`renewals.transitions.move`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# How a data value is shown (campuspass.core.audit.describe): text as it is, money in yuan,
+# booleans 是/否, times in Beijing time, phone numbers masked, nested {field: [old, new]} per line.
+TEXT, MONEY, BOOL, TIME, PHONE, FIELDS = "text", "money", "bool", "time", "phone", "fields"
+
+
+@dataclass(frozen=True)
+class Key:
+    """A data key: its Chinese label, how its value is shown and what names its values — model
+    fields' choices as "app_label.Model.field" (one or a tuple; read when shown, so the core imports
+    no app) or a {value: label} map for codes no model holds."""
+
+    label: str
+    kind: str = TEXT
+    values: str | tuple[str, ...] | Mapping[str, str] = ""
 
 
 @dataclass(frozen=True)
@@ -17,9 +33,164 @@ class AuditAction:
     code: str
     label: str
     data: str  # what the entry's data holds, for people reading the log or an export
+    # Keys that mean something else in this action than in DATA_KEYS (e.g. "kind" of an export).
+    keys: Mapping[str, Key] = field(default_factory=dict)
 
 
 MOVE = "axis/from/to（状态变化）"
+
+# The state axes of `renewals.transitions.move`: {"axis", "from", "to"} is shown as one line.
+AXES: dict[str, Key] = {
+    "order": Key("状态", values="renewals.RenewalOrder.status"),
+    "refund": Key("退款状态", values="renewals.Refund.status"),
+    "validity": Key("有效状态", values="renewals.RenewalOrder.validity"),
+}
+
+# Every data key an emitter writes, one line each (also the keys inside nested dicts such as an
+# import's moved passes). Field names inside "changes" / "deleted" are labelled here too, or by the
+# entry's model field (verbose name, choices) when this table does not name them.
+# tests/core/test_audit_catalogue.py and the suite-wide check in tests/conftest.py fail on a key
+# without a label.
+DATA_KEYS: dict[str, Key] = {
+    "address": Key("送证地址"),
+    "amount_fen": Key("金额", MONEY),
+    "attempts": Key("发送次数"),
+    "before": Key("修改前", FIELDS),
+    "budget": Key("每日上限（条）"),
+    "campaign": Key("年度"),
+    "changes": Key("修改", FIELDS),
+    "channel": Key(
+        "渠道", values={"online": "线上", "onsite": "现场办理", "counter": "窗口领取", "delivery": "送证上门"}
+    ),
+    "code": Key("编码"),
+    "consent_version": Key("知情同意书版本"),
+    "courier": Key("配送员"),
+    "created": Key("新建", values={"staff": "职工", "vehicle": "车辆", "pass": "通行证"}),
+    "date": Key("日期"),
+    "day": Key("账单日期"),
+    "deleted": Key("删除前", FIELDS),
+    "delivery_address": Key("送证地址"),
+    "devices": Key("动态口令设备"),
+    "differences": Key("差异数"),
+    "dry_run": Key("仅预览", BOOL),
+    "early": Key("提前发放", BOOL),
+    "entries": Key("条目数"),
+    "event_id": Key("通知编号"),
+    "expected_fen": Key("应付金额", MONEY),
+    "fields": Key("不符字段", values={"appid": "公众号 AppID", "mchid": "商户号", "amount": "金额"}),
+    "file": Key("文件"),
+    "filters": Key("筛选条件", FIELDS),
+    "from_name": Key("原持证人姓名"),
+    "from_plate": Key("原车牌号"),
+    "from_staff_no": Key("原持证人工号"),
+    "fulfilment": Key("领取方式", values="renewals.RenewalOrder.fulfilment"),
+    "full_name": Key("姓名"),
+    "group": Key("停车场/道闸组"),
+    "groups": Key("通行范围"),
+    "how": Key(
+        "方式",
+        values={
+            "bank_transfer": "银行转账",
+            "cash": "现金",
+            "merchant_platform": "商户平台异常退款处理",
+            "counter": "窗口",
+        },
+    ),
+    "id_checked": Key("已核验工作证", BOOL),
+    "imported": Key("新增"),
+    "ip": Key("IP 地址"),
+    "is_active": Key("启用", BOOL),
+    "is_workday": Key("上班日", BOOL),
+    "journal": Key("撤销日志"),
+    "kept_in_use": Key("已被使用而保留"),
+    "key_id": Key("密钥编号"),
+    "kind": Key("用途", values="renewals.Payment.kind"),
+    "method": Key("支付方式", values="renewals.Payment.method"),
+    "minutes": Key("锁定（分钟）"),
+    "mismatches": Key("不符项"),
+    "mobile": Key("手机号", PHONE),
+    "moved": Key("换人或换车的通行证"),
+    "moved_total": Key("换人或换车的通行证数"),
+    "moves_confirmed": Key("已确认换人或换车", BOOL),
+    "name": Key("名称"),
+    "new_out_trade_no": Key("新商户订单号"),
+    "new_pass": Key("新证编号"),
+    "number": Key("编号"),
+    "old_out_trade_no": Key("原商户订单号"),
+    "old_pass_collected": Key("已收回旧证", BOOL),
+    "operations": Key("撤销操作数"),
+    "order": Key("订单"),
+    "out_refund_no": Key("退款单号"),
+    "out_trade_no": Key("商户订单号"),
+    "paid_fen": Key("实付金额", MONEY),
+    "payment": Key("收款记录"),
+    "photo_replaced": Key("更换了证件照片", BOOL),
+    "pickup_from": Key("可领取日期"),
+    "platform_status": Key(
+        "平台状态",
+        values={
+            "SUCCESS": "退款成功",
+            "PROCESSING": "退款处理中",
+            "CLOSED": "退款关闭",
+            "ABNORMAL": "退款异常",
+        },
+    ),
+    "previous": Key("原配送员"),
+    "price_fen": Key("价格", MONEY),
+    "reason": Key("原因"),
+    "reference": Key("凭证号"),
+    "rejected": Key("未导入行数"),
+    "related": Key("关联对象"),
+    "replaced": Key("替换的密钥"),
+    "reported_fen": Key("平台金额", MONEY),
+    "roles": Key("角色"),
+    "row": Key("行"),
+    "rows": Key("行数"),
+    "scope": Key("锁定范围", values={"username": "账号", "ip": "IP 地址"}),
+    "sent": Key("今日已发送（条）"),
+    "sha256": Key("SHA-256 校验值"),
+    "size": Key("大小（字节）"),
+    "source": Key(
+        "来源",
+        values={
+            "notification": "支付平台通知",
+            "query": "查询支付平台",
+            "query_before_close": "关闭前查询支付平台",
+            "query_before_restart": "更换单号前查询支付平台",
+            "refund_request": "提交退款时平台答复",
+            "counter": "窗口",
+            "onsite": "现场办理",
+            "migrated": "旧数据迁移",
+        },
+    ),
+    "state": Key("状态", values="renewals.Payment.state"),
+    "suspension": Key("暂停记录编号"),
+    "taken_over_from": Key("接手自"),
+    "template": Key("短信类型", values="sms.OutboxMessage.template"),
+    "text": Key("内容"),
+    "to_name": Key("新持证人姓名"),
+    "to_plate": Key("新车牌号"),
+    "to_staff_no": Key("新持证人工号"),
+    "total_rows": Key("总行数"),
+    "transaction_id": Key("微信支付订单号"),
+    "unchanged": Key("未变化"),
+    "until": Key("有效至", TIME),
+    "updated": Key("更新"),
+    "username": Key("用户名"),
+    "validity": Key("有效状态", values="renewals.RenewalOrder.validity"),
+    "values_from_row": Key("取值所在行"),
+    "version": Key("版本"),
+    "where": Key(
+        "位置",
+        values={
+            "counter": "窗口领取",
+            "delivery": "送证上门",
+            "onsite.staff": "现场办理",
+            "admin.staff.change": "后台职工信息",
+        },
+    ),
+    "year": Key("年度"),
+}
 
 CATALOGUE: tuple[AuditAction, ...] = (
     # --- renewal orders ---
@@ -94,9 +265,15 @@ CATALOGUE: tuple[AuditAction, ...] = (
     AuditAction("renewals.reject_reason.updated", "修改不通过原因", "changes"),
     AuditAction("renewals.reject_reason.activated", "启用不通过原因", "text"),
     AuditAction("renewals.reject_reason.deactivated", "停用不通过原因", "text"),
-    AuditAction("renewals.reject_reason.reordered", "调整原因顺序", "direction"),
-    AuditAction("renewals.holiday.set", "设置节假日", "date, is_workday, name"),
-    AuditAction("renewals.holiday.removed", "删除节假日", "date"),
+    AuditAction(
+        "renewals.reject_reason.reordered", "调整原因顺序", "order", keys={"order": Key("调整后的顺序")}
+    ),
+    AuditAction(
+        "renewals.holiday.set", "设置节假日", "date, before, is_workday, name", keys={"name": Key("说明")}
+    ),
+    AuditAction(
+        "renewals.holiday.removed", "删除节假日", "date, is_workday, name", keys={"name": Key("说明")}
+    ),
     # --- the registry ---
     AuditAction("registry.staff.created", "登记职工", "fields"),
     AuditAction("registry.staff.updated", "修改职工信息", "{field: [old, new]}"),
@@ -118,8 +295,18 @@ CATALOGUE: tuple[AuditAction, ...] = (
     AuditAction("verification.sms_budget.warning", "验证码短信接近每日上限", "sent, budget"),
     AuditAction("verification.sms_budget.exhausted", "验证码短信达到每日上限", "sent, budget"),
     AuditAction("core.signin.succeeded", "登录", "ip"),
-    AuditAction("core.signin.failed", "登录失败", "username, ip"),
-    AuditAction("core.signin.locked", "账号锁定", "username, ip"),
+    AuditAction(
+        "core.signin.failed",
+        "登录失败",
+        "username, ip, reason",
+        keys={
+            "reason": Key(
+                "失败原因",
+                values={"bad_credentials": "用户名或密码错误", "locked": "已锁定", "no_role": "没有后台角色"},
+            )
+        },
+    ),
+    AuditAction("core.signin.locked", "账号锁定", "scope, username, ip, minutes"),
     AuditAction("core.signout", "退出登录", "ip"),
     AuditAction("core.signout.idle", "超时退出", "—"),
     AuditAction("backoffice.user.created", "新建后台用户", "username, full_name, roles"),
@@ -132,10 +319,30 @@ CATALOGUE: tuple[AuditAction, ...] = (
     AuditAction("core.otp.enrolled", "绑定动态口令", "—"),
     AuditAction("core.otp.verified", "动态口令验证通过", "—"),
     AuditAction("core.otp.failed", "动态口令错误", "—"),
-    AuditAction("backoffice.export.created", "导出", "kind, filters, rows, file"),
+    AuditAction(
+        "backoffice.export.created",
+        "导出",
+        "kind, filters, rows, file",
+        keys={
+            "kind": Key(
+                "导出内容",
+                values={
+                    "orders": "续费订单",
+                    "payments": "收款记录",
+                    "refunds": "退款记录",
+                    "fulfilment": "领取与送证",
+                    "passes": "新年度通行证",
+                },
+            ),
+            "status": Key("状态", values=("renewals.RenewalOrder.status", "renewals.Refund.status")),
+            "state": Key("发放状态", values={"pending": "待发放", "done": "已发放"}),
+            "date_from": Key("开始日期"),
+            "date_to": Key("结束日期"),
+        },
+    ),
     # --- gates (issue 15) ---
-    AuditAction("gates.pass.suspended", "暂停通行", "原因在 reason"),
-    AuditAction("gates.pass.resumed", "恢复通行", "原因在 reason"),
+    AuditAction("gates.pass.suspended", "暂停通行", "suspension; 原因在 reason"),
+    AuditAction("gates.pass.resumed", "恢复通行", "suspension; 原因在 reason"),
     AuditAction("gates.pass.scope_changed", "修改通行范围", "groups: [before, after]"),
     AuditAction("gates.deny.added", "加入禁止通行名单", "原因在 reason"),
     AuditAction("gates.deny.lifted", "移出禁止通行名单", "原因在 reason"),
@@ -144,7 +351,12 @@ CATALOGUE: tuple[AuditAction, ...] = (
     AuditAction("gates.sync.retried", "重试道闸同步", "entries"),
     AuditAction("gates.sync.compare_requested", "请求道闸核对", "—"),
     AuditAction("gates.group.created", "新建停车场/道闸组", "code"),
-    AuditAction("gates.gate.registered", "登记道闸", "kind, group"),
+    AuditAction(
+        "gates.gate.registered",
+        "登记道闸",
+        "kind, group",
+        keys={"kind": Key("类型", values="gates.Gate.kind")},
+    ),
     # --- vendors ---
     AuditAction("payments.notification.unknown_order", "未知订单的支付通知", "out_trade_no"),
     AuditAction("payments.notification.unknown_refund", "未知退款的通知", "out_refund_no"),

@@ -1,3 +1,5 @@
+from zoneinfo import ZoneInfo
+
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
@@ -46,7 +48,9 @@ class LogEntry(models.Model):
         indexes = [models.Index(fields=["content_type", "object_id"], name="core_log_object_idx")]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_repr}"
+        # Beijing time, as everywhere a person reads the log.
+        when = self.created_at.astimezone(ZoneInfo("Asia/Shanghai"))
+        return f"{when:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_repr}"
 
 
 class PasswordState(models.Model):

@@ -194,7 +194,7 @@ def _wechat_identity_redirect(request: HttpRequest) -> HttpResponse | None:
     if provider.name != "wechatpay":
         return None
     request.session[OAUTH_TRIED_KEY] = True
-    state = secrets.token_urlsafe(16)
+    state = get_random_string(32)  # WeChat allows only a-z, A-Z, 0-9 in state (token_urlsafe has - and _)
     request.session[OAUTH_KEY] = {"state": state, "next": request.get_full_path()}
     return redirect(provider.oauth_url(settings.SITE_URL + reverse("selfservice:oauth"), state))
 

@@ -105,7 +105,7 @@ def test_rows_show_chinese_labels_and_changes(office_client, world):
     _, response = search(client)
     body = response.content.decode()
     assert "已支付" in body and "修改职工信息" in body
-    assert "手机号：13900000002 → 13800000002" in body
+    assert "手机号：139****0002 → 138****0002" in body
     assert "状态：待支付 → 待审核" in body and "凭证号：R1" in body and "金额：150.00 元" in body
     assert "更换手机号" in body
 

@@ -173,3 +173,18 @@ def test_unknown_export_is_refused(campaign, finance):
     client, _ = finance
     response = client.get(reverse("backoffice:exports-download", args=["staff"]), follow=True)
     assert "没有这种导出" in response.content.decode()
+
+
+def test_payments_export_names_the_clerk_like_the_other_exports(campaign, finance, make_user):
+    """Issue 14 item 12: one export showed a username where the others show a name."""
+    from campuspass.renewals.services.onsite import onsite_renewal
+    from tests.renewals.factories import make_pass
+
+    client, _ = finance
+    clerk = make_user(roles.COUNTER, "clerk7")
+    onsite_renewal(
+        previous_pass=make_pass(), campaign=campaign, acting_user=clerk, method="cash", receipt_no="R7"
+    )
+    _, _, header, rows = download(client, "payments")
+    row = by_header(header, rows[0])
+    assert row["登记人"] == clerk.get_full_name() != clerk.username

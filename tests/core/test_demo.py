@@ -55,3 +55,10 @@ def test_load_demo_with_an_empty_registry_prints_the_real_address(tmp_path, sett
     assert Pass.objects.count() == 0 and Campaign.objects.get().window_open()
     text = out.getvalue()
     assert "http://127.0.0.1:8123/office/" in text and ":8000" not in text
+
+
+def test_the_consent_text_names_beijing_plates_not_beijing_people():
+    """Issue 14 item 12: the renewal is for 北京号牌 (京字头) vehicles; "京籍" would mean people."""
+    from campuspass.demo.loader import CONSENT_TEXT
+
+    assert "京籍" not in CONSENT_TEXT and "北京号牌（京字头）" in CONSENT_TEXT
