@@ -39,6 +39,23 @@ class AuditAction:
 
 MOVE = "axis/from/to（状态变化）"
 
+# A WeChat Pay call that needs a person (payments.outcomes): which call, and the number it was about.
+ALERT_KEYS: Mapping[str, Key] = {
+    "call": Key(
+        "微信支付接口",
+        values={
+            "jsapi": "JSAPI下单",
+            "query": "查询订单",
+            "close": "关闭订单",
+            "refund": "申请退款",
+            "query_refund": "查询单笔退款",
+            "trade_bill": "申请交易账单",
+            "download_bill": "下载账单",
+        },
+    ),
+    "key": Key("单号或账单日"),
+}
+
 # The state axes of `renewals.transitions.move`: {"axis", "from", "to"} is shown as one line.
 AXES: dict[str, Key] = {
     "order": Key("状态", values="renewals.RenewalOrder.status"),
@@ -360,9 +377,16 @@ CATALOGUE: tuple[AuditAction, ...] = (
     # --- vendors ---
     AuditAction("payments.notification.unknown_order", "未知订单的支付通知", "out_trade_no"),
     AuditAction("payments.notification.unknown_refund", "未知退款的通知", "out_refund_no"),
-    AuditAction("payments.alert.raised", "微信支付应答需要财务处理", "call, code, key; 含义在 reason"),
-    AuditAction("payments.alert.handled", "标记微信支付提醒为已处理", "call, code, key; 说明在 reason"),
-    AuditAction("payments.alert.retried", "处理后重试微信支付调用", "call, code, key"),
+    AuditAction(
+        "payments.alert.raised", "微信支付应答需要财务处理", "call, code, key; 含义在 reason", keys=ALERT_KEYS
+    ),
+    AuditAction(
+        "payments.alert.handled",
+        "标记微信支付提醒为已处理",
+        "call, code, key; 说明在 reason",
+        keys=ALERT_KEYS,
+    ),
+    AuditAction("payments.alert.retried", "处理后重试微信支付调用", "call, code, key", keys=ALERT_KEYS),
     AuditAction("sms.outbox.resent", "重发短信", "messages"),
 )
 
