@@ -72,6 +72,8 @@ def check_restore(expected: dict) -> list[str]:
             problems.append(f"{label}: {counts.get(label, 0)} rows restored, {count} backed up")
     files = store_files()
     for name, meta in expected["files"].items():
+        if meta.get("sha256") is None:
+            continue  # the file was already missing when the backup was taken: nothing to compare
         got = files.get(name)
         if got is None or got.get("sha256") is None:  # no row, or a row without its file
             problems.append(f"file missing from the restored store: {name}")

@@ -4,7 +4,9 @@ A ``FileSystemStorage`` with what a store of personal documents needs (decision 
 - its folder is ``PRIVATE_STORAGE_ROOT/id-photos`` unless ``OPTIONS["location"]`` says otherwise,
   read when used (so the test settings and ``override_settings`` apply), and it refuses to work
   inside ``STATIC_ROOT`` or ``MEDIA_ROOT``;
-- files 0600 and folders 0700 whatever the umask; a file appears under its name only when it is
+- files 0600 and folders 0700 whatever the umask — or, with ``group_readable`` (set when nginx
+  sends the photos itself, ``ID_PHOTO_X_ACCEL_PREFIX``), 0640 and 0750 so that nginx's user, the
+  only other member of the store's group, can read them; a file appears under its name only when it is
   complete and on disk (written to a temporary name, fsynced, then renamed), so another app host
   reading the same shared folder never sees half a photo;
 - no URL: ``url()`` raises — a photo reaches a browser only through the photo service's view;
@@ -33,10 +35,15 @@ SUBDIR = "id-photos"
 
 @deconstructible(path="campuspass.verification.storage.PrivatePhotoStorage")
 class PrivatePhotoStorage(FileSystemStorage):
-    def __init__(self, location=None, **kwargs):
+    def __init__(self, location=None, group_readable=False, **kwargs):
         kwargs.pop("base_url", None)  # never a URL
+        kwargs.pop("file_permissions_mode", None)
+        kwargs.pop("directory_permissions_mode", None)
         super().__init__(
-            location=location, file_permissions_mode=0o600, directory_permissions_mode=0o700, **kwargs
+            location=location,
+            file_permissions_mode=0o640 if group_readable else 0o600,
+            directory_permissions_mode=0o750 if group_readable else 0o700,
+            **kwargs,
         )
 
     # FileSystemStorage caches these from MEDIA_ROOT; ours come from PRIVATE_STORAGE_ROOT, each time.
@@ -73,12 +80,15 @@ class PrivatePhotoStorage(FileSystemStorage):
 
     def _save(self, name, content):
         full_path = Path(self.path(name))
-        full_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder = full_path.parent
+        if not folder.is_dir():
+            folder.mkdir(mode=self.directory_permissions_mode, parents=True, exist_ok=True)
+            os.chmod(folder, self.directory_permissions_mode)  # whatever the umask
         temp = full_path.with_name(f".{full_path.name}.{secrets.token_hex(4)}.tmp")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(temp, flags, 0o600)
         try:
-            os.fchmod(fd, 0o600)  # whatever the umask
+            os.fchmod(fd, self.file_permissions_mode)  # whatever the umask
             with os.fdopen(fd, "wb") as handle:
                 if hasattr(content, "seek"):
                     content.seek(0)

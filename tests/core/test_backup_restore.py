@@ -60,14 +60,16 @@ def test_the_restore_check_names_what_did_not_come_back(tmp_path):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_backup_then_restore_into_a_fresh_database_brings_everything_back(tmp_path):
+def test_backup_then_restore_into_a_fresh_database_brings_everything_back(tmp_path, settings):
     if connection.vendor != "postgresql" or not shutil.which("pg_dump"):
         pytest.skip("needs PostgreSQL and pg_dump")
     store = tmp_path / "store"
     (store / "id-photos").mkdir(parents=True)
     for _ in range(3):
         (store / "id-photos" / f"{uuid.uuid4().hex}.jpg").write_bytes(os.urandom(2048))
+    settings.PRIVATE_STORAGE_ROOT = store  # the orders' ID photos go into the store backed up
     orders = [new_order() for _ in range(3)]
+    assert all((store / "id-photos" / order.id_photo.name).is_file() for order in orders)
     source = _url(connection.settings_dict["NAME"])
     backups = tmp_path / "backups"
     run = subprocess.run(

@@ -94,3 +94,28 @@ def test_a_photo_is_never_overwritten_and_never_seen_half_written(tmp_path, monk
     # The same name again gets another name (Storage API), the first file is untouched.
     other = store.save(name, ContentFile(b"second"))
     assert other != name and (tmp_path / name).read_bytes() == b"first"
+
+
+def test_with_nginx_delivery_the_files_are_readable_by_the_stores_group_only(tmp_path):
+    store = PrivatePhotoStorage(location=tmp_path / "id-photos", group_readable=True)
+    store.save("e" * 32 + ".jpg", ContentFile(b"photo"))
+    assert stat.S_IMODE((tmp_path / "id-photos" / ("e" * 32 + ".jpg")).stat().st_mode) == 0o640
+    assert stat.S_IMODE((tmp_path / "id-photos").stat().st_mode) == 0o750
+
+
+def test_the_settings_make_the_store_group_readable_when_nginx_sends_the_photos():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    probe = (
+        "import os; os.environ['DJANGO_SETTINGS_MODULE']='campuspass.settings.dev'; import django; django.setup();"
+        "from django.conf import settings; print(settings.STORAGES['id_photos']['OPTIONS']['group_readable'])"
+    )
+    for prefix, expected in (("/_protected/id-photos/", "True"), ("", "False")):
+        run = subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=ROOT,
+            env={**env, "ID_PHOTO_X_ACCEL_PREFIX": prefix},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert run.stdout.strip() == expected, run.stderr
