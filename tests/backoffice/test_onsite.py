@@ -43,7 +43,7 @@ def test_counter_renewal_is_paid_with_its_receipt(clerk):
     previous = make_pass()
     order = order_create_onsite(previous_pass=previous, campaign=campaign, acting_user=clerk)
     assert order.status == S.PENDING_PAYMENT
-    assert order.id_photo == ""  # the clerk sees the card itself
+    assert order.id_photo is None  # the clerk sees the card itself
     created = LogEntry.objects.get(action="renewals.order.created", object_id=str(order.pk))
     assert created.data["channel"] == "onsite"
     assert created.actor == clerk
