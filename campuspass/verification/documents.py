@@ -73,18 +73,25 @@ def upload(file, *, plate: str, staff_no: str = "") -> IdPhoto:
         raise CampusPassError("请先输入车牌号并完成短信验证，再上传照片。", code="photo_owner")
     clean = clean_id_photo(file)
     key = secrets.token_hex(16)
-    photo_store().save(f"{key}.jpg", ContentFile(clean.content))
+    store = photo_store()
+    name = store.save(f"{key}.jpg", ContentFile(clean.content))
     now = _now()
-    photo = IdPhoto.objects.create(
-        key=key,
-        plate=plate,
-        staff_no=staff_no,
-        uploaded_at=now,
-        width=clean.width,
-        height=clean.height,
-        size=clean.size,
-        retain_until=now + ORPHAN_AGE,
-    )
+    try:
+        if name != f"{key}.jpg":
+            raise RuntimeError("the photo store renamed a new photo")
+        photo = IdPhoto.objects.create(
+            key=key,
+            plate=plate,
+            staff_no=staff_no,
+            uploaded_at=now,
+            width=clean.width,
+            height=clean.height,
+            size=clean.size,
+            retain_until=now + ORPHAN_AGE,
+        )
+    except BaseException:
+        store.delete(name)  # no file without its row: rows are how photos are found and deleted
+        raise
     logger.info(
         "verification: id photo %s stored %sx%s %s bytes", photo.pk, clean.width, clean.height, clean.size
     )

@@ -255,3 +255,15 @@ def test_the_backup_manifest_lists_live_photos_through_the_service():
     assert check_restore(expected) == []
     os.unlink(photo_store().path(order.id_photo.name))
     assert any(name in problem for problem in check_restore(expected))
+
+
+def test_no_file_is_left_without_its_row(monkeypatch, settings, tmp_path):
+    settings.PRIVATE_STORAGE_ROOT = tmp_path
+
+    def fail(**fields):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(IdPhoto.objects, "create", fail)
+    with pytest.raises(RuntimeError):
+        documents.upload(jpeg_upload(), plate="京A12345")
+    assert list((tmp_path / "id-photos").iterdir()) == []
