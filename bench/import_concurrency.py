@@ -54,6 +54,7 @@ def prober(env: dict, rows_file: Path, orders: int) -> dict:
     from campuspass.renewals.services.orders import NotEligible, order_create, order_record_consent
     from campuspass.renewals.services.payments import payment_start
     from campuspass.verification import otp
+    from campuspass.verification.models import IdPhoto
 
     campaign = Campaign.objects.order_by("-year").first()
     passes = list(
@@ -67,7 +68,9 @@ def prober(env: dict, rows_file: Path, orders: int) -> dict:
             break
         try:
             order = order_create(
-                plate=permit.vehicle.plate, campaign=campaign, id_photo=uuid.uuid4().hex + ".jpg"
+                plate=permit.vehicle.plate,
+                campaign=campaign,
+                id_photo=IdPhoto.objects.create(key=uuid.uuid4().hex, plate=permit.vehicle.plate),
             )
         except NotEligible:
             continue

@@ -132,8 +132,8 @@ check "request id from nginx is echoed" bash -c "curl -ksI '$url/' | grep -qiE '
 static=$(cd "$work/var/www/static" && find . -name '*.css' -print -quit | cut -c3-)
 check "static files served by nginx from disk ($static)" test "$(code "$url/static/$static")" = 200
 check "HSTS header" bash -c "curl -ksI '$url/' | grep -qi '^strict-transport-security'"
-echo secret >"$store/probe.txt"
-check "private store not reachable by URL" test "$(code "$url/_private/probe.txt")" = 404
+mkdir -p "$store/id-photos" && echo secret >"$store/id-photos/probe.jpg"
+check "private store not reachable by URL" test "$(code "$url/_protected/id-photos/probe.jpg")" = 404
 check "metrics refuse a missing token" test "$(code "$url/metrics")" = 403
 check "metrics answer the token" bash -c "curl -ksf -H 'Authorization: Bearer replay-metrics-token' '$url/metrics' | grep -q campuspass_orders_unpaid"
 ready=000

@@ -247,7 +247,7 @@ COMMON_ACTIONS = [
     ("renewals.order.rejected", "审核不通过"),
     ("renewals.order.closed", "订单关闭"),
     ("renewals.order.handed_out", "发放"),
-    ("renewals.order.photo_viewed", "查看证件照片"),
+    ("verification.photo.viewed", "查看证件照片"),
     ("renewals.refund.", "退款（全部）"),
     ("registry.", "登记信息（全部）"),
     ("registry.staff.", "职工信息"),

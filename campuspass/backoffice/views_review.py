@@ -13,7 +13,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
 from campuspass.core.fieldrules import parse_id
 from campuspass.core.phones import mask_phone
@@ -30,6 +29,7 @@ from campuspass.renewals.services.review import (
     review_queue,
     review_reject,
 )
+from campuspass.verification import documents
 
 from .roles import can, role_required
 
@@ -102,12 +102,19 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
             pass
     order = get_object_or_404(
         RenewalOrder.objects.select_related(
-            "staff", "vehicle", "campaign", "previous_pass", "new_pass", "decided_by", "claimed_by"
+            "staff",
+            "vehicle",
+            "campaign",
+            "previous_pass",
+            "new_pass",
+            "decided_by",
+            "claimed_by",
+            "id_photo",
         ),
         pk=pk,
     )
     decidable = order.status == RenewalOrder.Status.PAID and not claim_error
-    photo_deleted = bool(order.id_photo_deleted_at) or not order.id_photo
+    photo_deleted = order.id_photo is None or order.id_photo.deleted
     return render(
         request,
         "backoffice/review/order.html",
@@ -178,21 +185,9 @@ def release(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required("photo")
 @require_GET
 def order_photo(request: HttpRequest, pk: int) -> HttpResponse:
-    """The uploaded ID photo; every view is written to the audit log."""
-    from campuspass.verification.photos import photo_response
-
-    order = get_object_or_404(RenewalOrder.objects.select_related("staff"), pk=pk)
-    if order.id_photo_deleted_at or not order.id_photo:
-        raise Http404("证件照片已按保留期限删除。")
+    """The uploaded ID photo (the photo service checks the role and audits the view)."""
+    order = get_object_or_404(RenewalOrder.objects.select_related("id_photo"), pk=pk)
     try:
-        response = photo_response(order.id_photo)
+        return documents.view(order.id_photo, viewer=request.user, where="backoffice.review")
     except CampusPassError as exc:
-        raise Http404(exc.message) from exc
-    log_action(
-        actor=request.user,
-        action="renewals.order.photo_viewed",
-        obj=order,
-        plate=order.plate,
-        staff_no=order.staff.staff_no,
-    )
-    return response
+        raise Http404("证件照片已按保留期限删除。") from exc

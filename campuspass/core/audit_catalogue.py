@@ -244,8 +244,6 @@ CATALOGUE: tuple[AuditAction, ...] = (
         "renewals.order.delivery_failed", "未送达，退回窗口", "courier, address, pickup_from; 原因在 reason"
     ),
     AuditAction("renewals.order.fulfilment_changed", "修改领取方式", "changes"),
-    AuditAction("renewals.order.photo_viewed", "查看证件照片", "where"),
-    AuditAction("renewals.order.photo_deleted", "删除证件照片", "原因在 reason"),
     # --- the ledger ---
     AuditAction(
         "renewals.payment.recorded", "收款入账", "method, reference, amount_fen, state, kind, order, source"
@@ -309,6 +307,12 @@ CATALOGUE: tuple[AuditAction, ...] = (
     AuditAction("registry.import.rolled_back", "导入失败已撤回", "journal, operations, kept_in_use"),
     # --- people, sign-in, back office ---
     AuditAction("core.phone.viewed", "查看完整手机号", "where"),
+    AuditAction(
+        "verification.photo.viewed",
+        "查看证件照片",
+        "viewer（职工本人或查看人的角色）, where（页面）, photo；对象是照片所属订单（未提交时为照片）",
+    ),
+    AuditAction("verification.photo.deleted", "删除证件照片（保留期满）", "photo；原因在 reason"),
     AuditAction("verification.sms_budget.warning", "验证码短信接近每日上限", "sent, budget"),
     AuditAction("verification.sms_budget.exhausted", "验证码短信达到每日上限", "sent, budget"),
     AuditAction("core.signin.succeeded", "登录", "ip"),
@@ -398,6 +402,8 @@ LEGACY: dict[str, str] = {
     "renewals.order.delivered": "已送达",
     "backoffice.signin.succeeded": "登录",
     "backoffice.signin.failed": "登录失败",
+    "renewals.order.photo_viewed": "查看证件照片",
+    "renewals.order.photo_deleted": "删除证件照片",
 }
 
 BY_CODE: dict[str, AuditAction] = {action.code: action for action in CATALOGUE}

@@ -172,8 +172,16 @@ class RenewalOrder(models.Model):
         "领取方式", max_length=8, choices=Fulfilment.choices, default=Fulfilment.PICKUP
     )
     delivery_address = models.CharField("校内详细地址", max_length=200, blank=True)
-    id_photo = models.CharField("证件照片", max_length=200, blank=True)
-    id_photo_deleted_at = models.DateTimeField("照片删除时间", null=True, blank=True)
+    # The uploaded ID photo (a private document, verification.IdPhoto; its deletion date and time
+    # are on it). Online orders only; set and changed by the order service through the photo service.
+    id_photo = models.OneToOneField(
+        "verification.IdPhoto",
+        verbose_name="证件照片",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="order",
+    )
     decided_at = models.DateTimeField("审核时间", null=True, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

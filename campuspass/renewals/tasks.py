@@ -7,7 +7,7 @@ from django_tasks import task
 from .services.bill_days import reconcile_due_days
 from .services.orders import order_update_validity
 from .services.payments import check_unpaid_orders
-from .services.photos import purge_id_photos, purge_orphan_photos
+from .services.photos import purge_id_photos
 from .services.refunds import check_refunds, refund_submit
 
 
@@ -44,4 +44,4 @@ def reconcile_bills_task() -> dict:
 @task()
 def purge_id_photos_task() -> int:
     """Daily: delete ID photos past their retention period, and uploads no order refers to."""
-    return purge_id_photos() + purge_orphan_photos()
+    return purge_id_photos()

@@ -7,7 +7,6 @@ order that does not exist, so ids cannot be probed."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import math
@@ -43,14 +42,13 @@ from campuspass.renewals.services.orders import order_create, order_record_conse
 from campuspass.renewals.services.payments import expires_at, payment_start, payment_sync
 from campuspass.renewals.services.refunds import order_refund_route, order_refunds, refund_request
 from campuspass.selfservice.forms import HumanCheckForm
-from campuspass.verification import otp
-from campuspass.verification.photos import delete_id_photo, photo_response, store_id_photo
+from campuspass.verification import documents, otp
 
 logger = logging.getLogger(__name__)
 S = RenewalOrder.Status
 
 PENDING_KEY = "ss.pending"  # {"plate", "purpose", "resend_at"} between "确定" and the code
-PHOTO_KEY = "ss.photo"  # the uploaded ID photo of the renewal being prepared
+PHOTO_KEY = "ss.photo"  # the key of the uploaded ID photo of the renewal being prepared
 OPENID_KEY = "ss.openid"
 OAUTH_KEY = "ss.oauth"
 FORM_KEY = "ss.form"  # a refused POST's error and input, shown by the GET it redirects to
@@ -112,10 +110,7 @@ def own_order(request: HttpRequest, pk: int) -> RenewalOrder:
 
 def _discard_pending_photo(request: HttpRequest) -> None:
     """Forget the photo of a renewal being prepared (and delete it unless an order uses it)."""
-    name = request.session.pop(PHOTO_KEY, None)
-    if name and not RenewalOrder.objects.filter(id_photo=name).exists():
-        with contextlib.suppress(CampusPassError):
-            delete_id_photo(name)
+    documents.discard(request.session.pop(PHOTO_KEY, None))
 
 
 def own_order_as_paid(request: HttpRequest, pk: int) -> RenewalOrder:
@@ -429,7 +424,9 @@ def photo(request):
     context = {
         "plate": plate,
         "campaign": campaign,
-        "has_photo": bool(request.session.get(PHOTO_KEY) or _open_order_photo(eligibility)),
+        "has_photo": bool(
+            documents.owned(request.session.get(PHOTO_KEY), plate=plate) or _open_order_photo(eligibility)
+        ),
     }
     if request.method == "POST":
         upload = request.FILES.get("photo")
@@ -438,31 +435,33 @@ def photo(request):
             error = "请选择或拍摄工作证（校园一卡通）照片后再上传。"
         else:
             try:
-                stored = store_id_photo(upload)
+                stored = documents.replace(
+                    request.session.get(PHOTO_KEY),
+                    upload,
+                    plate=plate,
+                    staff_no=eligibility.previous_pass.holder.staff_no,
+                )
             except CampusPassError as exc:
                 error = exc.message
         if error:
             _keep_form(request, "photo", {"error": error}, "error")
             return redirect("selfservice:photo")
-        previous = request.session.get(PHOTO_KEY)
-        if previous and not RenewalOrder.objects.filter(id_photo=previous).exists():
-            delete_id_photo(previous)
-        request.session[PHOTO_KEY] = stored.name
+        request.session[PHOTO_KEY] = stored.key
         return redirect("selfservice:confirm")
     context.update(_kept_form(request, "photo"))
     return render(request, "selfservice/photo.html", context)
 
 
 def _open_order_photo(eligibility) -> str:
-    """The photo of this plate's submitted but not yet agreed order (back from 知情同意书)."""
+    """The key of the photo of this plate's submitted but not yet agreed order (back from 知情同意书)."""
     order = eligibility.open_order
     if (
         order is not None
         and order.status == S.AWAITING_CONSENT
-        and order.id_photo
-        and not order.id_photo_deleted_at
+        and order.id_photo is not None
+        and not order.id_photo.deleted
     ):
-        return order.id_photo
+        return order.id_photo.key
     return ""
 
 
@@ -470,10 +469,14 @@ def _open_order_photo(eligibility) -> str:
 @require_GET
 def pending_photo(request):
     """The photo being prepared, to this session only."""
-    name = request.session.get(PHOTO_KEY)
-    if not name or unlocked_plate(request) is None:
+    plate = unlocked_plate(request)
+    photo = documents.owned(request.session.get(PHOTO_KEY), plate=plate)
+    if photo is None:
         raise Http404("没有照片")
-    return photo_response(name)
+    try:
+        return documents.view(photo, plate=plate, where="selfservice.confirm")
+    except CampusPassError as exc:
+        raise Http404(exc.message) from exc
 
 
 @never_cache
@@ -485,10 +488,14 @@ def confirm(request):
         return response
     plate, campaign, eligibility = ctx
     name = request.session.get(PHOTO_KEY)
+    if name and documents.owned(name, plate=plate) is None:
+        # Deleted after a day unused, or uploaded under another plate: ask for it again.
+        request.session.pop(PHOTO_KEY, None)
+        name = None
     open_order = eligibility.open_order if _open_order_photo(eligibility) else None
     if not name and open_order is not None:
         # Back from 知情同意书: the order was submitted with its photo; submitting again continues it.
-        name = open_order.id_photo
+        name = open_order.id_photo.key
     if not name:
         messages.info(request, "请先上传工作证照片。")
         return redirect("selfservice:photo")
@@ -503,7 +510,7 @@ def confirm(request):
         "address": request.POST.get("address", "")[:200],
         "photo_url": (
             reverse("selfservice:order-photo", args=[open_order.pk])
-            if open_order is not None and name == open_order.id_photo
+            if open_order is not None and name == open_order.id_photo.key
             else reverse("selfservice:pending-photo")
         ),
     }
@@ -524,7 +531,7 @@ def confirm(request):
         context["error"] = exc.message
         _keep_form(request, "confirm", context, "error", "fulfilment", "address")
         return redirect("selfservice:confirm")
-    if order.id_photo == name:
+    if order.id_photo is not None and order.id_photo.key == name:
         request.session.pop(PHOTO_KEY, None)
     return redirect("selfservice:consent", pk=order.pk)
 
@@ -707,9 +714,10 @@ def fulfilment(request, pk: int):
 @order_page
 def order_photo(request, pk: int):
     order = own_order(request, pk)
-    if not order.id_photo or order.id_photo_deleted_at:
-        raise Http404("照片已按规定删除")
-    return photo_response(order.id_photo)
+    try:
+        return documents.view(order.id_photo, plate=unlocked_plate(request), where="selfservice.order")
+    except CampusPassError as exc:
+        raise Http404("照片已按规定删除") from exc
 
 
 @never_cache

@@ -217,9 +217,17 @@ for _prefix, _folder in (("vendor/weui", "weui/dist/style"), ("vendor/htmx", "ht
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # ID photos: PRIVATE_STORAGE_ROOT/id-photos, 0600 files, no URL (decision 0031).
+    "id_photos": {"BACKEND": "campuspass.verification.storage.PrivatePhotoStorage"},
 }
-# Uploaded files (import files, later ID photos) are private: never under a URL served directly.
+# Uploaded files (import files, ID photos) are private: never under a URL served directly.
 PRIVATE_STORAGE_ROOT = Path(os.environ.get("PRIVATE_STORAGE_ROOT", VAR_DIR / "private"))
+# Behind nginx, ID photos can be sent by nginx itself: the app checks access and audits, then answers
+# `X-Accel-Redirect: <prefix><name>` (deploy/nginx: an `internal` location). Empty = the app streams.
+# nginx must then read the files: the store makes them readable by its group (0640/0750, the group
+# holding only nginx's user besides the app's; README "Running it for real"), otherwise 0600/0700.
+ID_PHOTO_X_ACCEL_PREFIX = os.environ.get("ID_PHOTO_X_ACCEL_PREFIX", "")
+STORAGES["id_photos"]["OPTIONS"] = {"group_readable": bool(ID_PHOTO_X_ACCEL_PREFIX)}
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("IMPORT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024))

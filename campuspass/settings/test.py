@@ -14,6 +14,7 @@ CACHES["progress"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "id_photos": {"BACKEND": "campuspass.verification.storage.PrivatePhotoStorage"},
 }
 # Tasks run in-process, at once, so tests see their effects without a worker.
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -6,10 +6,13 @@ from django.core.exceptions import ImproperlyConfigured
 
 @checks.register(checks.Tags.security, deploy=False)
 def check_private_storage(app_configs=None, **kwargs):
-    from .photos import photo_root
+    from .storage import photo_store
 
     try:
-        photo_root()
+        location = photo_store().location
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), id="verification.E001")]
+    except Exception as exc:  # a misconfigured STORAGES entry
+        return [checks.Error(f"the ID-photo store cannot be opened: {exc}", id="verification.E002")]
+    del location
     return []

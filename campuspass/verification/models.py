@@ -63,3 +63,52 @@ class ThrottleCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} /{self.period}s = {self.count}"
+
+
+class IdPhoto(models.Model):
+    """An uploaded ID photo (工作证 / 校园一卡通): a private document with an owner and a retention date.
+
+    Only ``campuspass.verification.documents`` creates, shows, attaches and deletes these rows and
+    their files. The file is ``<key>.jpg`` in the private store (``STORAGES["id_photos"]``); the
+    key is random and never leaves the server (pages name the order, or "the photo of this
+    session"). The order it serves is ``photo.order`` (``RenewalOrder.id_photo``, one photo per
+    order).
+    """
+
+    key = models.CharField("存储键", max_length=32, unique=True, editable=False)
+    # The owner binding: the plate the staff member's SMS code unlocked when uploading, and the
+    # holder of that plate's pass. Only an order of this plate may use the photo.
+    plate = models.CharField("车牌号", max_length=16, db_index=True)
+    staff_no = models.CharField("工号", max_length=32, blank=True)
+    uploaded_at = models.DateTimeField("上传时间", default=timezone.now)
+    width = models.PositiveIntegerField("宽（像素）", default=0)
+    height = models.PositiveIntegerField("高（像素）", default=0)
+    size = models.PositiveIntegerField("大小（字节）", default=0)
+    attached_at = models.DateTimeField("用于订单时间", null=True, blank=True)
+    # When the scheduled job deletes it: upload + 1 day until an order uses it; none while the order
+    # is open; the decision (or closing) + the campaign's retention days afterwards.
+    retain_until = models.DateTimeField("保留至", null=True, blank=True)
+    deleted_at = models.DateTimeField("删除时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "证件照片"
+        verbose_name_plural = "证件照片"
+        indexes = [
+            models.Index(
+                fields=["retain_until"],
+                condition=models.Q(deleted_at__isnull=True, retain_until__isnull=False),
+                name="verif_photo_due_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"证件照片 #{self.pk}"
+
+    @property
+    def name(self) -> str:
+        """The file's name in the store."""
+        return f"{self.key}.jpg"
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None

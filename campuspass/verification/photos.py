@@ -1,16 +1,16 @@
-"""Staff ID photos (工作证 / 校园一卡通): accepted, cleaned, stored privately and served carefully.
+"""Staff ID photos (工作证 / 校园一卡通): the checks and the cleaning of an upload, nothing else.
 
-- ``store_id_photo(upload) -> StoredPhoto``: JPEG or PNG judged by content (the name and the declared
-  type are ignored) and by a full decode; at most 5 MB and 16 megapixels (sides up to 8000 px, so
-  that a phone's 4032×3024 photo passes), both checked before the
-  file is read in full or its pixels decoded; re-encoded as a plain JPEG (upright per EXIF, no
-  EXIF/GPS/ICC/XMP/comments); written under ``PRIVATE_STORAGE_ROOT/id-photos/<32 hex>.jpg`` with
-  mode 0600. Each refusal is a ``CampusPassError`` whose message tells the person what to do.
-- ``open_id_photo(name) -> Path``, ``delete_id_photo(name) -> bool``.
-- ``photo_response(name) -> FileResponse``: the bytes with safe headers. It does NOT check who is
-  asking: the calling view must allow only the owner's verified session (``otp.granted_plate``
-  matching the order's plate) or a back-office role, and must write the audit entry for a view of
-  the photo (product.md §6, "every view of … ID photo").
+``clean_id_photo(upload) -> CleanPhoto``: JPEG or PNG judged by content (the name and the declared
+type are ignored) and by a full decode; at most 5 MB and 16 megapixels (sides up to 8000 px, so that
+a phone's 4032×3024 photo passes), both checked before the file is read in full or its pixels
+decoded; a short side of at least 300 px; re-encoded as a plain JPEG (upright per EXIF, no
+EXIF/GPS/ICC/XMP/comments) whose longer side is at most ``KEPT_SIDE`` px — the size the staff page
+already shrinks to on the phone. A JPEG is decoded at (about) that size with Pillow's draft mode
+(DCT scaling), so a large camera photo is never decoded in full. Each refusal is a
+``CampusPassError`` whose message tells the person what to do.
+
+Storing, showing, attaching and deleting a photo is the photo service's job
+(``campuspass.verification.documents``); nothing else opens the files.
 
 Needs Pillow.
 """
@@ -18,42 +18,31 @@ Needs Pillow.
 from __future__ import annotations
 
 import contextlib
-import logging
-import os
-import re
-import secrets
 from dataclasses import dataclass
 from io import BytesIO
-from pathlib import Path
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.http import FileResponse
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
 from campuspass.core.errors import CampusPassError
 
 __all__ = [
+    "KEPT_SIDE",
     "MAX_BYTES",
     "MAX_PIXELS",
     "MAX_SIDE",
-    "StoredPhoto",
-    "delete_id_photo",
-    "open_id_photo",
-    "photo_response",
-    "photo_root",
-    "store_id_photo",
+    "CleanPhoto",
+    "clean_id_photo",
 ]
-
-logger = logging.getLogger("campuspass.verification")
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_SIDE = 8000
 MIN_SHORT_SIDE = 300  # smaller cannot show a work card's name, number and face legibly (issue 14)
 MAX_PIXELS = 4000 * 4000  # the memory bound; phone cameras give 4032×3024, 4080×3072, 4096×3072
+KEPT_SIDE = 1600  # the longer side of a stored photo (the staff page's canvas shrinks to the same)
+MIN_KEPT_SIDE = 1200  # draft mode may stop below KEPT_SIDE, never below this (3000 px → 1500 px)
 JPEG_QUALITY = 85
 CHUNK = 64 * 1024
-SUBDIR = "id-photos"
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -66,27 +55,17 @@ MSG_TOO_SMALL = (
 MSG_DIMENSIONS = "照片像素过大（不能超过 1600 万像素），请缩小后重新上传。"
 MSG_CORRUPT = "照片文件已损坏，请重新拍摄后上传。"
 MSG_EMPTY = "请选择要上传的工作证照片。"
-MSG_NOT_FOUND = "照片不存在或已被删除。"
-
-_NAME_RE = re.compile(r"[0-9a-f]{32}\.jpg")
 
 
 @dataclass(frozen=True)
-class StoredPhoto:
-    name: str  # "<32 hex>.jpg": what to keep on the order; never a path or a URL
+class CleanPhoto:
+    content: bytes  # the re-encoded JPEG
     width: int
     height: int
-    size: int  # bytes of the stored (re-encoded) file
 
-
-def photo_root() -> Path:
-    """The private photo folder; refuses to work if it would be reachable as static or media."""
-    root = Path(settings.PRIVATE_STORAGE_ROOT).resolve() / SUBDIR
-    for setting in ("STATIC_ROOT", "MEDIA_ROOT"):
-        public = getattr(settings, setting, None)
-        if public and (root == Path(public).resolve() or root.is_relative_to(Path(public).resolve())):
-            raise ImproperlyConfigured(f"PRIVATE_STORAGE_ROOT must not be inside {setting}")
-    return root
+    @property
+    def size(self) -> int:
+        return len(self.content)
 
 
 def _read_limited(upload) -> bytes:
@@ -140,8 +119,18 @@ def _open_checked(data: bytes, kind: str) -> Image.Image:
     return image
 
 
+def _kept_size(width: int, height: int) -> tuple[int, int]:
+    """(width, height) with the longer side at most KEPT_SIDE, the proportions kept."""
+    longer = max(width, height)
+    if longer <= KEPT_SIDE:
+        return width, height
+    return max(1, round(width * KEPT_SIDE / longer)), max(1, round(height * KEPT_SIDE / longer))
+
+
 def _flatten_rgb(image: Image.Image) -> Image.Image:
     """RGB; transparency goes onto white (a transparent PNG would otherwise turn black)."""
+    if image.mode == "RGB":
+        return image
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
@@ -153,96 +142,70 @@ def _flatten_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _clean_jpeg(data: bytes, kind: str) -> tuple[bytes, int, int]:
-    if ImageFile.LOAD_TRUNCATED_IMAGES:
-        # Someone switched Pillow to accept truncated files process-wide; we must not.
-        raise ImproperlyConfigured("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
+def _decode(data: bytes, kind: str) -> Image.Image:
+    """The pixels, upright and RGB, at most KEPT_SIDE on the longer side; a truncated or corrupt
+    file raises. A larger JPEG is decoded by DCT scaling (draft mode: 1/2, 1/4 or 1/8) at the
+    greatest reduction that leaves the longer side at least MIN_KEPT_SIDE, then resized the rest of
+    the way down to KEPT_SIDE if it is still larger (3000×2000 → 1500×1000, 4032×3024 → 2016×1512
+    → 1600×1200); other images are resized."""
+    if kind == "PNG":
+        image = _open_checked(data, kind)
+        try:
+            image.verify()  # structure and CRCs; the object is unusable afterwards
+        except Exception as exc:
+            raise CampusPassError(MSG_CORRUPT, code="photo_corrupt") from exc
     image = _open_checked(data, kind)
     try:
-        image.verify()  # structure and checksums (PNG CRCs); the object is unusable afterwards
-    except Exception as exc:
-        raise CampusPassError(MSG_CORRUPT, code="photo_corrupt") from exc
-    image = _open_checked(data, kind)
-    try:
-        image.load()  # a full decode: a truncated file fails here
-        upright = ImageOps.exif_transpose(image)
-        rgb = _flatten_rgb(upright)
+        # Where the photo's top is, read from the header before decoding (exif_transpose would do
+        # it after the decode, on a full-size copy).
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+        longer = max(image.size)
+        if kind == "JPEG" and longer > KEPT_SIDE and image.mode in ("RGB", "L"):
+            scale = 1
+            while scale < 8 and longer // (scale * 2) >= MIN_KEPT_SIDE:
+                scale *= 2
+            if scale > 1:
+                image.draft(image.mode, (image.width // scale, image.height // scale))
+        image.load()  # a full decode (at the drafted scale): a truncated file fails here
+        if max(image.size) > KEPT_SIDE:
+            image = image.resize(_kept_size(*image.size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        image = _flatten_rgb(image)
+        transpose = {
+            2: Image.Transpose.FLIP_LEFT_RIGHT,
+            3: Image.Transpose.ROTATE_180,
+            4: Image.Transpose.FLIP_TOP_BOTTOM,
+            5: Image.Transpose.TRANSPOSE,
+            6: Image.Transpose.ROTATE_270,
+            7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90,
+        }.get(orientation)
+        if transpose is not None:
+            image = image.transpose(transpose)
     except CampusPassError:
         raise
     except Exception as exc:
         raise CampusPassError(MSG_CORRUPT, code="photo_corrupt") from exc
-    # A fresh image carries no info at all: Pillow would otherwise copy e.g. the comment.
-    clean = Image.new("RGB", rgb.size)
-    clean.paste(rgb)
-    out = BytesIO()
-    clean.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
-    return out.getvalue(), clean.width, clean.height
+    return image
 
 
-def _write_private(root: Path, name: str, content: bytes) -> None:
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    target = root / name
-    temp = root / f".{name}.{secrets.token_hex(4)}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(temp, flags, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # whatever the umask
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-def store_id_photo(upload) -> StoredPhoto:
-    """Check, clean and store an uploaded ID photo; raises CampusPassError (photo_*) with the reason."""
-    data = _read_limited(upload)
+def clean_id_photo(upload) -> CleanPhoto:
+    """Check and clean an uploaded ID photo (a file object or bytes); raises CampusPassError
+    (code ``photo_*``) with the reason for the person."""
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        # Someone switched Pillow to accept truncated files process-wide; we must not.
+        raise ImproperlyConfigured("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
+    data = bytes(upload) if isinstance(upload, bytes | bytearray) else _read_limited(upload)
+    if len(data) > MAX_BYTES:
+        raise CampusPassError(MSG_TOO_LARGE, code="photo_too_large")
+    if not data:
+        raise CampusPassError(MSG_EMPTY, code="photo_empty")
     kind = _sniff(data)
-    content, width, height = _clean_jpeg(data, kind)
-    root = photo_root()
-    name = f"{secrets.token_hex(16)}.jpg"
-    _write_private(root, name, content)
-    logger.info("verification: id photo stored %sx%s %s bytes", width, height, len(content))
-    return StoredPhoto(name=name, width=width, height=height, size=len(content))
-
-
-def _path_for(name: object) -> Path:
-    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        raise CampusPassError(MSG_NOT_FOUND, code="photo_name_invalid")
-    return photo_root() / name
-
-
-def open_id_photo(name: str) -> Path:
-    """The file of a stored photo; only names made by ``store_id_photo`` are accepted."""
-    path = _path_for(name)
-    if not path.is_file() or path.is_symlink():
-        raise CampusPassError(MSG_NOT_FOUND, code="photo_not_found")
-    return path
-
-
-def delete_id_photo(name: str) -> bool:
-    """Remove a stored photo (retention, or a replaced upload); True if a file was removed."""
-    path = _path_for(name)
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def photo_response(name: str) -> FileResponse:
-    """The photo as an inline JPEG that browsers neither sniff nor cache.
-
-    Access control and the audit entry are the calling view's job (see the module docstring).
-    """
-    path = open_id_photo(name)
-    response = FileResponse(path.open("rb"), content_type="image/jpeg")
-    response["Content-Disposition"] = "inline"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response
+    image = _decode(data, kind)
+    # Nothing of the upload's metadata is written: the JPEG encoder writes EXIF and ICC only when
+    # asked to, and the comment only from ``info`` — which is emptied here.
+    image.info = {}
+    out = BytesIO()
+    # optimize=True (a second Huffman pass) saves ~9 % of ~330 KB and doubles the encoding time
+    # (bench/photo_upload.py): not worth it for a file this small.
+    image.save(out, format="JPEG", quality=JPEG_QUALITY)
+    return CleanPhoto(content=out.getvalue(), width=image.width, height=image.height)

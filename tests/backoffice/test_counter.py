@@ -25,6 +25,7 @@ from campuspass.renewals.services.orders import (
     order_record_consent,
     order_reject,
 )
+from tests.photos import photo_for
 from tests.renewals.factories import make_campaign, make_pass
 
 S = RenewalOrder.Status
@@ -39,7 +40,7 @@ def paid_order(campaign, *, fulfilment="pickup", address="", **pass_kwargs) -> R
     order = order_create(
         plate=previous.vehicle.plate,
         campaign=campaign,
-        id_photo="a" * 32 + ".jpg",
+        id_photo=photo_for(previous.vehicle.plate),
         fulfilment=fulfilment,
         delivery_address=address,
     )
@@ -186,7 +187,7 @@ def test_search_shows_all_of_the_staff_members_orders_of_this_campaign_only(camp
     staff = first.staff
     vehicle = Vehicle.objects.create(plate="京B22222", owner=staff)
     Pass.objects.create(year=2018, number="OLD-2", vehicle=vehicle, holder=staff, review_status="approved")
-    second = order_create(plate="京B22222", campaign=campaign, id_photo="p.jpg")
+    second = order_create(plate="京B22222", campaign=campaign, id_photo=photo_for("京B22222"))
     other_year = make_campaign(year=2020, previous_year=2019)
     found = list(search_orders(query=first.plate, campaign=campaign))
     assert set(found) == {first, second}

@@ -42,6 +42,7 @@ from campuspass.renewals.services.refunds import (
 )
 from campuspass.renewals.services.review import order_claim, order_release
 from campuspass.sms.models import OutboxMessage
+from tests.photos import photo_for
 from tests.renewals.factories import make_campaign, make_pass
 from tests.renewals.fakes import FakeProvider
 from tests.renewals.test_order_lifecycle import new_order, paid_order
@@ -319,7 +320,9 @@ def test_the_rejected_sms_and_order_page_follow_the_refund_route(fake, make_user
 def test_awaiting_consent_is_a_state_of_its_own(fake):
     campaign = make_campaign()
     previous = make_pass()
-    order = order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo="p.jpg")
+    order = order_create(
+        plate=previous.vehicle.plate, campaign=campaign, id_photo=photo_for(previous.vehicle.plate)
+    )
     assert order.status == S.AWAITING_CONSENT and order.status_label == "待支付"
     with pytest.raises(CampusPassError) as exc:
         payment_start(order=order)

@@ -23,6 +23,7 @@ from campuspass.renewals.services.onsite import (
 from campuspass.renewals.services.orders import order_create, order_reject
 from campuspass.renewals.services.refunds import refund_request
 from campuspass.renewals.transitions import TransitionNotAllowed
+from tests.photos import photo_for
 from tests.renewals.factories import make_campaign, make_pass
 
 S = RenewalOrder.Status
@@ -42,7 +43,7 @@ def test_counter_renewal_is_paid_with_its_receipt(clerk):
     previous = make_pass()
     order = order_create_onsite(previous_pass=previous, campaign=campaign, acting_user=clerk)
     assert order.status == S.PENDING_PAYMENT
-    assert order.id_photo == ""  # the clerk sees the card itself
+    assert order.id_photo is None  # the clerk sees the card itself
     created = LogEntry.objects.get(action="renewals.order.created", object_id=str(order.pk))
     assert created.data["channel"] == "onsite"
     assert created.actor == clerk
@@ -101,7 +102,7 @@ def test_out_of_province_plate_may_renew_at_the_counter(clerk):
     campaign = make_campaign()
     previous = make_pass(plate="冀B12345")
     with pytest.raises(CampusPassError) as exc:
-        order_create(plate="冀B12345", campaign=campaign, id_photo="p.jpg")
+        order_create(plate="冀B12345", campaign=campaign, id_photo=photo_for("冀B12345"))
     assert exc.value.code == "not_local_plate"
     order = onsite_renewal(
         previous_pass=previous, campaign=campaign, acting_user=clerk, method="cash", receipt_no="R1"
@@ -144,7 +145,9 @@ def test_only_an_approved_pass_of_the_previous_year_renews(clerk):
 def test_one_open_order_per_pass_holds_against_the_online_flow(clerk):
     campaign = make_campaign()
     previous = make_pass()
-    online = order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo="p.jpg")
+    online = order_create(
+        plate=previous.vehicle.plate, campaign=campaign, id_photo=photo_for(previous.vehicle.plate)
+    )
     with pytest.raises(CampusPassError) as exc:
         order_create_onsite(previous_pass=previous, campaign=campaign, acting_user=clerk)
     assert exc.value.code == "order_exists"
@@ -159,7 +162,9 @@ def test_online_submit_after_a_counter_renewal_creates_no_second_order(clerk):
         previous_pass=previous, campaign=campaign, acting_user=clerk, method="cash", receipt_no="R1"
     )
     with pytest.raises(CampusPassError) as exc:
-        order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo="p.jpg")
+        order_create(
+            plate=previous.vehicle.plate, campaign=campaign, id_photo=photo_for(previous.vehicle.plate)
+        )
     assert exc.value.code == "order_exists"
     assert RenewalOrder.objects.count() == 1
 
@@ -409,7 +414,9 @@ def test_admin_may_use_the_desk(office_client):
 def test_an_online_order_is_not_taken_in_cash_at_the_counter(clerk):
     campaign = make_campaign()
     previous = make_pass()
-    online = order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo="a" * 32 + ".jpg")
+    online = order_create(
+        plate=previous.vehicle.plate, campaign=campaign, id_photo=photo_for(previous.vehicle.plate)
+    )
     with pytest.raises(CampusPassError) as exc:
         order_mark_paid_onsite(order=online, acting_user=clerk, method="cash", receipt_no="R9")
     assert exc.value.code == "not_onsite_order"
@@ -420,7 +427,7 @@ def test_an_online_order_is_not_taken_in_cash_at_the_counter(clerk):
 def test_renew_screen_says_so_before_taking_money_when_an_order_exists(office_client):
     campaign = make_campaign()
     previous = make_pass(plate="京C54321")
-    order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo="a" * 32 + ".jpg")
+    order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo=photo_for(previous.vehicle.plate))
     client, user = office_client(COUNTER)
     url = reverse("backoffice:onsite_renew", args=[previous.pk])
     response = client.get(url, follow=True)

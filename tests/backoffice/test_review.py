@@ -27,6 +27,8 @@ from campuspass.renewals.services.review import (
     review_reject,
 )
 from campuspass.sms.models import OutboxMessage
+from campuspass.verification.models import IdPhoto
+from tests.photos import photo_for, stored_photo_for
 from tests.renewals.factories import make_campaign, make_pass
 
 S = RenewalOrder.Status
@@ -39,7 +41,7 @@ def paid_order(campaign, *, paid_at=None, fulfilment="pickup", address="", **pas
     order = order_create(
         plate=previous.vehicle.plate,
         campaign=campaign,
-        id_photo="a" * 32 + ".jpg",
+        id_photo=photo_for(previous.vehicle.plate),
         fulfilment=fulfilment,
         delivery_address=address,
     )
@@ -327,26 +329,18 @@ def test_queue_lists_orders_oldest_first_with_counts(campaign, office_client):
 
 
 def test_photo_view_is_audited_and_a_deleted_photo_is_explained(campaign, office_client):
-    from io import BytesIO
-
-    from django.core.files.uploadedfile import SimpleUploadedFile
-    from PIL import Image
-
-    from campuspass.verification.photos import store_id_photo
-
-    buffer = BytesIO()
-    Image.new("RGB", (400, 300), "white").save(buffer, format="JPEG")
-    stored = store_id_photo(SimpleUploadedFile("id.jpg", buffer.getvalue(), content_type="image/jpeg"))
     order = paid_order(campaign)
-    RenewalOrder.objects.filter(pk=order.pk).update(id_photo=stored.name)
+    # The order's photo, as the staff member uploaded it (a real file in the private store).
+    photo = stored_photo_for(order.plate)
+    RenewalOrder.objects.filter(pk=order.pk).update(id_photo=photo)
     client, user = office_client(COUNTER)
     response = client.get(reverse("backoffice:order-photo", args=[order.pk]))
     assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
     assert LogEntry.objects.filter(
-        action="renewals.order.photo_viewed", actor=user, object_id=str(order.pk)
+        action="verification.photo.viewed", actor=user, object_id=str(order.pk)
     ).exists()
 
-    RenewalOrder.objects.filter(pk=order.pk).update(id_photo_deleted_at=timezone.now())
+    IdPhoto.objects.filter(pk=photo.pk).update(deleted_at=timezone.now())
     assert client.get(reverse("backoffice:order-photo", args=[order.pk])).status_code == 404
     admin_client, _ = office_client(ADMIN, "admin-1")
     body = admin_client.get(reverse("backoffice:review-order", args=[order.pk])).content.decode()

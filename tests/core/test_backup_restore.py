@@ -34,31 +34,42 @@ def _env(**extra) -> dict:
 
 @pytest.mark.django_db
 def test_the_restore_check_names_what_did_not_come_back(tmp_path):
-    photos = Path(settings.PRIVATE_STORAGE_ROOT) / "id-photos"
-    photos.mkdir(parents=True, exist_ok=True)
-    (photos / "check-a.jpg").write_bytes(b"\xff\xd8photo-a")
+    from campuspass.verification.storage import photo_store
+    from tests.photos import stored_photo_for
+
+    # An import file on the private store, and an ID photo (listed through the photo service).
+    imports = Path(settings.PRIVATE_STORAGE_ROOT) / "imports"
+    imports.mkdir(parents=True, exist_ok=True)
+    (imports / "check-a.csv").write_bytes(b"a,b")
+    photo = stored_photo_for("京A12345")
+    photo_path = Path(photo_store().path(photo.name))
     new_order()
     expected = manifest()
+    assert f"id-photos/{photo.name}" in expected["files"] and "imports/check-a.csv" in expected["files"]
     assert check_restore(expected) == []
     LogEntry.objects.all().delete()
-    (photos / "check-a.jpg").write_bytes(b"\xff\xd8changed")
+    (imports / "check-a.csv").write_bytes(b"changed")
+    photo_path.write_bytes(b"\xff\xd8changed")
     problems = check_restore(expected)
     assert any(p.startswith("core.LogEntry: 0 rows restored") for p in problems)
-    assert "file differs from the backup: id-photos/check-a.jpg" in problems
-    (photos / "check-a.jpg").unlink()
-    assert "file missing from the restored store: id-photos/check-a.jpg" in check_restore(expected)
+    assert "file differs from the backup: imports/check-a.csv" in problems
+    assert f"file differs from the backup: id-photos/{photo.name}" in problems
+    photo_path.unlink()
+    assert f"file missing from the restored store: id-photos/{photo.name}" in check_restore(expected)
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_backup_then_restore_into_a_fresh_database_brings_everything_back(tmp_path):
+def test_backup_then_restore_into_a_fresh_database_brings_everything_back(tmp_path, settings):
     if connection.vendor != "postgresql" or not shutil.which("pg_dump"):
         pytest.skip("needs PostgreSQL and pg_dump")
     store = tmp_path / "store"
     (store / "id-photos").mkdir(parents=True)
     for _ in range(3):
         (store / "id-photos" / f"{uuid.uuid4().hex}.jpg").write_bytes(os.urandom(2048))
+    settings.PRIVATE_STORAGE_ROOT = store  # the orders' ID photos go into the store backed up
     orders = [new_order() for _ in range(3)]
+    assert all((store / "id-photos" / order.id_photo.name).is_file() for order in orders)
     source = _url(connection.settings_dict["NAME"])
     backups = tmp_path / "backups"
     run = subprocess.run(

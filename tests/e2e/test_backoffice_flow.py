@@ -46,13 +46,13 @@ def office_user(username: str, role: str) -> User:
     return user
 
 
-def id_card_photo() -> str:
+def id_card_photo(plate: str):
     import io
 
     from django.core.files.uploadedfile import SimpleUploadedFile
     from PIL import Image, ImageDraw
 
-    from campuspass.verification.photos import store_id_photo
+    from campuspass.verification import documents
 
     image = Image.new("RGB", (900, 570), (235, 240, 248))
     draw = ImageDraw.Draw(image)
@@ -61,14 +61,15 @@ def id_card_photo() -> str:
     draw.rectangle((300, 160, 700, 185), fill=(90, 110, 150))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG")
-    return store_id_photo(SimpleUploadedFile("card.jpg", buffer.getvalue(), content_type="image/jpeg")).name
+    upload = SimpleUploadedFile("card.jpg", buffer.getvalue(), content_type="image/jpeg")
+    return documents.upload(upload, plate=plate)
 
 
 def paid_through_the_simulator(campaign, plate: str) -> RenewalOrder:
     from campuspass.payments.simulator import bank
 
     previous = make_pass(plate=plate)
-    order = order_create(plate=plate, campaign=campaign, id_photo=id_card_photo(), fulfilment="pickup")
+    order = order_create(plate=plate, campaign=campaign, id_photo=id_card_photo(plate), fulfilment="pickup")
     order_record_consent(
         order=order, consent_version=campaign.current_consent(), ip_address=None, user_agent=""
     )

@@ -19,6 +19,7 @@ from campuspass.renewals.services.bill_days import days_to_reconcile, reconcile_
 from campuspass.renewals.services.orders import order_create, order_record_consent
 from campuspass.renewals.services.payments import check_unpaid_orders, payment_expire, payment_start
 from campuspass.renewals.services.refunds import refund_submit
+from tests.photos import photo_for
 
 from ..renewals.factories import make_campaign, make_pass
 from .factories import place_order
@@ -31,7 +32,9 @@ NOTIFY = "http://notify.test/pay/notify/payment/"
 def new_order(campaign=None) -> RenewalOrder:
     campaign = campaign or make_campaign()
     previous = make_pass()
-    order = order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo="a" * 32 + ".jpg")
+    order = order_create(
+        plate=previous.vehicle.plate, campaign=campaign, id_photo=photo_for(previous.vehicle.plate)
+    )
     order_record_consent(
         order=order, consent_version=campaign.current_consent(), ip_address="127.0.0.1", user_agent="t"
     )

@@ -54,6 +54,7 @@ from campuspass.renewals.services.refunds import (
     refund_route,
 )
 from campuspass.renewals.transitions import AXES, ORDER, REFUND, can_transition
+from tests.photos import photo_for
 
 from .factories import make_campaign, make_pass
 from .fakes import FakeProvider
@@ -119,7 +120,11 @@ class Lifecycle(RuleBasedStateMachine):
         previous = self.passes[p]
 
         def work():
-            order = order_create(plate=previous.vehicle.plate, campaign=self.campaign, id_photo="p.jpg")
+            order = order_create(
+                plate=previous.vehicle.plate,
+                campaign=self.campaign,
+                id_photo=photo_for(previous.vehicle.plate),
+            )
             if order.pk not in self.orders:
                 self.orders.append(order.pk)
             if agree:

@@ -22,6 +22,7 @@ from campuspass.renewals.services.orders import (
 from campuspass.renewals.services.refunds import refund_request
 from campuspass.renewals.services.review import review_approve
 from tests.payments.factories import headers_for, payment_body
+from tests.photos import photo_for
 
 from .factories import make_campaign, make_pass
 
@@ -39,7 +40,9 @@ def simulator(settings, tmp_path):
 def unpaid_order() -> RenewalOrder:
     campaign = make_campaign()
     previous = make_pass()
-    order = order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo="p.jpg")
+    order = order_create(
+        plate=previous.vehicle.plate, campaign=campaign, id_photo=photo_for(previous.vehicle.plate)
+    )
     order_record_consent(
         order=order, consent_version=campaign.current_consent(), ip_address=None, user_agent=""
     )
@@ -283,7 +286,9 @@ def test_a_payment_and_a_decision_in_one_campaign_never_wait_for_each_other(firs
 
 def unpaid_order_in(campaign) -> RenewalOrder:
     previous = make_pass()
-    order = order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo="p.jpg")
+    order = order_create(
+        plate=previous.vehicle.plate, campaign=campaign, id_photo=photo_for(previous.vehicle.plate)
+    )
     order_record_consent(
         order=order, consent_version=campaign.current_consent(), ip_address=None, user_agent=""
     )

@@ -36,6 +36,7 @@ from campuspass.renewals.services.reconcile import reconcile_day
 from campuspass.renewals.services.refunds import check_refunds, refund_request, refund_retry
 from campuspass.renewals.transitions import TransitionNotAllowed
 from campuspass.sms.models import OutboxMessage
+from tests.photos import photo_for
 
 from .factories import make_campaign, make_pass
 
@@ -46,7 +47,9 @@ pytestmark = pytest.mark.django_db
 def new_order(campaign=None, **pass_kwargs) -> RenewalOrder:
     campaign = campaign or Campaign.objects.filter(year=2019).first() or make_campaign()
     previous = make_pass(**pass_kwargs)
-    order = order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo="a" * 32 + ".jpg")
+    order = order_create(
+        plate=previous.vehicle.plate, campaign=campaign, id_photo=photo_for(previous.vehicle.plate)
+    )
     order_record_consent(
         order=order, consent_version=campaign.current_consent(), ip_address="127.0.0.1", user_agent="test"
     )
@@ -69,8 +72,12 @@ def audit_count(order, action):
 def test_submitting_twice_returns_the_same_order(fake_provider):
     campaign = make_campaign()
     previous = make_pass()
-    first = order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo="p.jpg")
-    second = order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo="p.jpg")
+    first = order_create(
+        plate=previous.vehicle.plate, campaign=campaign, id_photo=photo_for(previous.vehicle.plate)
+    )
+    second = order_create(
+        plate=previous.vehicle.plate, campaign=campaign, id_photo=photo_for(previous.vehicle.plate)
+    )
     assert first.pk == second.pk
     assert RenewalOrder.objects.count() == 1
 
@@ -78,7 +85,9 @@ def test_submitting_twice_returns_the_same_order(fake_provider):
 def test_no_payment_without_consent(fake_provider):
     campaign = make_campaign()
     previous = make_pass()
-    order = order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo="p.jpg")
+    order = order_create(
+        plate=previous.vehicle.plate, campaign=campaign, id_photo=photo_for(previous.vehicle.plate)
+    )
     with pytest.raises(CampusPassError) as excinfo:
         payment_start(order=order)
     assert excinfo.value.code == "consent_required"

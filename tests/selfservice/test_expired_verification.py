@@ -7,6 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from campuspass.renewals.services.orders import order_create
+from tests.photos import photo_for
 from tests.renewals.factories import make_campaign, make_pass
 
 from .conftest import last_code, unlock
@@ -20,7 +21,9 @@ def test_an_order_link_after_the_grant_expired_asks_plate_and_code_then_shows_th
     campaign = make_campaign()
     make_pass(plate="京A12345")
     unlock(client, "京A12345", sms_outbox)
-    order = order_create(plate="京A12345", campaign=campaign, id_photo="id-photos/t.jpg", fulfilment="pickup")
+    order = order_create(
+        plate="京A12345", campaign=campaign, id_photo=photo_for("京A12345"), fulfilment="pickup"
+    )
     url = f"/m/orders/{order.pk}/"
     assert client.get(url).status_code == 200
     with time_machine.travel(timezone.now() + timezone.timedelta(minutes=31)):
@@ -38,7 +41,9 @@ def test_a_link_to_another_plates_order_still_answers_404_after_verifying(client
     campaign = make_campaign()
     make_pass(plate="京A12345")
     make_pass(plate="京B54321")
-    other = order_create(plate="京B54321", campaign=campaign, id_photo="id-photos/t.jpg", fulfilment="pickup")
+    other = order_create(
+        plate="京B54321", campaign=campaign, id_photo=photo_for("京B54321"), fulfilment="pickup"
+    )
     assert client.get(f"/m/orders/{other.pk}/")["Location"] == "/m/lookup/?for=orders"
     unlock(client, "京A12345", sms_outbox, purpose="orders")
     response = client.get(f"/m/orders/{other.pk}/")

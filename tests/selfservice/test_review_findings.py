@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from campuspass.renewals.models import RenewalOrder
-from campuspass.verification.photos import photo_root
+from campuspass.verification.storage import photo_store
 from tests.renewals.factories import make_campaign, make_pass
 
 from .conftest import jpeg_upload, unlock
@@ -26,8 +26,8 @@ def test_a_photo_uploaded_for_one_plate_does_not_follow_into_another_plates_orde
     assert client.get("/m/renew/confirm/")["Location"] == "/m/renew/photo/"
     assert client.get("/m/renew/photo/view/").status_code == 404
     client.post("/m/renew/confirm/", {"fulfilment": "pickup"})
-    assert not RenewalOrder.objects.filter(id_photo=photo_of_a).exists()
-    assert not (photo_root() / photo_of_a).exists()
+    assert not RenewalOrder.objects.filter(id_photo__key=photo_of_a).exists()
+    assert not photo_store().exists(f"{photo_of_a}.jpg")
 
 
 def test_unlocking_the_same_plate_again_keeps_the_photo(sms_outbox, fake_provider, settings):

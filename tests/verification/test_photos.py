@@ -1,4 +1,5 @@
-"""ID photo upload rules: a corpus of hostile files, built here (no binary fixtures)."""
+"""ID photo upload rules: a corpus of hostile files, built here (no binary fixtures), through the
+photo service's upload (``documents.upload``) into the private store."""
 
 import os
 import stat
@@ -13,16 +14,21 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import ExifTags, Image, ImageFile
 
 from campuspass.core.errors import CampusPassError
-from campuspass.verification import photos
-from campuspass.verification.photos import (
-    MAX_BYTES,
-    delete_id_photo,
-    open_id_photo,
-    photo_response,
-    store_id_photo,
-)
+from campuspass.verification import documents, photos
+from campuspass.verification.photos import MAX_BYTES
+from campuspass.verification.storage import photo_store
 
 NAME_CHARS = set("0123456789abcdef")
+PLATE = "京A12345"
+pytestmark = pytest.mark.django_db
+
+
+def store_id_photo(file):
+    return documents.upload(file, plate=PLATE)
+
+
+def open_id_photo(name) -> Path:
+    return Path(photo_store().path(name))
 
 
 @pytest.fixture(autouse=True)
@@ -251,15 +257,44 @@ def test_image_over_16_megapixels_or_8000_px_is_refused_before_decoding(monkeypa
     assert error.message == "照片像素过大（不能超过 1600 万像素），请缩小后重新上传。"
 
 
-def test_4000_by_4000_is_allowed():
+def test_4000_by_4000_is_allowed_and_kept_at_1600():
     photo = store_id_photo(upload(png(size=(4000, 4000), mode="L", color=128), name="max.png"))
-    assert (photo.width, photo.height) == (4000, 4000)
+    assert (photo.width, photo.height) == (1600, 1600)
 
 
-@pytest.mark.parametrize("size", [(4032, 3024), (3024, 4032), (4080, 3072)])
-def test_a_phone_cameras_12_megapixel_photo_is_allowed(size):
+@pytest.mark.parametrize(
+    "size,kept", [((4032, 3024), (1600, 1200)), ((3024, 4032), (1200, 1600)), ((4080, 3072), (1600, 1205))]
+)
+def test_a_phone_cameras_12_megapixel_photo_is_allowed_and_kept_at_1600(size, kept):
     photo = store_id_photo(upload(jpeg(size=size, color=(40, 110, 190))))
-    assert (photo.width, photo.height) == size
+    assert (photo.width, photo.height) == kept
+    with Image.open(open_id_photo(photo.name)) as stored:
+        assert stored.size == kept
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale(monkeypatch):
+    """Issue 13: a 3000×2000 JPEG was decoded in full (6 Mpx) to be stored; draft mode decodes it at
+    1/2 scale (the DCT does the shrinking) and nothing else resizes it."""
+    from PIL import JpegImagePlugin
+
+    drafted = []
+    original_draft = JpegImagePlugin.JpegImageFile.draft
+
+    def spy_draft(self, mode, size):
+        result = original_draft(self, mode, size)
+        drafted.append(self.size)
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy_draft, raising=False)
+    monkeypatch.setattr(Image.Image, "resize", lambda *a, **k: pytest.fail("resized after the decode"))
+    photo = store_id_photo(upload(jpeg(size=(3000, 2000), color=(40, 110, 190))))
+    assert drafted == [(1500, 1000)]
+    assert (photo.width, photo.height) == (1500, 1000)
+
+
+def test_a_small_photo_keeps_its_size():
+    photo = store_id_photo(upload(jpeg(size=(1600, 900))))
+    assert (photo.width, photo.height) == (1600, 900)
 
 
 def test_decompression_bomb_is_refused_without_decoding(monkeypatch):
@@ -347,46 +382,31 @@ def test_camera_photo_with_exif_orientation_6_comes_out_upright():
     out = BytesIO()
     sensor.save(out, "JPEG", exif=exif.tobytes(), quality=90)
     photo = store_id_photo(upload(out.getvalue(), name="IMG_0001.JPG"))
-    assert (photo.width, photo.height) == (3000, 4000)
+    assert (photo.width, photo.height) == (1200, 1600)  # portrait, longer side kept at 1600
     with Image.open(open_id_photo(photo.name)) as stored:
-        assert stored.size == (3000, 4000)
+        assert stored.size == (1200, 1600)
         assert stored.getexif().get(ExifTags.Base.Orientation) is None  # not rotated twice
-        red_corner = stored.getpixel((3000 - 50, 50))
-        other_corner = stored.getpixel((50, 50))
+        red_corner = stored.getpixel((1200 - 20, 20))
+        other_corner = stored.getpixel((20, 20))
     assert red_corner[0] > 200 and red_corner[2] < 60
     assert other_corner[2] > 200 and other_corner[0] < 60
 
 
-# --- names, deletion, response ---------------------------------------------------------------------
+# --- the store: names, links, deletion, response --------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "../../etc/passwd",
-        "../id-photos/" + "a" * 32 + ".jpg",
-        "/etc/passwd",
-        "A" * 32 + ".jpg",
-        "a" * 31 + ".jpg",
-        "a" * 32 + ".jpg/../x",
-        "a" * 32 + ".php",
-        "a" * 32 + ".jpg\x00",
-        "",
-        None,
-    ],
-)
-def test_names_other_than_stored_ones_are_refused(name):
-    with pytest.raises(CampusPassError) as info:
-        open_id_photo(name)
-    assert info.value.code == "photo_name_invalid"
-    with pytest.raises(CampusPassError):
-        delete_id_photo(name)
+@pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "../import-files/" + "a" * 32 + ".jpg"])
+def test_the_store_refuses_names_outside_its_folder(name):
+    from django.core.exceptions import SuspiciousFileOperation
+
+    with pytest.raises(SuspiciousFileOperation):
+        photo_store().open(name)
 
 
-def test_unknown_name_is_not_found():
-    with pytest.raises(CampusPassError) as info:
-        open_id_photo("0" * 32 + ".jpg")
-    assert info.value.code == "photo_not_found"
+@pytest.mark.parametrize("key", ["../../etc/passwd", "A" * 32, "a" * 31, "a" * 32 + "/../x", "", None])
+def test_keys_other_than_stored_ones_find_nothing(key):
+    assert documents.owned(key, plate=PLATE) is None
+    assert documents.discard(key) is False
 
 
 def test_symlink_in_the_photo_folder_is_not_followed(private_root, tmp_path):
@@ -395,27 +415,34 @@ def test_symlink_in_the_photo_folder_is_not_followed(private_root, tmp_path):
     secret.write_text("secret")
     link = private_root / "id-photos" / ("b" * 32 + ".jpg")
     link.symlink_to(secret)
-    with pytest.raises(CampusPassError):
-        open_id_photo(link.name)
+    with pytest.raises(OSError):
+        photo_store().open(link.name)
 
 
-def test_delete_removes_the_file():
+def test_the_store_has_no_url():
+    with pytest.raises(NotImplementedError):
+        photo_store().url("a" * 32 + ".jpg")
+
+
+def test_discarding_a_pending_photo_removes_row_and_file(django_capture_on_commit_callbacks):
     photo = store_id_photo(upload(jpeg()))
-    assert delete_id_photo(photo.name) is True
-    assert delete_id_photo(photo.name) is False
-    with pytest.raises(CampusPassError):
-        open_id_photo(photo.name)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert documents.discard(photo.key) is True
+    assert documents.discard(photo.key) is False
+    photo.refresh_from_db()
+    assert photo.deleted_at is not None
+    assert not open_id_photo(photo.name).exists()
 
 
-@pytest.mark.django_db  # closing a response sends request_finished, which checks connections
 def test_photo_response_headers_and_body():
     photo = store_id_photo(upload(jpeg()))
-    response = photo_response(photo.name)
+    response = documents.view(photo, plate=PLATE, where="test")
     try:
         assert response["Content-Type"] == "image/jpeg"
         assert response["X-Content-Type-Options"] == "nosniff"
         assert response["Cache-Control"] == "private, no-store"
         assert response["Content-Disposition"] == "inline"
+        assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
         body = b"".join(response.streaming_content)
     finally:
         response.close()
@@ -428,6 +455,15 @@ def test_system_check_flags_private_storage_inside_media(settings, tmp_path):
     assert check_private_storage() == []
     settings.MEDIA_ROOT = tmp_path
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
+    assert [e.id for e in check_private_storage()] == ["verification.E001"]
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "id_photos": {
+            "BACKEND": "campuspass.verification.storage.PrivatePhotoStorage",
+            "OPTIONS": {"location": str(tmp_path / "media" / "photos")},
+        },
+    }
     assert [e.id for e in check_private_storage()] == ["verification.E001"]
 
 

@@ -4,7 +4,6 @@ an audit entry; SMS and tasks only after commit."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import secrets
 from typing import Any
@@ -16,6 +15,8 @@ from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
 from campuspass.core.fieldrules import parse_int
 from campuspass.registry.models import Pass
+from campuspass.verification import documents
+from campuspass.verification.models import IdPhoto
 
 from ..models import Campaign, ConsentRecord, ConsentVersion, Payment, RenewalOrder, validity_of
 from ..selectors import renewal_eligibility
@@ -72,13 +73,14 @@ def order_create(
     *,
     plate: str,
     campaign: Campaign,
-    id_photo: str,
+    id_photo: IdPhoto | str,
     fulfilment: str = RenewalOrder.Fulfilment.PICKUP,
     delivery_address: str = "",
     acting_user: Any = None,
 ) -> RenewalOrder:
-    """Submit a renewal ("提交订单"). Submitting again while an unpaid order exists returns that order
-    instead of a second one. Raises NotEligible (with the staff member's sentence)."""
+    """Submit a renewal ("提交订单") with the ID photo (an ``IdPhoto`` or its key) uploaded under this
+    plate. Submitting again while an unpaid order exists returns that order instead of a second
+    one. Raises NotEligible (with the staff member's sentence) or CampusPassError (``photo_*``)."""
     fulfilment, delivery_address = _check_fulfilment(fulfilment, delivery_address)
     if not id_photo:
         raise CampusPassError("请先上传工作证（校园一卡通）照片，再提交订单。", code="photo_required")
@@ -108,10 +110,11 @@ def order_create(
             campaign=campaign,
             fulfilment=fulfilment,
             delivery_address=delivery_address,
-            id_photo=id_photo,
         )
         try:
             with transaction.atomic():
+                # Only a photo uploaded under this plate, used by no other order (photo service).
+                order.id_photo = documents.attach(id_photo, plate=order.plate)
                 order.save()
         except IntegrityError:
             # The database constraint caught a concurrent submit that got past the lock (SQLite has
@@ -129,7 +132,6 @@ def new_order(
     campaign: Campaign,
     fulfilment: str,
     delivery_address: str,
-    id_photo: str = "",
     channel: str = RenewalOrder.Channel.ONLINE,
 ) -> RenewalOrder:
     """An unsaved renewal order of `previous` in `campaign` (online and at the counter alike)."""
@@ -143,7 +145,6 @@ def new_order(
         out_trade_no=new_out_trade_no(campaign),
         fulfilment=fulfilment,
         delivery_address=delivery_address,
-        id_photo=id_photo,
         channel=channel,
     )
 
@@ -167,7 +168,7 @@ def log_created(order: RenewalOrder, *, acting_user: Any) -> None:
 
 
 def _resubmitted(
-    existing: RenewalOrder, *, id_photo: str, fulfilment: str, delivery_address: str
+    existing: RenewalOrder, *, id_photo: IdPhoto | str, fulfilment: str, delivery_address: str
 ) -> RenewalOrder:
     """Submitting again while the order is unpaid and not yet agreed to continues that order with
     what the staff member confirmed this time (a new photo, another fulfilment): otherwise the
@@ -176,36 +177,31 @@ def _resubmitted(
     order = lock_order(existing)
     if order.status != S.AWAITING_CONSENT or order.channel != RenewalOrder.Channel.ONLINE:
         return order
-    wanted = {"id_photo": id_photo, "fulfilment": fulfilment, "delivery_address": delivery_address}
+    key = id_photo.key if isinstance(id_photo, IdPhoto) else id_photo
+    old_photo = order.id_photo
+    photo_replaced = old_photo is None or old_photo.key != key
+    wanted = {"fulfilment": fulfilment, "delivery_address": delivery_address}
     changes = {
         name: [getattr(order, name), value] for name, value in wanted.items() if getattr(order, name) != value
     }
-    if not changes:
+    if not changes and not photo_replaced:
         return order
-    old_photo = order.id_photo
+    if photo_replaced:
+        order.id_photo = documents.attach(id_photo, plate=order.plate)
     for name, value in wanted.items():
         setattr(order, name, value)
-    order.save(update_fields=[*changes, "updated_at"])
+    order.save(update_fields=[*changes, *(["id_photo"] if photo_replaced else []), "updated_at"])
     log_action(
         actor=None,
         action="renewals.order.resubmitted",
         obj=order,
         # The photo names are storage keys, not for the log: record only that it changed.
-        data={
-            "changes": {k: v for k, v in changes.items() if k != "id_photo"},
-            "photo_replaced": "id_photo" in changes,
-        },
+        data={"changes": changes, "photo_replaced": photo_replaced},
         plate=order.plate,
         staff_no=order.staff.staff_no,
     )
-    if "id_photo" in changes and old_photo:
-        from campuspass.verification.photos import delete_id_photo
-
-        def _delete_replaced(name=old_photo):
-            with contextlib.suppress(CampusPassError, OSError):
-                delete_id_photo(name)
-
-        transaction.on_commit(_delete_replaced)
+    if photo_replaced:
+        documents.release(old_photo)  # the file goes once this commits
     return order
 
 
@@ -365,7 +361,15 @@ def order_close(*, order: RenewalOrder, acting_user: Any = None, reason: str) ->
             reason=reason,
             fields=("closed_at",),
         )
+        _photo_retention(order, ended=order.closed_at)
     return order
+
+
+def _photo_retention(order: RenewalOrder, *, ended: dt.datetime) -> None:
+    """Decided or closed: the photo is kept the campaign's retention days from now, then deleted by
+    the daily job (``verification.documents.expire_due``)."""
+    if order.id_photo_id:
+        documents.retain(order.id_photo, until=ended + dt.timedelta(days=order.campaign.photo_retention_days))
 
 
 def validity_for(campaign: Campaign, today: dt.date) -> str:
@@ -434,6 +438,7 @@ def order_approve(*, order: RenewalOrder, acting_user: Any) -> RenewalOrder:
                 "pickup_from": order.pickup_from.isoformat(),
             },
         )
+        _photo_retention(order, ended=order.decided_at)
         notify.order_approved(order)
     return order
 
@@ -459,6 +464,7 @@ def order_reject(*, order: RenewalOrder, acting_user: Any, reason: str) -> Renew
             reason=reason,
             fields=("reject_reason", "decided_at", "decided_by"),
         )
+        _photo_retention(order, ended=order.decided_at)
         notify.order_rejected(order)
         if order.campaign.auto_refund_on_reject:
             from .refunds import refund_request
