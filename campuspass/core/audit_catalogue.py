@@ -141,6 +141,7 @@ DATA_KEYS: dict[str, Key] = {
     "out_trade_no": Key("商户订单号"),
     "paid_fen": Key("实付金额", MONEY),
     "payment": Key("收款记录"),
+    "photo": Key("照片编号"),
     "photo_replaced": Key("更换了证件照片", BOOL),
     "pickup_from": Key("可领取日期"),
     "platform_status": Key(
@@ -197,6 +198,7 @@ DATA_KEYS: dict[str, Key] = {
     "validity": Key("有效状态", values="renewals.RenewalOrder.validity"),
     "values_from_row": Key("取值所在行"),
     "version": Key("版本"),
+    "viewer": Key("查看人"),
     "where": Key(
         "位置",
         values={
@@ -204,6 +206,9 @@ DATA_KEYS: dict[str, Key] = {
             "delivery": "送证上门",
             "onsite.staff": "现场办理",
             "admin.staff.change": "后台职工信息",
+            "selfservice.confirm": "职工确认订单页",
+            "selfservice.order": "职工订单详情",
+            "backoffice.review": "审核页",
         },
     ),
     "year": Key("年度"),
