@@ -301,7 +301,11 @@ def _select(sql: str, keys: Iterable[Any]) -> list[tuple]:
     if not keys:
         return []
     with bulk_cursor() as cursor:
-        cursor.execute(sql.format(", ".join(["%s"] * len(keys))), keys)
+        if connection.vendor == "postgresql":
+            # One array parameter: the same short statement every chunk, which psycopg prepares once.
+            cursor.execute(sql.replace("IN ({})", "= ANY(%s)"), [keys])
+        else:
+            cursor.execute(sql.format(", ".join(["%s"] * len(keys))), keys)
         return cursor.fetchall()
 
 
