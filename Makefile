@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint bench bench-full bench-import bench-import-concurrency bench-queue deploy-replay lock clean-demo
+.PHONY: run test install lint bench bench-full bench-import bench-import-pg bench-import-concurrency bench-queue deploy-replay lock clean-demo
 
 ## make run [PORT=8000] [HOST=127.0.0.1] [EMPTY=1]: install everything, migrate the SQLite database,
 ## load the demo (EMPTY=1: no sample registry), serve on HOST:PORT
@@ -52,6 +52,12 @@ bench-full: install
 ## make bench-import: import 100,000-row CSV and XLSX files into fresh SQLite; bench/import.json
 bench-import: install
 	$(PY) bench/import_bench.py --rows 100000 --out bench/import.json
+
+## make bench-import-pg: import a 100,000-row CSV into PostgreSQL (database BENCH_PG_DB at BENCH_PG,
+## emptied first); bench/import_pg.json
+BENCH_PG_DB ?= cp_import
+bench-import-pg: install
+	$(PY) bench/import_bench.py --rows 100000 --kinds csv --pg $(BENCH_PG)/$(BENCH_PG_DB) --out bench/import_pg.json
 
 ## make bench-import-concurrency: OTP and payment-notification latency during a 100,000-row import
 ## (SQLite, and PostgreSQL at BENCH_PG); numbers in bench/import_concurrency.json

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import forms
 
 from campuspass.core.errors import CampusPassError
+from campuspass.registry import fields
 from campuspass.registry.models import Pass, Staff
 from campuspass.renewals.models import Campaign, RenewalOrder
 from campuspass.renewals.services.campaigns import parse_price_yuan
@@ -42,9 +43,12 @@ class ChineseForm(forms.Form):
             field.error_messages.update(messages)
 
 
-def add_service_error(form: forms.Form, exc: CampusPassError, fields: dict[str, str] | None = None) -> None:
-    """Show a service's message on the field its code points to (else above the form)."""
-    field = (fields or {}).get(exc.code)
+def add_service_error(form: forms.Form, exc: CampusPassError, by_code: dict[str, str] | None = None) -> None:
+    """Show a service's message on the field it concerns: a FieldError's own field, else the field
+    its code points to (else above the form)."""
+    field = getattr(exc, "field", None)
+    if field not in form.fields:
+        field = (by_code or {}).get(exc.code)
     form.add_error(field if field in form.fields else None, exc.message)
 
 
@@ -62,34 +66,55 @@ class OnsiteSearchForm(ChineseForm):
     q = forms.CharField(label="查询内容", max_length=64, required=False)
 
 
+# Registry fields: the field and its clean_<field> come from the one rule (registry/fields.py), so
+# the desk accepts and refuses what the import and the services do, with the same message.
+
+
 class StaffForm(ChineseForm):
-    staff_no = forms.CharField(label="工号", max_length=32)
-    name = forms.CharField(label="姓名", max_length=64)
-    department = forms.CharField(label="部门", max_length=128, required=False)
-    mobile = forms.CharField(label="手机号", max_length=32)
+    staff_no = fields.form_field("staff_no")
+    name = fields.form_field("name")
+    department = fields.form_field("department")
+    mobile = fields.form_field("mobile", help_text="11 位手机号；可带 +86、空格或连字符。")
     status = forms.ChoiceField(label="人员状态", choices=Staff.Status.choices, initial=Staff.Status.ACTIVE)
     reason = reason_field()
 
+    clean_staff_no = fields.form_clean("staff_no")
+    clean_name = fields.form_clean("name")
+    clean_department = fields.form_clean("department")
+    _clean_mobile = fields.form_clean("mobile")
+
     def __init__(self, *args, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.editing = editing
         if editing:  # the staff number is the person's identity: not changed here
             del self.fields["staff_no"]
             # The number on file is never put into the page: a phone change is typed in full.
-            self.fields["mobile"].required = False
+            self.fields["mobile"].widget.attrs.pop("required", None)
+
+    def clean_mobile(self):
+        if self.editing and fields.RULES["mobile"].is_empty(self.cleaned_data.get("mobile")):
+            return ""  # left empty when editing: the number on file stays
+        return self._clean_mobile()
 
 
 class VehicleForm(ChineseForm):
-    plate = forms.CharField(
-        label="车牌号", max_length=20, help_text="任意写法均可，如 京a·12345；外省号牌也可现场登记。"
-    )
-    owner_staff_no = forms.CharField(label="车主工号", max_length=32)
-    vehicle_type = forms.CharField(label="车辆类型", max_length=32, required=False)
-    brand_model = forms.CharField(label="品牌型号", max_length=64, required=False)
-    color = forms.CharField(label="车身颜色", max_length=16, required=False)
+    plate = fields.form_field("plate", help_text="任意写法均可，如 京a·12345；外省号牌也可现场登记。")
+    owner_staff_no = fields.form_field("staff_no", label="车主工号")
+    vehicle_type = fields.form_field("vehicle_type")
+    brand_model = fields.form_field("brand_model")
+    color = fields.form_field("color")
     reason = reason_field()
 
+    clean_plate = fields.form_clean("plate")
+    clean_vehicle_type = fields.form_clean("vehicle_type")
+    clean_brand_model = fields.form_clean("brand_model")
+    clean_color = fields.form_clean("color")
+
     def clean_owner_staff_no(self):
-        staff_no = self.cleaned_data["owner_staff_no"].strip()
+        try:
+            staff_no = fields.clean("staff_no", self.cleaned_data.get("owner_staff_no"))
+        except fields.FieldError as exc:
+            raise forms.ValidationError(exc.message.replace("工号", "车主工号", 1), code=exc.code) from None
         owner = Staff.objects.filter(staff_no=staff_no).first()
         if owner is None:
             raise forms.ValidationError(f"找不到工号 {staff_no} 的职工，请先登记该职工。")
@@ -98,11 +123,23 @@ class VehicleForm(ChineseForm):
 
 
 class PassEditForm(ChineseForm):
-    number = forms.CharField(label="通行证编号", max_length=32)
+    number = fields.form_field("number")
     review_status = forms.ChoiceField(label="审核状态", choices=Pass.ReviewStatus.choices)
-    valid_from = forms.DateField(label="有效期起", required=False, widget=DATE_INPUT)
-    valid_to = forms.DateField(label="有效期止", required=False, widget=DATE_INPUT)
+    valid_from = fields.form_field("valid_from", widget=DATE_INPUT)
+    valid_to = fields.form_field("valid_to", widget=DATE_INPUT)
     reason = reason_field("修改原因")
+
+    clean_number = fields.form_clean("number")
+    clean_valid_from = fields.form_clean("valid_from")
+    clean_valid_to = fields.form_clean("valid_to")
+
+    def clean(self):
+        data = super().clean()
+        try:
+            fields.check_validity(data.get("valid_from"), data.get("valid_to"))
+        except fields.FieldError as exc:
+            self.add_error(exc.field, exc.message)
+        return data
 
 
 COUNTER_METHOD_CHOICES = [("cash", "现金"), ("card", "刷卡（POS 机）")]

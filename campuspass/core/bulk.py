@@ -49,7 +49,33 @@ def bulk_cursor() -> Iterator[CursorWrapper]:
         yield connections[DEFAULT_DB_ALIAS].make_cursor(cursor.cursor)
 
 
+def _copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL: stream rows into the table with COPY … FROM STDIN (psycopg 3). One short statement
+    whatever the number of rows, no SQL text to build or parse, values sent in COPY's text format."""
+    quote = connection.ops.quote_name
+    sql = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    with bulk_cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        write = copy.write_row
+        for row in rows:
+            write(row)
+
+
+def reserve_keys(model: type[models.Model], count: int) -> list[int]:
+    """PostgreSQL: `count` new primary keys from the table's own sequence (as an INSERT would take
+    them), so rows can be COPYed with their keys known beforehand."""
+    table, column = model._meta.db_table, model._meta.pk.column
+    with bulk_cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [table, column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def insert_many(model: type[models.Model], field_names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    if connection.vendor == "postgresql":
+        _copy_rows(model, [model._meta.get_field(name).column for name in field_names], rows)
+        return
     rows = list(rows)
     if not rows:
         return
@@ -68,12 +94,21 @@ def insert_returning_keys(
     values: Callable[[Any], Sequence[Any]],
     batch_size: int = 500,
 ) -> None:
-    """Insert one row per record with multi-row INSERT … RETURNING and set each record's `pk`.
+    """Insert one row per record and set each record's `pk`: on PostgreSQL, keys reserved from the
+    sequence and one COPY; elsewhere multi-row INSERT … RETURNING.
 
     Relies on the database returning the keys in the order of the VALUES list, as PostgreSQL and
     SQLite (3.35+) do and as Django's own bulk_create relies on.
     """
     if not records:
+        return
+    if connection.vendor == "postgresql":
+        # Keys first, then one COPY: no multi-row INSERT text for psycopg to build and re-split.
+        keys = reserve_keys(model, len(records))
+        for record, key in zip(records, keys, strict=True):
+            record.pk = key
+        columns = [model._meta.pk.column, *(model._meta.get_field(name).column for name in field_names)]
+        _copy_rows(model, columns, ((record.pk, *values(record)) for record in records))
         return
     quote = connection.ops.quote_name
     columns = ", ".join(quote(model._meta.get_field(name).column) for name in field_names)

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from decimal import Decimal
 
-from .errors import CampusPassError
+from .errors import FieldError
 
 __all__ = ["InvalidPhone", "mask_phone", "normalize_phone"]
 
@@ -34,23 +34,13 @@ _MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")
 _COUNTRY_PREFIXES = ("+86", "0086", "86")
 
 
-class InvalidPhone(CampusPassError, ValueError):
-    """A phone number that cannot be accepted; ``reason`` tells the person what to fix."""
+class InvalidPhone(FieldError):
+    """A phone number that cannot be accepted: a FieldError of the field ``mobile`` (手机号)."""
 
-    def __init__(self, reason: str, *, code: str = CHARS) -> None:
-        # One error family: a CampusPassError (message for a person, code), still a ValueError.
-        super().__init__(reason, code=code)
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return self.reason
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_invalid_phone, (self.reason, self.code))
-
-
-def _rebuild_invalid_phone(reason: str, code: str) -> InvalidPhone:
-    return InvalidPhone(reason, code=code)
+    def __init__(
+        self, reason: str, *, code: str = CHARS, field: str = "mobile", label: str = "手机号"
+    ) -> None:
+        super().__init__(reason, field=field, label=label, code=code)
 
 
 def _as_text(raw: object) -> str:

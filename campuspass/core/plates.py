@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from .errors import CampusPassError
+from .errors import FieldError
 
 __all__ = [
     "PROVINCES",
@@ -68,23 +68,13 @@ _ALPHABET = frozenset(PROVINCES + ALNUM + "IO" + SUFFIXES)
 _CANONICAL_RE = re.compile(f"{_ORDINARY_RE.pattern}|{_NEW_ENERGY_RE.pattern}")
 
 
-class InvalidPlate(CampusPassError, ValueError):
-    """A plate that cannot be accepted; ``reason`` tells the person what is wrong and what to do."""
+class InvalidPlate(FieldError):
+    """A plate that cannot be accepted: a FieldError of the field ``plate`` (车牌号)."""
 
-    def __init__(self, reason: str, *, code: str = CHARS) -> None:
-        # One error family: a CampusPassError (message for a person, code), still a ValueError.
-        super().__init__(reason, code=code)
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return self.reason
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_invalid_plate, (self.reason, self.code))
-
-
-def _rebuild_invalid_plate(reason: str, code: str) -> InvalidPlate:
-    return InvalidPlate(reason, code=code)
+    def __init__(
+        self, reason: str, *, code: str = CHARS, field: str = "plate", label: str = "车牌号"
+    ) -> None:
+        super().__init__(reason, field=field, label=label, code=code)
 
 
 def _describe(char: str) -> str:

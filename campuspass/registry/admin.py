@@ -16,7 +16,8 @@ import unicodedata
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib.admin.widgets import AdminDateWidget
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -24,11 +25,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from campuspass.core.errors import CampusPassError
+from campuspass.core.errors import CampusPassError, FieldError
 from campuspass.core.phones import mask_phone
 from campuspass.core.plates import SEPARATORS
 
-from . import services
+from . import fields, services
 from .columns import HEADERS, OPTIONAL, REQUIRED
 from .exports import export_file_name, export_passes
 from .models import ImportJob, Pass, Staff, Vehicle
@@ -73,74 +74,62 @@ def _masked(mobile: str) -> str:
     return mask_phone(mobile)
 
 
-# --- forms: the import's rules, through services' validators ------------------------------------------
-
-
-def _field_error(exc: CampusPassError) -> ValidationError:
-    return ValidationError(exc.message, code=exc.code)
+# --- forms: every field through its rule (fields.py), the import's and the services' -------------------
 
 
 class StaffForm(forms.ModelForm):
-    # Longer than the stored 11 digits: "+86 138-1234-5678" is accepted and normalised.
-    mobile = forms.CharField(label="手机号", max_length=32, help_text="11 位手机号；可带 +86、空格或连字符。")
+    staff_no = fields.form_field("staff_no")
+    name = fields.form_field("name")
+    department = fields.form_field("department")
+    mobile = fields.form_field("mobile", help_text="11 位手机号；可带 +86、空格或连字符。")
 
     class Meta:
         model = Staff
         fields = ["staff_no", "name", "department", "mobile", "status"]
 
-    def clean_staff_no(self):
-        try:
-            return services.clean_staff_no(self.cleaned_data["staff_no"])
-        except CampusPassError as exc:
-            raise _field_error(exc) from None
-
-    def clean_mobile(self):
-        try:
-            return services.clean_mobile(self.cleaned_data["mobile"])
-        except CampusPassError as exc:
-            raise _field_error(exc) from None
+    clean_staff_no = fields.form_clean("staff_no")
+    clean_name = fields.form_clean("name")
+    clean_department = fields.form_clean("department")
+    clean_mobile = fields.form_clean("mobile")
 
 
 class VehicleForm(forms.ModelForm):
-    plate = forms.CharField(
-        label="车牌号", max_length=32, help_text="如 京A12345；空格、点、全角字符会自动规范。"
-    )
+    plate = fields.form_field("plate", help_text="如 京A12345；空格、点、全角字符会自动规范。")
+    vehicle_type = fields.form_field("vehicle_type")
+    brand_model = fields.form_field("brand_model")
+    color = fields.form_field("color")
 
     class Meta:
         model = Vehicle
         fields = ["plate", "owner", "vehicle_type", "brand_model", "color"]
 
-    def clean_plate(self):
-        try:
-            return services.clean_plate(self.cleaned_data["plate"])
-        except CampusPassError as exc:
-            raise _field_error(exc) from None
+    clean_plate = fields.form_clean("plate")
+    clean_vehicle_type = fields.form_clean("vehicle_type")
+    clean_brand_model = fields.form_clean("brand_model")
+    clean_color = fields.form_clean("color")
 
 
 class PassForm(forms.ModelForm):
-    number = forms.CharField(label="通行证编号", max_length=64)
+    year = fields.form_field("year")
+    number = fields.form_field("number")
+    valid_from = fields.form_field("valid_from", widget=AdminDateWidget())
+    valid_to = fields.form_field("valid_to", widget=AdminDateWidget())
 
     class Meta:
         model = Pass
         fields = ["year", "number", "vehicle", "holder", "review_status", "valid_from", "valid_to", "source"]
 
-    def clean_year(self):
-        try:
-            return services.clean_year(self.cleaned_data["year"])
-        except CampusPassError as exc:
-            raise _field_error(exc) from None
-
-    def clean_number(self):
-        try:
-            return services.clean_pass_number(self.cleaned_data["number"])
-        except CampusPassError as exc:
-            raise _field_error(exc) from None
+    clean_year = fields.form_clean("year")
+    clean_number = fields.form_clean("number")
+    clean_valid_from = fields.form_clean("valid_from")
+    clean_valid_to = fields.form_clean("valid_to")
 
     def clean(self):
         data = super().clean()
-        valid_from, valid_to = data.get("valid_from"), data.get("valid_to")
-        if valid_from and valid_to and valid_from > valid_to:
-            self.add_error("valid_to", f"有效期止 {valid_to:%Y-%m-%d} 早于有效期起 {valid_from:%Y-%m-%d}。")
+        try:
+            fields.check_validity(data.get("valid_from"), data.get("valid_to"))
+        except FieldError as exc:
+            self.add_error(exc.field, exc.message)
         return data
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
-import unicodedata
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +18,7 @@ from pathlib import Path
 from campuspass.core.errors import CampusPassError
 
 from .columns import HEADERS, OPTIONAL, REQUIRED
+from .fields import cell_text as clean_text
 
 SNIFF_BYTES = 64 * 1024
 HEADER_SEARCH_ROWS = 10
@@ -36,28 +35,6 @@ class Table:
     columns: dict[str, int]
     rows: Iterator[tuple[int, tuple]]
     total_rows: int | None
-
-
-def clean_text(value: object) -> str:
-    """A cell as text: full-width folded, invisible characters and surrounding space removed."""
-    if value.__class__ is str:  # the common case: skip the checks for other types below
-        if value.isascii():
-            return value.strip()  # nothing to fold
-        return unicodedata.normalize("NFKC", value).replace("\ufeff", "").replace("\u200b", "").strip()
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    text = unicodedata.normalize("NFKC", str(value))
-    return text.replace("\ufeff", "").replace("\u200b", "").strip()
 
 
 def _header_name(value: object) -> str:

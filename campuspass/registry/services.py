@@ -1,7 +1,7 @@
 """Single-record writes to the registry: used by the admin and (later) the on-site desk.
 
-Every function is atomic, validates with the same rules as the import (plates and phones through
-the core helpers), writes one audit entry with the field changes in the same transaction, and
+Every function is atomic, validates each field with its rule in fields.py (the import's and every
+form's: one rule, one FieldError family), writes one audit entry with the field changes in the same transaction, and
 raises CampusPassError with a Chinese message for a person when the input cannot be accepted.
 An update that changes nothing writes nothing.
 """
@@ -17,11 +17,8 @@ from django.db.models import Model, ProtectedError
 from campuspass.core import plate_kinds
 from campuspass.core.audit import diff_fields, json_value, log_action
 from campuspass.core.errors import CampusPassError
-from campuspass.core.fieldrules import parse_int
-from campuspass.core.phones import InvalidPhone, normalize_phone
-from campuspass.core.plates import InvalidPlate, normalize_plate
 
-from .imports import STAFF_NO_RE
+from . import fields
 from .models import Pass, Staff, Vehicle
 
 __all__ = [
@@ -42,91 +39,29 @@ __all__ = [
 STAFF_FIELDS = ("name", "department", "mobile", "status")
 VEHICLE_FIELDS = ("plate", "vehicle_type", "brand_model", "color", "plate_colour", "plate_type", "owner")
 PASS_FIELDS = ("year", "number", "vehicle", "holder", "review_status", "valid_from", "valid_to", "source")
-TEXT_LIMITS = {
-    "name": ("姓名", 64),
-    "department": ("部门", 128),
-    "vehicle_type": ("车辆类型", 32),
-    "brand_model": ("品牌型号", 64),
-    "color": ("车身颜色", 16),
-}
 
 
-# --- validation: the import's rules, one field at a time ---------------------------------------
-
-
-def _text(field: str, value: Any, *, required: bool = False) -> str:
-    label, limit = TEXT_LIMITS[field]
-    text = " ".join(str(value or "").split())
-    if required and not text:
-        raise CampusPassError(f"{label}不能为空，请填写后重试。", code="required")
-    if len(text) > limit:
-        raise CampusPassError(f"{label}过长（最多 {limit} 个字），请缩短后重试。", code="too_long")
-    return text
+# --- validation: the field rules (fields.py), the same as the import's and every form's -------------
 
 
 def clean_staff_no(value: Any) -> str:
-    text = str(value or "").strip().lstrip("'")
-    if not text:
-        raise CampusPassError("工号不能为空，请填写后重试。", code="required")
-    if not STAFF_NO_RE.match(text):
-        raise CampusPassError(
-            f"工号“{text[:40]}”无效：工号只能由字母、数字组成（最多 32 位），请核对后重试。", code="staff_no"
-        )
-    return text
+    return fields.clean("staff_no", value)
 
 
 def clean_mobile(value: Any) -> str:
-    try:
-        return normalize_phone(value)
-    except InvalidPhone as exc:
-        raise CampusPassError(exc.reason, code="phone") from None
+    return fields.clean("mobile", value)
 
 
 def clean_plate(value: Any) -> str:
-    try:
-        return normalize_plate(value)
-    except InvalidPlate as exc:
-        raise CampusPassError(exc.reason, code="plate") from None
+    return fields.clean("plate", value)
 
 
 def clean_pass_number(value: Any) -> str:
-    text = "".join(str(value or "").split()).upper()
-    if not text:
-        raise CampusPassError("通行证编号不能为空，请填写后重试。", code="required")
-    if len(text) > 32:
-        raise CampusPassError("通行证编号过长（最多 32 位），请核对后重试。", code="too_long")
-    return text
+    return fields.clean("number", value)
 
 
 def clean_year(value: Any) -> int:
-    year = value if isinstance(value, int) else parse_int(value)
-    if year is None:
-        raise CampusPassError("年度无效，应为四位数字，如 2018。", code="year")
-    if not 2000 <= year <= 2100:
-        raise CampusPassError(f"年度 {year} 无效，应为四位数字，如 2018。", code="year")
-    return year
-
-
-def _choice(label: str, value: Any, choices: type) -> str:
-    if value in choices.values:
-        return value
-    by_label = {lbl: val for val, lbl in choices.choices}
-    if value in by_label:
-        return by_label[value]
-    raise CampusPassError(f"{label}“{value}”无效，应为 {'、'.join(by_label)} 之一。", code="choice")
-
-
-def _date(label: str, value: Any) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise CampusPassError(f"{label}“{value}”无法识别，请写成 2019-07-01 的格式。", code="date") from None
+    return fields.clean("year", value)
 
 
 def _instance(model: type[Model], value: Any, label: str) -> Any:
@@ -141,34 +76,23 @@ def _instance(model: type[Model], value: Any, label: str) -> Any:
 def _staff_values(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in values.items():
-        if name == "mobile":
-            out[name] = clean_mobile(value)
-        elif name == "status":
-            out[name] = _choice("人员状态", value, Staff.Status)
-        elif name in ("name", "department"):
-            out[name] = _text(name, value, required=name == "name")
-        else:
+        if name not in STAFF_FIELDS:
             raise TypeError(f"unknown staff field {name!r}")
+        out[name] = fields.clean(name, value)
     return out
 
 
 def _vehicle_values(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in values.items():
-        if name == "plate":
-            out[name] = clean_plate(value)
-        elif name == "owner":
+        if name == "owner":
             out[name] = _instance(Staff, value, "车主")
-        elif name in ("vehicle_type", "brand_model", "color"):
-            out[name] = _text(name, value)
         elif name in ("plate_colour", "plate_type"):
-            if value in (None, ""):
-                continue  # inferred from the plate by _plate_kind
-            try:
-                parse = plate_kinds.parse_colour if name == "plate_colour" else plate_kinds.parse_type
-                out[name] = parse(value)
-            except ValueError as exc:
-                raise CampusPassError(f"{exc}，请核对后重试。", code="choice") from None
+            kind = fields.clean(name, value)
+            if kind is not None:  # not stated: inferred from the plate by _plate_kind
+                out[name] = kind
+        elif name in VEHICLE_FIELDS:
+            out[name] = fields.clean(name, value)
         else:
             raise TypeError(f"unknown vehicle field {name!r}")
     return out
@@ -182,28 +106,20 @@ def _plate_kind(plate: str, values: dict[str, Any], current: tuple[str, str] | N
         inferred = current
     values.setdefault("plate_colour", inferred[0])
     values.setdefault("plate_type", inferred[1])
-    problems = plate_kinds.check_kind(plate, values["plate_colour"], values["plate_type"])
+    problems = fields.check_plate_kind(plate, values["plate_colour"], values["plate_type"])
     if problems:
-        raise CampusPassError(problems[0][1] + "。", code="plate_kind")
+        raise problems[0]
 
 
 def _pass_values(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in values.items():
-        if name == "year":
-            out[name] = clean_year(value)
-        elif name == "number":
-            out[name] = clean_pass_number(value)
-        elif name == "vehicle":
+        if name == "vehicle":
             out[name] = _instance(Vehicle, value, "车辆")
         elif name == "holder":
             out[name] = _instance(Staff, value, "持证人")
-        elif name == "review_status":
-            out[name] = _choice("审核状态", value, Pass.ReviewStatus)
-        elif name == "source":
-            out[name] = _choice("来源", value, Pass.Source)
-        elif name in ("valid_from", "valid_to"):
-            out[name] = _date("有效期起" if name == "valid_from" else "有效期止", value)
+        elif name in PASS_FIELDS:
+            out[name] = fields.clean(name, value)
         else:
             raise TypeError(f"unknown pass field {name!r}")
     return out
@@ -212,10 +128,7 @@ def _pass_values(values: dict[str, Any]) -> dict[str, Any]:
 def _check_pass(
     permit_pk: int | None, year: int, number: str, vehicle: Vehicle, valid_from, valid_to
 ) -> None:
-    if valid_from and valid_to and valid_from > valid_to:
-        raise CampusPassError(
-            f"有效期止 {valid_to:%Y-%m-%d} 早于有效期起 {valid_from:%Y-%m-%d}，请核对后重试。", code="dates"
-        )
+    fields.check_validity(valid_from, valid_to)
     others = Pass.objects.filter(year=year).exclude(pk=permit_pk)
     if others.filter(number=number).exists():
         raise CampusPassError(f"{year} 年度已有编号为 {number} 的通行证，编号不能重复。", code="duplicate")

@@ -9,6 +9,7 @@ import openpyxl
 import pytest
 from django.core.management import CommandError, call_command
 
+from campuspass.core.errors import FieldError
 from campuspass.core.models import LogEntry
 from campuspass.core.phones import normalize_phone
 from campuspass.core.plates import normalize_plate
@@ -394,7 +395,7 @@ def test_progress_is_reported_up_to_the_total(tmp_path):
 
 
 def test_parse_date_rejects_nonsense():
-    with pytest.raises(ValueError, match="无法识别的日期"):
+    with pytest.raises(FieldError, match="无法识别，请写成 2019-07-01 的格式"):
         parse_date("明年")
     assert parse_date("2019-07-01 00:00:00") == dt.date(2019, 7, 1)
 
