@@ -106,7 +106,7 @@ DATA_LABELS = {
     "roles": "角色",
     "ip": "IP 地址",
 }
-AXIS_TITLES = {"order": "状态", "refund": "退款状态", "validity": "有效状态"}
+AXIS_TITLES = {"order": "状态", "refund": "退款状态", "validity": "有效状态", "fulfilment": "领取/送证状态"}
 VALUE_LABELS = {
     **dict(RenewalOrder.Status.choices),
     **dict(RenewalOrder.Fulfilment.choices),
