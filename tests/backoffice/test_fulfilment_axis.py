@@ -22,7 +22,6 @@ from campuspass.renewals.services.fulfilment import (
 from campuspass.renewals.services.orders import order_set_fulfilment
 from campuspass.renewals.transitions import FULFILMENT, can_transition
 from tests.backoffice.test_counter import approved_order, rejected_order
-
 from tests.renewals.factories import make_campaign
 
 H = RenewalOrder.Handover
