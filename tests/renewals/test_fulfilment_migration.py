@@ -1,5 +1,5 @@
-"""Migration 0011 (decision 0034): existing orders get their place on the FULFILMENT axis from what
-they record — waiting at the counter, waiting for a courier, with a courier, handed out at the
+"""Migrations 0011–0012 (decision 0034): existing orders get their place on the FULFILMENT axis from
+what they record — waiting at the counter, waiting for a courier, with a courier, handed out at the
 counter, delivered — and orders that were never approved stay outside it."""
 
 import datetime as dt
@@ -11,7 +11,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 BEFORE = [("renewals", "0010_reject_reason_without_reupload")]
-AFTER = [("renewals", "0011_order_fulfilment_status")]
+AFTER = [("renewals", "0012_fill_fulfilment_status")]
 
 
 def migrate(renewals_targets):
@@ -23,8 +23,14 @@ def migrate(renewals_targets):
     return executor.loader.project_state(others + renewals_targets).apps
 
 
+@pytest.fixture
+def back_to_the_latest():
+    yield
+    migrate([n for n in MigrationExecutor(connection).loader.graph.leaf_nodes() if n[0] == "renewals"])
+
+
 @pytest.mark.django_db(transaction=True)
-def test_existing_orders_get_their_place_on_the_fulfilment_axis():
+def test_existing_orders_get_their_place_on_the_fulfilment_axis(back_to_the_latest):
     old = migrate(BEFORE)
     Campaign = old.get_model("renewals", "Campaign")
     Order = old.get_model("renewals", "RenewalOrder")
@@ -95,4 +101,3 @@ def test_existing_orders_get_their_place_on_the_fulfilment_axis():
         paid.pk: "",
         refunded.pk: "",
     }
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
