@@ -116,7 +116,7 @@ def slip(request, pk: int):
         messages.error(request, f"订单当前状态为“{order.status_label}”，没有可领取的通行证，不能打印领取单。")
         return redirect(f"{reverse('backoffice:counter')}?q={order.plate}")
     size = "A4" if request.GET.get("size", "").lower() == "a4" else "A5"
-    handed_out = order.handed_out_at is not None
+    handed_out = order.handed_over
     clerk = order.handed_out_by if handed_out else request.user
     return render(
         request,
@@ -149,8 +149,7 @@ def full_phone(request, pk: int):
     order = _order(pk)
     if not can(request.user, "counter") and not (
         order.status == RenewalOrder.Status.APPROVED
-        and order.fulfilment == RenewalOrder.Fulfilment.DELIVERY
-        and order.handed_out_at is None
+        and order.fulfilment_status in (RenewalOrder.Handover.TO_DELIVER, RenewalOrder.Handover.DELIVERING)
         and order.courier_id in (None, request.user.pk)
     ):
         # A courier needs the number of a pass still to be delivered, not any staff member's by id.

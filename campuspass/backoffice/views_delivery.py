@@ -17,6 +17,7 @@ from campuspass.core.phones import mask_phone
 from campuspass.renewals.models import RenewalOrder
 from campuspass.renewals.selectors import current_campaign
 from campuspass.renewals.services.fulfilment import (
+    delivered_on,
     group_by_building,
     order_assign_courier,
     order_claim_deliveries,
@@ -68,11 +69,7 @@ def delivery(request):
         (name, _rows(items)) for name, items in group_by_building(rest) if not building or name == building
     ]
     all_buildings = [name for name, _ in group_by_building(pending_deliveries(campaign=campaign))]
-    delivered_today = RenewalOrder.objects.filter(
-        campaign=campaign,
-        fulfilment=RenewalOrder.Fulfilment.DELIVERY,
-        handed_out_at__date=timezone.localdate(),
-    ).count()
+    delivered_today = delivered_on(campaign=campaign, day=timezone.localdate())
     return render(
         request,
         "backoffice/delivery/delivery.html",

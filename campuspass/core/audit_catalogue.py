@@ -61,6 +61,7 @@ AXES: dict[str, Key] = {
     "order": Key("状态", values="renewals.RenewalOrder.status"),
     "refund": Key("退款状态", values="renewals.Refund.status"),
     "validity": Key("有效状态", values="renewals.RenewalOrder.validity"),
+    "fulfilment": Key("领取/送证状态", values="renewals.RenewalOrder.fulfilment_status"),
 }
 
 # Every data key an emitter writes, one line each (also the keys inside nested dicts such as an
@@ -240,15 +241,34 @@ CATALOGUE: tuple[AuditAction, ...] = (
         "renewals.order.refund_failed", "退款异常", f"{MOVE}; out_refund_no, platform_status, source"
     ),
     AuditAction("renewals.order.validity_changed", "有效状态变化", f"{MOVE}（validity 轴）; new_pass"),
+    AuditAction(
+        "renewals.order.handover_pending",
+        "待领取/待送证（审核通过后）",
+        f"{MOVE}（fulfilment 轴）; fulfilment, pickup_from",
+    ),
     AuditAction("renewals.order.claimed", "领取审核", "until, taken_over_from"),
     AuditAction("renewals.order.released", "释放审核", "until"),
-    AuditAction("renewals.order.handed_out", "已发放", "how, old_pass_collected, id_checked 等"),
-    AuditAction("renewals.order.courier_assigned", "分派配送", "courier"),
-    AuditAction("renewals.order.courier_claimed", "认领送证", "courier"),
     AuditAction(
-        "renewals.order.delivery_failed", "未送达，退回窗口", "courier, address, pickup_from; 原因在 reason"
+        "renewals.order.handed_out",
+        "已发放",
+        f"{MOVE}（fulfilment 轴：已领取/已送达）; channel, new_pass, old_pass_collected, id_checked, early",
     ),
-    AuditAction("renewals.order.fulfilment_changed", "修改领取方式", "changes"),
+    AuditAction(
+        "renewals.order.courier_assigned",
+        "分派配送",
+        f"courier, previous; 首次分派时 {MOVE}（fulfilment 轴）",
+    ),
+    AuditAction("renewals.order.courier_claimed", "认领送证", f"{MOVE}（fulfilment 轴）; courier"),
+    AuditAction(
+        "renewals.order.delivery_failed",
+        "未送达，退回窗口",
+        f"{MOVE}（fulfilment 轴）; courier, address, pickup_from; 原因在 reason",
+    ),
+    AuditAction(
+        "renewals.order.fulfilment_changed",
+        "修改领取方式",
+        f"changes; 审核通过后 {MOVE}（fulfilment 轴）, courier",
+    ),
     # --- the ledger ---
     AuditAction(
         "renewals.payment.recorded", "收款入账", "method, reference, amount_fen, state, kind, order, source"

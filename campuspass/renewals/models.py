@@ -141,6 +141,19 @@ class RenewalOrder(models.Model):
         PICKUP = "pickup", "到保卫处领取"
         DELIVERY = "delivery", "送证上门"
 
+    class Handover(models.TextChoices):
+        """Where the new pass is on its way to the staff member: the FULFILMENT axis (decision 0034).
+        "" until the order is approved."""
+
+        TO_COLLECT = "to_collect", "待领取"  # at the counter, waiting for the staff member
+        TO_DELIVER = "to_deliver", "待送证"  # to be delivered, no courier yet
+        DELIVERING = "delivering", "配送中"  # a courier has it (assigned or claimed)
+        DELIVERED = "delivered", "已送达"
+        COLLECTED = "collected", "已领取"  # handed out at the counter
+
+    HANDED_OVER = (Handover.DELIVERED, Handover.COLLECTED)
+    WAITING_HANDOVER = (Handover.TO_COLLECT, Handover.TO_DELIVER, Handover.DELIVERING)
+
     class Channel(models.TextChoices):
         ONLINE = "online", "线上"
         ONSITE = "onsite", "现场办理"
@@ -181,6 +194,10 @@ class RenewalOrder(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="order",
+    )
+    # The FULFILMENT axis (transitions.FULFILMENT): moved only by services/fulfilment.py and the approval.
+    fulfilment_status = models.CharField(
+        "领取/送证状态", max_length=12, choices=Handover.choices, blank=True, default="", db_index=True
     )
     decided_at = models.DateTimeField("审核时间", null=True, blank=True)
     decided_by = models.ForeignKey(
@@ -255,16 +272,21 @@ class RenewalOrder(models.Model):
 
     @property
     def status_label(self) -> str:
-        """What the staff member sees: approved orders show 待领取 / 待送证 until the pass is in hand
-        (issue 14), then 待生效 / 使用中 / 已过期 from the new pass's own dates (always current, whatever
-        the hourly job has stored); an order not yet agreed to shows 待支付 as the notice calls it."""
-        if self.status == self.Status.APPROVED and not self.handed_out_at:
-            return "待送证" if self.fulfilment == self.Fulfilment.DELIVERY else "待领取"
+        """What the staff member sees: approved orders show where the pass is (待领取 / 待送证 / 配送中,
+        the FULFILMENT axis) until it is in hand, then 待生效 / 使用中 / 已过期 from the new pass's own
+        dates; an order not yet agreed to shows 待支付 as the notice calls it."""
+        if self.status == self.Status.APPROVED and self.fulfilment_status in self.WAITING_HANDOVER:
+            return self.Handover(self.fulfilment_status).label
         if self.status == self.Status.APPROVED and (self.new_pass_id or self.validity):
             return self.Validity(self.current_validity()).label
         if self.status == self.Status.AWAITING_CONSENT:
             return self.Status.PENDING_PAYMENT.label
         return self.get_status_display()
+
+    @property
+    def handed_over(self) -> bool:
+        """The new pass is in the staff member's hands (已领取 / 已送达)."""
+        return self.fulfilment_status in self.HANDED_OVER
 
     def current_validity(self, today: dt.date | None = None) -> str:
         """待生效 / 使用中 / 已过期 from the new pass's dates (the stored value when there is none)."""

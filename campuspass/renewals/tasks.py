@@ -31,7 +31,8 @@ def check_refunds_task() -> dict:
 
 @task()
 def update_validity_task() -> int:
-    """Hourly: 待生效 → 使用中 → 已过期 as the validity dates pass."""
+    """At 00:00 Beijing time (and every full hour after, catching up): 待生效 → 使用中 → 已过期 on
+    the day the new pass's dates say so (decision 0034)."""
     return order_update_validity()
 
 

@@ -1,10 +1,13 @@
 """The state tables of the renewal core — the only place that says which move is allowed — and the one
 function every service uses to make a move (decision 0007).
 
-Three axes, each a field of one row:
+Four axes, each a field of one row:
 - ORDER: `RenewalOrder.status` (product.md section 4, with the "awaiting consent" step explicit);
 - REFUND: `Refund.status` (the platform's answers SUCCESS / CLOSED / ABNORMAL and what finance does next);
-- VALIDITY: `RenewalOrder.validity` (待生效 → 使用中 → 已过期 from the new pass's own dates).
+- VALIDITY: `RenewalOrder.validity` (待生效 → 使用中 → 已过期 from the new pass's own dates, moved at
+  00:00 Beijing time, decision 0034);
+- FULFILMENT: `RenewalOrder.fulfilment_status` (待领取 / 待送证 → 配送中 → 已送达, 未送达 back to 待领取,
+  待领取 → 已领取 at the counter; decision 0034).
 
 `lock(model, pk)` locks exactly that row (`select_for_update(of=("self",))`: joined rows such as the
 campaign or the staff member are read, never locked, so payments of one campaign never queue on one
@@ -28,13 +31,14 @@ from .models import Refund, RenewalOrder
 S = RenewalOrder.Status
 R = Refund.Status
 V = RenewalOrder.Validity
+H = RenewalOrder.Handover
 
 ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
     S.AWAITING_CONSENT: frozenset({S.PENDING_PAYMENT, S.CLOSED}),
     S.PENDING_PAYMENT: frozenset({S.PAID, S.CLOSED}),
     S.CLOSED: frozenset(),
     S.PAID: frozenset({S.APPROVED, S.REJECTED}),
-    S.APPROVED: frozenset(),  # validity is its own axis; handing out is recorded on the order
+    S.APPROVED: frozenset(),  # validity and handing out are their own axes (VALIDITY, FULFILMENT)
     S.REJECTED: frozenset({S.REFUNDING}),
     S.REFUNDING: frozenset({S.REFUNDED, S.REFUND_FAILED}),
     S.REFUNDED: frozenset(),
@@ -59,6 +63,20 @@ VALIDITY_TRANSITIONS: dict[str, frozenset[str]] = {
     V.EXPIRED: frozenset(),
 }
 
+FULFILMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    # Set once, when the order is approved: the staff member's choice of pickup or delivery.
+    "": frozenset({H.TO_COLLECT, H.TO_DELIVER}),
+    # At the counter: handed out (已领取); or the staff member switches to delivery.
+    H.TO_COLLECT: frozenset({H.COLLECTED, H.TO_DELIVER}),
+    # Not yet with a courier: assigned or claimed; the staff member switches to pickup, or comes to
+    # the counter and takes it there (the pass is still at the office).
+    H.TO_DELIVER: frozenset({H.DELIVERING, H.TO_COLLECT, H.COLLECTED}),
+    # With a courier: delivered (已送达); 未送达 or a switch to pickup sends it back to the counter.
+    H.DELIVERING: frozenset({H.DELIVERED, H.TO_COLLECT}),
+    H.DELIVERED: frozenset(),
+    H.COLLECTED: frozenset(),
+}
+
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one object per axis
 class Axis:
@@ -66,17 +84,21 @@ class Axis:
     model: type[models.Model]
     field: str
     table: dict[str, frozenset[str]]
-    what: str  # for messages: 订单 / 退款 / 通行证
+    what: str  # for messages: 订单 / 退款 / 通行证 / 新证
+    title: str  # what the field is called on screens and in the audit log
 
     def label(self, value: str) -> str:
         choices = dict(self.model._meta.get_field(self.field).choices or ())
         return str(choices.get(value, value or "未设置"))
 
 
-ORDER = Axis("order", RenewalOrder, "status", ORDER_TRANSITIONS, "订单")
-REFUND = Axis("refund", Refund, "status", REFUND_TRANSITIONS, "退款")
-VALIDITY = Axis("validity", RenewalOrder, "validity", VALIDITY_TRANSITIONS, "通行证")
-AXES = {axis.name: axis for axis in (ORDER, REFUND, VALIDITY)}
+ORDER = Axis("order", RenewalOrder, "status", ORDER_TRANSITIONS, "订单", "状态")
+REFUND = Axis("refund", Refund, "status", REFUND_TRANSITIONS, "退款", "退款状态")
+VALIDITY = Axis("validity", RenewalOrder, "validity", VALIDITY_TRANSITIONS, "通行证", "有效状态")
+FULFILMENT = Axis(
+    "fulfilment", RenewalOrder, "fulfilment_status", FULFILMENT_TRANSITIONS, "新证", "领取/送证状态"
+)
+AXES = {axis.name: axis for axis in (ORDER, REFUND, VALIDITY, FULFILMENT)}
 
 
 class TransitionNotAllowed(CampusPassError):
@@ -110,6 +132,16 @@ def lock(model: type[models.Model], pk: Any, **lookup: Any) -> Any:
     elif model is Refund:
         query = query.select_related("payment", "order")
     return query.get(pk=pk, **lookup) if pk is not None else query.get(**lookup)
+
+
+def lock_all(model: type[models.Model], pks: Any, **lookup: Any) -> list:
+    """Several rows of one model, each locked as `lock` does (only those rows), taken in primary-key
+    order so that two callers locking overlapping sets cannot deadlock; rows not matching `lookup`
+    are left alone (neither locked nor returned)."""
+    query = model.objects.select_for_update(of=("self",)).filter(pk__in=list(pks), **lookup)
+    if model is RenewalOrder:
+        query = query.select_related("staff")
+    return list(query.order_by("pk"))
 
 
 def _subject(obj: models.Model) -> tuple[models.Model, str, str]:

@@ -145,8 +145,11 @@ def next_step(order: RenewalOrder) -> str:
             then = f"{pickup_rule(campaign)}可到{campaign.pickup_place}领取（{campaign.pickup_hours}），请带{bring}"
         return f"已支付，等待保卫处审核，结果将以短信通知。{then}。"
     if order.status == S.APPROVED:
-        if order.handed_out_at:
-            return "通行证已送达。" if delivery else "通行证已领取。"
+        handover = order.fulfilment_status
+        if order.handed_over:
+            return "通行证已送达。" if handover == RenewalOrder.Handover.DELIVERED else "通行证已领取。"
+        if handover == RenewalOrder.Handover.DELIVERING:
+            return f"配送中：保卫处配送员将把通行证送到{order.delivery_address}。届时请出示{bring}交回旧证。"
         if delivery:
             return f"审核通过，保卫处将派人送到：{order.delivery_address}。届时请出示{bring}交回旧证。"
         when = f"于{order.pickup_from:%Y年%-m月%-d日}起" if order.pickup_from else ""
@@ -664,7 +667,7 @@ def order_detail(request, pk: int):
             "next_step": next_step(order),
             "refund": refund,
             "refund_route": order_refund_route(order),
-            "can_change_fulfilment": order.status in RenewalOrder.OPEN_STATUSES and not order.handed_out_at,
+            "can_change_fulfilment": order.status in RenewalOrder.OPEN_STATUSES and not order.handed_over,
         },
     )
 

@@ -344,7 +344,9 @@ PERIODIC_TASKS = [
     ("campuspass.renewals.tasks.check_unpaid_orders_task", "* * * * *"),  # every minute
     ("campuspass.renewals.tasks.check_refunds_task", "*/5 * * * *"),  # every 5 minutes
     ("campuspass.sms.tasks.retry_failed_sms", "*/5 * * * *"),  # every 5 minutes
-    ("campuspass.renewals.tasks.update_validity_task", "1 * * * *"),  # hourly, first at 00:01
+    # 待生效 → 使用中 → 已过期 at 00:00 Beijing time, the moment the dates change; the runs at every
+    # full hour after it only pick up what midnight missed (decision 0034).
+    ("campuspass.renewals.tasks.update_validity_task", "0 * * * *"),
     # Hourly and idempotent (decision 0012): reconciles each day once WeChat Pay's bill is ready
     # (WECHATPAY_BILL_READY_HOUR, Beijing time), retries a bill still being made, catches up missed days.
     ("campuspass.renewals.tasks.reconcile_bills_task", "10 * * * *"),

@@ -6,6 +6,7 @@ import pytest
 from campuspass.backoffice.roles import COUNTER, COURIER
 from campuspass.core.models import LogEntry
 from campuspass.renewals.models import RenewalOrder
+from campuspass.renewals.services.fulfilment import order_claim_deliveries
 from campuspass.sms.models import OutboxMessage
 
 from .test_counter import approved_order
@@ -58,7 +59,7 @@ def test_a_failed_delivery_returns_the_pass_to_the_counter(
 ):
     order = delivery(campaign)
     client, courier = office_client(COURIER)
-    RenewalOrder.objects.filter(pk=order.pk).update(courier=courier)
+    order_claim_deliveries(orders=[order], courier=courier)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             f"/office/delivery/{order.pk}/failed/", {"reason": "无人在，电话联系不上"}, follow=True
@@ -67,6 +68,7 @@ def test_a_failed_delivery_returns_the_pass_to_the_counter(
     order.refresh_from_db()
     assert order.fulfilment == RenewalOrder.Fulfilment.PICKUP and order.courier is None
     assert order.handed_out_at is None and order.status == RenewalOrder.Status.APPROVED
+    assert order.fulfilment_status == RenewalOrder.Handover.TO_COLLECT
     entry = LogEntry.objects.get(action="renewals.order.delivery_failed")
     assert entry.reason == "无人在，电话联系不上" and entry.actor == courier
     assert OutboxMessage.objects.filter(template="approved_pickup", related=f"order:{order.pk}").exists()

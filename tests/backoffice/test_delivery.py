@@ -195,18 +195,19 @@ def test_courier_marks_own_delivery_delivered_with_both_checks(campaign, office_
     assert entry.data["channel"] == "delivery" and entry.actor == courier
 
 
-def test_missing_checks_at_a_delivery_ask_to_register_the_delivery_not_to_hand_out(campaign):
+def test_missing_checks_at_a_delivery_ask_to_register_the_delivery_not_to_hand_out(campaign, make_user):
     order = delivery_order(campaign)
-    with pytest.raises(CampusPassError) as delivery:
-        order_hand_out(
-            order=order, acting_user=None, old_pass_collected=False, id_checked=True, channel="delivery"
-        )
-    assert delivery.value.message.endswith("再登记送达。") and "发放" not in delivery.value.message
     with pytest.raises(CampusPassError) as counter:
         order_hand_out(
             order=order, acting_user=None, old_pass_collected=False, id_checked=True, channel="counter"
         )
     assert counter.value.message.endswith("再发放新证。")
+    order_assign_courier(orders=[order], courier=make_user(roles.COURIER), acting_user=None)
+    with pytest.raises(CampusPassError) as delivery:
+        order_hand_out(
+            order=order, acting_user=None, old_pass_collected=False, id_checked=True, channel="delivery"
+        )
+    assert delivery.value.message.endswith("再登记送达。") and "发放" not in delivery.value.message
 
 
 def test_courier_cannot_mark_someone_elses_delivery(campaign, office_client, make_user):

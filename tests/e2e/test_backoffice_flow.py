@@ -184,9 +184,11 @@ def test_a_renewal_week_in_the_back_office(office, shots, live_server, live_sett
     shot("counter-checks")
     page.get_by_role("button", name="发放").click()
     page.wait_for_selector("text=发放成功")
+    assert "已领取" in page.locator(".done-box").inner_text()
     assert int(page.locator("#pending-count").inner_text()) == pending_before - 1  # not stale
     reload(first)
     assert first.handed_out_at is not None and first.old_pass_collected and first.id_checked
+    assert first.fulfilment_status == RenewalOrder.Handover.COLLECTED
     shot("counter-handed-out")
     sign_out(page)
 

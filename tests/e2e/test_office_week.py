@@ -48,6 +48,7 @@ def test_courier_finance_and_import(office, shots, live_server, live_settings, t
     shot("courier-failed-delivery")
     reload(order, page)
     assert order.fulfilment == RenewalOrder.Fulfilment.PICKUP and order.courier is None
+    assert order.fulfilment_status == RenewalOrder.Handover.TO_COLLECT  # 配送中 → 待领取 (decision 0034)
     sign_out(page)
 
     # 财务: 对账.

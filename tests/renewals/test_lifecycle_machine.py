@@ -1,9 +1,12 @@
 """A Hypothesis state machine drives orders through everything the week brings — pay, duplicate,
 reordered and late notifications, queries, expiry, approve, reject, refund requests, every platform
-refund answer (SUCCESS, CLOSED, ABNORMAL, PROCESSING), finance's ways out and the clock — and checks
-after every step:
-- every move of every axis is in its table and has exactly one audit entry (the audited moves of
-  each row chain from its first state to its current state);
+refund answer (SUCCESS, CLOSED, ABNORMAL, PROCESSING), finance's ways out, handing out at the counter,
+couriers assigned and claiming, delivered and failed deliveries, switches between pickup and delivery,
+and the clock — and checks after every step:
+- every move of every axis (order, refund, validity, fulfilment) is in its table and has exactly one
+  audit entry (the audited moves of each row chain from its first state to its current state);
+- the facts recorded with the fulfilment moves match the axis (handed out ⇔ 已领取/已送达, a courier
+  ⇔ 配送中, the axis only on approved orders);
 - refunded ≤ paid for every payment and every order; never two live refunds of one payment;
 - at most one open order per pass and campaign;
 - no payment without a way back (money to give back is listed or already on its way);
@@ -14,6 +17,7 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Count, Sum
@@ -24,9 +28,16 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from campuspass.core.errors import CampusPassError
 from campuspass.core.models import LogEntry
+from campuspass.core.roles import COURIER
 from campuspass.payments import providers
 from campuspass.renewals.models import Payment, Refund, RenewalOrder
 from campuspass.renewals.selectors_dashboard import campaign_dashboard
+from campuspass.renewals.services.fulfilment import (
+    order_assign_courier,
+    order_claim_deliveries,
+    order_delivery_failed,
+    order_hand_out,
+)
 from campuspass.renewals.services.ledger import ledger_totals, unclaimed_payments
 from campuspass.renewals.services.orders import (
     order_approve,
@@ -34,6 +45,7 @@ from campuspass.renewals.services.orders import (
     order_mark_paid,
     order_record_consent,
     order_reject,
+    order_set_fulfilment,
     order_update_validity,
 )
 from campuspass.renewals.services.payments import (
@@ -53,7 +65,7 @@ from campuspass.renewals.services.refunds import (
     refund_retry,
     refund_route,
 )
-from campuspass.renewals.transitions import AXES, ORDER, REFUND, can_transition
+from campuspass.renewals.transitions import FULFILMENT, ORDER, REFUND, VALIDITY, can_transition
 from tests.photos import photo_for
 
 from .factories import make_campaign, make_pass
@@ -61,6 +73,7 @@ from .fakes import FakeProvider
 
 S = RenewalOrder.Status
 R = Refund.Status
+H = RenewalOrder.Handover
 pytestmark = pytest.mark.django_db
 PASSES = 3
 ANSWERS = ["SUCCESS", "CLOSED", "ABNORMAL", "PROCESSING"]
@@ -77,6 +90,10 @@ class Lifecycle(RuleBasedStateMachine):
         with self.clock():
             self.campaign = make_campaign(auto_refund_on_reject=False)
             self.passes = [make_pass() for _ in range(PASSES)]
+            group = Group.objects.get_or_create(name=COURIER)[0]
+            self.couriers = [User.objects.create_user(f"courier-{n}") for n in (1, 2)]
+            for courier in self.couriers:
+                courier.groups.add(group)
         self.orders: list[int] = []
         self.second = 0
 
@@ -113,10 +130,19 @@ class Lifecycle(RuleBasedStateMachine):
         self.submit(0, True)
         self.start_and_pay(0, True)
 
+    @initialize()
+    def an_approved_delivery_to_start_with(self):
+        """And a pass on its way, so short runs still reach couriers, the counter and failed deliveries."""
+        self.submit(1, True, delivery=True)
+        self.start_and_pay(1, True)
+        order = RenewalOrder.objects.filter(pk__in=self.orders, status=S.PAID, fulfilment="delivery").first()
+        if order is not None:
+            self.attempt(lambda: order_approve(order=order, acting_user=None))
+
     # --- the staff member ------------------------------------------------------------------------
 
-    @rule(p=st.integers(0, PASSES - 1), agree=st.booleans())
-    def submit(self, p, agree):
+    @rule(p=st.integers(0, PASSES - 1), agree=st.booleans(), delivery=st.booleans())
+    def submit(self, p, agree, delivery=False):
         previous = self.passes[p]
 
         def work():
@@ -124,6 +150,8 @@ class Lifecycle(RuleBasedStateMachine):
                 plate=previous.vehicle.plate,
                 campaign=self.campaign,
                 id_photo=photo_for(previous.vehicle.plate),
+                fulfilment="delivery" if delivery else "pickup",
+                delivery_address="逸夫楼3层301" if delivery else "",
             )
             if order.pk not in self.orders:
                 self.orders.append(order.pk)
@@ -216,6 +244,74 @@ class Lifecycle(RuleBasedStateMachine):
         else:
             self.attempt(lambda: order_reject(order=order, acting_user=None, reason="信息不符"))
 
+    # --- handing out: the counter, the couriers, the staff member's switch -----------------------------
+
+    def approved(self, i: int, *handover: str) -> RenewalOrder | None:
+        order = self.order(i, S.APPROVED)
+        if order is None or (handover and order.fulfilment_status not in handover):
+            # Prefer an approved order where the rule can do something.
+            candidates = [
+                o
+                for o in RenewalOrder.objects.select_related("campaign", "staff", "courier", "handed_out_by")
+                .filter(pk__in=self.orders, status=S.APPROVED)
+                .order_by("pk")
+                if not handover or o.fulfilment_status in handover
+            ]
+            order = candidates[i % len(candidates)] if candidates else order
+        return order
+
+    @rule(
+        i=st.integers(0, 20), channel=st.sampled_from(["fitting", "counter", "delivery"]), early=st.booleans()
+    )
+    def hand_out(self, i, channel, early):
+        order = self.approved(i, H.TO_COLLECT, H.TO_DELIVER, H.DELIVERING)
+        if order is not None:
+            if channel == "fitting":  # the door the pass is at (the others are tried too, and refused)
+                channel = "delivery" if order.fulfilment_status == H.DELIVERING else "counter"
+            courier = order.courier or self.couriers[0]
+            self.attempt(
+                lambda: order_hand_out(
+                    order=order,
+                    acting_user=courier if channel == "delivery" else None,
+                    old_pass_collected=True,
+                    id_checked=True,
+                    channel=channel,
+                    early_confirmed=early,
+                )
+            )
+
+    @rule(i=st.integers(0, 20), c=st.integers(0, 1))
+    def assign_courier(self, i, c):
+        order = self.approved(i, H.TO_DELIVER, H.DELIVERING)
+        if order is not None:
+            self.attempt(
+                lambda: order_assign_courier(orders=[order], courier=self.couriers[c], acting_user=None)
+            )
+
+    @rule(i=st.integers(0, 20), c=st.integers(0, 1))
+    def courier_claims(self, i, c):
+        order = self.approved(i, H.TO_DELIVER)
+        if order is not None:
+            self.attempt(lambda: order_claim_deliveries(orders=[order], courier=self.couriers[c]))
+
+    @rule(i=st.integers(0, 20))
+    def delivery_fails(self, i):
+        order = self.approved(i, H.DELIVERING, H.TO_DELIVER)
+        if order is not None:
+            self.attempt(lambda: order_delivery_failed(order=order, acting_user=None, reason="无人在"))
+
+    @rule(i=st.integers(0, 20), delivery=st.booleans())
+    def staff_member_switches(self, i, delivery):
+        order = self.order(i)
+        if order is not None:
+            self.attempt(
+                lambda: order_set_fulfilment(
+                    order=order,
+                    fulfilment="delivery" if delivery else "pickup",
+                    delivery_address="药学院 305室" if delivery else "",
+                )
+            )
+
     # --- refunds -----------------------------------------------------------------------------------------
 
     @rule(i=st.integers(0, 20), answer=st.sampled_from([None, *ANSWERS, "NOT_ENOUGH"]))
@@ -268,8 +364,8 @@ class Lifecycle(RuleBasedStateMachine):
 
     @invariant()
     def every_move_is_in_its_table_and_audited_once(self):
-        for axis, model, first in ((ORDER, RenewalOrder, S.AWAITING_CONSENT), (REFUND, Refund, None)):
-            content_type = ContentType.objects.get_for_model(model)
+        for axis, first in ((ORDER, S.AWAITING_CONSENT), (REFUND, None), (VALIDITY, ""), (FULFILMENT, "")):
+            content_type = ContentType.objects.get_for_model(axis.model)
             entries = LogEntry.objects.filter(content_type=content_type, data__axis=axis.name).order_by("pk")
             chains: dict[str, str | None] = {}
             for entry in entries:
@@ -278,14 +374,22 @@ class Lifecycle(RuleBasedStateMachine):
                 start = entry.data["from"]
                 if previous is not None:
                     assert start == previous, (axis.name, key, previous, entry.data)
-                if start:  # "" is a refund's creation
+                if start or "" in axis.table:  # "" is a refund's creation (not a move of its table)
                     assert can_transition(start, entry.data["to"], axis), entry.data
                 chains[key] = entry.data["to"]
-            for row in model.objects.all():
-                assert chains.get(str(row.pk), first) == row.status, (axis.name, row.pk)
-        validity = LogEntry.objects.filter(data__axis="validity")
-        for entry in validity:
-            assert can_transition(entry.data["from"], entry.data["to"], AXES["validity"])
+            for row in axis.model.objects.all():
+                assert chains.get(str(row.pk), first) == getattr(row, axis.field), (axis.name, row.pk)
+
+    @invariant()
+    def handing_out_facts_match_the_fulfilment_axis(self):
+        for order in RenewalOrder.objects.all():
+            state = order.fulfilment_status
+            assert bool(state) == (order.status == S.APPROVED), (order.pk, order.status, state)
+            assert (order.handed_out_at is not None) == (state in RenewalOrder.HANDED_OVER), order.pk
+            if state in RenewalOrder.WAITING_HANDOVER:
+                assert (order.courier_id is not None) == (state == H.DELIVERING), (order.pk, state)
+                delivery = order.fulfilment == RenewalOrder.Fulfilment.DELIVERY
+                assert delivery == (state != H.TO_COLLECT), (order.pk, state, order.fulfilment)
 
     @invariant()
     def refunded_never_exceeds_paid(self):

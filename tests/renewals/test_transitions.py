@@ -9,6 +9,7 @@ import pytest
 from campuspass.renewals.models import Refund, RenewalOrder
 from campuspass.renewals.transitions import (
     AXES,
+    FULFILMENT,
     ORDER,
     ORDER_TRANSITIONS,
     REFUND,
@@ -21,6 +22,7 @@ from campuspass.renewals.transitions import (
 S = RenewalOrder.Status
 R = Refund.Status
 V = RenewalOrder.Validity
+H = RenewalOrder.Handover
 
 ALLOWED = {
     ORDER: {
@@ -58,8 +60,20 @@ ALLOWED = {
         (V.NOT_YET, V.EXPIRED),
         (V.IN_USE, V.EXPIRED),
     },
+    # Decision 0034: where the new pass is. Approval opens it; 已领取 and 已送达 are final.
+    FULFILMENT: {
+        ("", H.TO_COLLECT),
+        ("", H.TO_DELIVER),
+        (H.TO_COLLECT, H.COLLECTED),  # 发放 at the counter
+        (H.TO_COLLECT, H.TO_DELIVER),  # the staff member switches to delivery
+        (H.TO_DELIVER, H.DELIVERING),  # assigned or claimed
+        (H.TO_DELIVER, H.TO_COLLECT),  # the staff member switches to pickup
+        (H.TO_DELIVER, H.COLLECTED),  # came to the counter before a courier took it
+        (H.DELIVERING, H.DELIVERED),  # 已送达
+        (H.DELIVERING, H.TO_COLLECT),  # 未送达 (or a switch to pickup): back to the counter
+    },
 }
-VALUES = {ORDER: S.values, REFUND: R.values, VALIDITY: ["", *V.values]}
+VALUES = {ORDER: S.values, REFUND: R.values, VALIDITY: ["", *V.values], FULFILMENT: ["", *H.values]}
 CASES = [(axis, pair) for axis in ALLOWED for pair in sorted(ALLOWED[axis])]
 FORBIDDEN = [
     (axis, pair)
@@ -73,7 +87,8 @@ def test_tables_cover_every_state():
     assert set(ORDER_TRANSITIONS) == set(S.values)
     assert set(REFUND.table) == set(R.values)
     assert set(VALIDITY.table) == {"", *V.values}
-    assert set(AXES) == {"order", "refund", "validity"}
+    assert set(FULFILMENT.table) == {"", *H.values}
+    assert set(AXES) == {"order", "refund", "validity", "fulfilment"}
 
 
 @pytest.mark.parametrize(("axis", "pair"), CASES, ids=lambda v: getattr(v, "name", None))

@@ -5,11 +5,13 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Group, User
 
 from campuspass.core.errors import CampusPassError
+from campuspass.core.roles import COURIER
 from campuspass.renewals.models import RejectReason, RenewalOrder
 from campuspass.renewals.services.campaigns import reject_reason_create
-from campuspass.renewals.services.fulfilment import order_hand_out
+from campuspass.renewals.services.fulfilment import order_claim_deliveries, order_hand_out
 from campuspass.renewals.services.orders import order_approve
 from campuspass.renewals.services.payments import apply_payment_notification, payment_start
 from campuspass.sms.models import OutboxMessage
@@ -56,6 +58,11 @@ def test_in_use_only_once_in_hand_and_delivered_is_not_collected(client, sms_out
     assert order.validity == RenewalOrder.Validity.IN_USE
     page = client.get(f"/m/orders/{order.pk}/").content.decode()
     assert "待送证" in page and "使用中" not in page
+    courier = User.objects.create_user("courier-1")
+    courier.groups.add(Group.objects.get_or_create(name=COURIER)[0])
+    order_claim_deliveries(orders=[order], courier=courier)
+    page = client.get(f"/m/orders/{order.pk}/").content.decode()
+    assert "配送中" in page and "使用中" not in page
     order_hand_out(
         order=order, acting_user=None, old_pass_collected=True, id_checked=True, channel="delivery"
     )

@@ -1,8 +1,15 @@
-"""Handing out approved passes (at the counter or by a courier) and assigning deliveries to couriers.
+"""Handing out approved passes (at the counter or by a courier) and assigning deliveries to couriers:
+the FULFILMENT axis (`RenewalOrder.fulfilment_status`, decision 0034).
 
-The status table has no "handed out" status: handing out is recorded on the approved order
-(handed_out_at / handed_out_by and the two checks), so the order stays `approved` and its validity
-(待生效 / 使用中 / 已过期) keeps being shown to the staff member.
+    (approval) → 待领取 | 待送证
+    待送证 → 配送中 (a clerk assigns a courier, or a courier claims it) → 已送达
+    配送中 → 待领取 (未送达: the pass goes back to the counter)
+    待领取 → 已领取 (handed out at the counter; also 待送证 → 已领取 when the staff member comes by)
+
+Every move goes through `transitions.move` on the row it locked (one audit entry with
+{"axis": "fulfilment", "from", "to"}); the facts of the move (handed_out_at/by, the two checks, the
+courier) are saved with it. The order status stays `approved`; validity (待生效 / 使用中 / 已过期) is
+its own axis.
 """
 
 from __future__ import annotations
@@ -22,10 +29,12 @@ from campuspass.core.errors import CampusPassError
 from campuspass.core.roles import COURIER
 
 from ..models import Campaign, RenewalOrder
+from ..transitions import FULFILMENT, lock_all, move
 from .orders import lock_order
 
 S = RenewalOrder.Status
 F = RenewalOrder.Fulfilment
+H = RenewalOrder.Handover
 
 COURIER_GROUP = COURIER  # the 配送 role, asked of the roles domain module
 CHANNELS = {"counter": "窗口领取", "delivery": "送证上门"}
@@ -37,6 +46,68 @@ def _user_label(user: Any) -> str:
     return user.get_full_name() or user.get_username()
 
 
+def _acting(user: Any) -> Any:
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def handover_move(
+    order: RenewalOrder,
+    target: str,
+    *,
+    acting_user: Any,
+    action: str,
+    reason: str = "",
+    fields: tuple[str, ...] = (),
+    data: dict | None = None,
+) -> None:
+    """One move of a locked order on the FULFILMENT axis (`transitions.move`)."""
+    move(
+        order,
+        target,
+        axis=FULFILMENT,
+        acting_user=acting_user,
+        action=action,
+        reason=reason,
+        fields=fields,
+        data=data,
+    )
+
+
+def _refuse_hand_out(order: RenewalOrder, channel: str) -> None:
+    """The Chinese sentence for a handing out the FULFILMENT table does not allow (or nothing)."""
+    state = order.fulfilment_status
+    if order.handed_over:
+        when = timezone.localtime(order.handed_out_at) if order.handed_out_at else None
+        who = _user_label(order.handed_out_by)
+        done = "送达" if state == H.DELIVERED else "发放"
+        raise CampusPassError(
+            (f"该通行证已于 {when:%Y-%m-%d %H:%M} 由 {who} {done}" if when else f"该通行证已{done}")
+            + "，不能重复发放。如对方称未收到，请核实后联系管理员。",
+            code="already_handed_out",
+        )
+    if order.status != S.APPROVED or not state:
+        raise CampusPassError(
+            f"订单当前状态为“{order.status_label}”，不能发放。只有审核通过的订单才能发放通行证。",
+            code="not_approved",
+        )
+    if channel == "delivery":
+        if state == H.TO_COLLECT:
+            raise CampusPassError(
+                "该订单选择的是到保卫处领取，不在送证上门名单中。请让职工到窗口领取。", code="not_delivery"
+            )
+        if state == H.TO_DELIVER:
+            raise CampusPassError(
+                "该订单还没有分派配送员，不能登记送达。请先分派给配送员（或由配送员认领）后再登记。",
+                code="not_assigned",
+            )
+    elif state == H.DELIVERING:
+        courier = _user_label(order.courier) if order.courier_id else "配送员"
+        raise CampusPassError(
+            f"该通行证已交由 {courier} 送证上门，不能在窗口发放。请配送员登记“未送达”并把证交回窗口后再发放。",
+            code="with_courier",
+        )
+
+
 def order_hand_out(
     *,
     order: RenewalOrder,
@@ -46,31 +117,16 @@ def order_hand_out(
     channel: str = "counter",
     early_confirmed: bool = False,
 ) -> RenewalOrder:
-    """ "发放" / "已送达": record that the new pass was handed over, with the two checks.
-    Raises CampusPassError (already handed out, not approved, a check missing)."""
+    """ "发放" (待领取 / 待送证 → 已领取) or "已送达" (配送中 → 已送达): record that the new pass was
+    handed over, with the two checks. Raises CampusPassError (already handed out, not approved, not
+    assigned, with a courier, a check missing, before the pickup date)."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel}")
     with transaction.atomic():
         order = lock_order(order)
-        if order.handed_out_at is not None:
-            when = timezone.localtime(order.handed_out_at)
-            who = _user_label(order.handed_out_by)
-            raise CampusPassError(
-                f"该通行证已于 {when:%Y-%m-%d %H:%M} 由 {who} 发放，不能重复发放。"
-                "如对方称未收到，请核实后联系管理员。",
-                code="already_handed_out",
-            )
-        if order.status != S.APPROVED:
-            raise CampusPassError(
-                f"订单当前状态为“{order.status_label}”，不能发放。只有审核通过的订单才能发放通行证。",
-                code="not_approved",
-            )
+        _refuse_hand_out(order, channel)
         if order.new_pass_id is None:  # pragma: no cover - order_approve always creates it
             raise CampusPassError("该订单尚未生成新通行证，请联系管理员。", code="no_pass")
-        if channel == "delivery" and order.fulfilment != F.DELIVERY:
-            raise CampusPassError(
-                "该订单选择的是到保卫处领取，不在送证上门名单中。请让职工到窗口领取。", code="not_delivery"
-            )
         missing = [
             label
             for label, done in (("旧证已收回", old_pass_collected), ("工作证已核验", id_checked))
@@ -95,17 +151,16 @@ def order_hand_out(
                 code="before_pickup_date",
             )
         order.handed_out_at = timezone.now()
-        order.handed_out_by = acting_user if getattr(acting_user, "is_authenticated", False) else None
+        order.handed_out_by = _acting(acting_user)
         order.old_pass_collected = True
         order.id_checked = True
-        order.save(
-            update_fields=["handed_out_at", "handed_out_by", "old_pass_collected", "id_checked", "updated_at"]
-        )
-        log_action(
-            actor=acting_user,
+        handover_move(
+            order,
+            H.DELIVERED if channel == "delivery" else H.COLLECTED,
+            acting_user=acting_user,
             action="renewals.order.handed_out",
-            obj=order,
             reason=CHANNELS[channel],
+            fields=("handed_out_at", "handed_out_by", "old_pass_collected", "id_checked"),
             data={
                 "channel": channel,
                 "new_pass": order.new_pass.number,
@@ -113,8 +168,6 @@ def order_hand_out(
                 "id_checked": True,
                 **({"early": True, "pickup_from": order.pickup_from.isoformat()} if early else {}),
             },
-            plate=order.plate,
-            staff_no=order.staff.staff_no,
         )
     return order
 
@@ -128,9 +181,9 @@ def is_courier(user: Any) -> bool:
 
 
 def order_assign_courier(*, orders: Iterable[RenewalOrder | int], courier: Any, acting_user: Any) -> int:
-    """Assign delivery orders (approved, not yet delivered) to a courier; returns how many changed.
-    Orders that are no longer deliverable are skipped. Raises CampusPassError (not a courier, none
-    deliverable)."""
+    """Assign delivery orders (待送证 → 配送中) or give them to another courier (配送中, reassigned);
+    returns how many changed. Orders that are no longer deliverable are skipped. Raises
+    CampusPassError (not a courier, none deliverable)."""
     if not is_courier(courier):
         raise CampusPassError(
             "只能分派给“配送”角色的在岗人员，请重新选择配送员。如需新增配送员，请联系管理员。",
@@ -142,11 +195,8 @@ def order_assign_courier(*, orders: Iterable[RenewalOrder | int], courier: Any, 
     changed = 0
     with transaction.atomic():
         # Locked in primary-key order so that two clerks assigning overlapping lists cannot deadlock.
-        locked = list(
-            RenewalOrder.objects.select_for_update(of=("self",))
-            .select_related("staff")
-            .filter(pk__in=pks, status=S.APPROVED, fulfilment=F.DELIVERY, handed_out_at__isnull=True)
-            .order_by("pk")
+        locked = lock_all(
+            RenewalOrder, pks, status=S.APPROVED, fulfilment_status__in=[H.TO_DELIVER, H.DELIVERING]
         )
         if not locked:
             raise CampusPassError(
@@ -166,22 +216,33 @@ def order_assign_courier(*, orders: Iterable[RenewalOrder | int], courier: Any, 
             previous = previous_names.get(order.courier_id, "")
             order.courier = courier
             order.courier_assigned_at = now
-            order.save(update_fields=["courier", "courier_assigned_at", "updated_at"])
-            log_action(
-                actor=acting_user,
-                action="renewals.order.courier_assigned",
-                obj=order,
-                data={"courier": courier.get_username(), "previous": previous},
-                plate=order.plate,
-                staff_no=order.staff.staff_no,
-            )
+            data = {"courier": courier.get_username(), "previous": previous}
+            if order.fulfilment_status == H.TO_DELIVER:
+                handover_move(
+                    order,
+                    H.DELIVERING,
+                    acting_user=acting_user,
+                    action="renewals.order.courier_assigned",
+                    fields=("courier", "courier_assigned_at"),
+                    data=data,
+                )
+            else:  # 配送中 with another courier: a new fact, not a move
+                order.save(update_fields=["courier", "courier_assigned_at", "updated_at"])
+                log_action(
+                    actor=acting_user,
+                    action="renewals.order.courier_assigned",
+                    obj=order,
+                    data=data,
+                    plate=order.plate,
+                    staff_no=order.staff.staff_no,
+                )
             changed += 1
     return changed
 
 
 def order_claim_deliveries(*, orders: Iterable[RenewalOrder | int], courier: Any) -> int:
-    """A courier takes unassigned deliveries themselves ("我来送"); returns how many they got.
-    Orders another courier took first, delivered or changed meanwhile are skipped. Raises
+    """A courier takes unassigned deliveries themselves ("我来送", 待送证 → 配送中); returns how many
+    they got. Orders another courier took first, delivered or changed meanwhile are skipped. Raises
     CampusPassError (not a courier, nothing selected, none left)."""
     if not is_courier(courier):
         raise CampusPassError("只有“配送”角色的人员可以认领送证订单。", code="not_courier")
@@ -189,17 +250,8 @@ def order_claim_deliveries(*, orders: Iterable[RenewalOrder | int], courier: Any
     if not pks:
         raise CampusPassError("请先勾选要认领的送证订单。", code="nothing_selected")
     with transaction.atomic():
-        locked = list(
-            RenewalOrder.objects.select_for_update(of=("self",))
-            .select_related("staff")
-            .filter(
-                pk__in=pks,
-                status=S.APPROVED,
-                fulfilment=F.DELIVERY,
-                handed_out_at__isnull=True,
-                courier__isnull=True,
-            )
-            .order_by("pk")
+        locked = lock_all(
+            RenewalOrder, pks, status=S.APPROVED, fulfilment_status=H.TO_DELIVER, courier__isnull=True
         )
         if not locked:
             raise CampusPassError(
@@ -208,32 +260,32 @@ def order_claim_deliveries(*, orders: Iterable[RenewalOrder | int], courier: Any
         now = timezone.now()
         for order in locked:
             order.courier, order.courier_assigned_at = courier, now
-            order.save(update_fields=["courier", "courier_assigned_at", "updated_at"])
-            log_action(
-                actor=courier,
+            handover_move(
+                order,
+                H.DELIVERING,
+                acting_user=courier,
                 action="renewals.order.courier_claimed",
-                obj=order,
+                fields=("courier", "courier_assigned_at"),
                 data={"courier": courier.get_username()},
-                plate=order.plate,
-                staff_no=order.staff.staff_no,
             )
     return len(locked)
 
 
 def order_delivery_failed(*, order: RenewalOrder, acting_user: Any, reason: str) -> RenewalOrder:
-    """ "未送达": nobody there, wrong address … The pass goes back to the counter: the order becomes
-    a pickup from today (or its pickup date), the courier is released, and the staff member gets
-    the pickup SMS. Raises CampusPassError."""
+    """ "未送达" (配送中 → 待领取): nobody there, wrong address … The pass goes back to the counter: the
+    order becomes a pickup from today (or its pickup date), the courier is released, and the staff
+    member gets the pickup SMS. Raises CampusPassError."""
     reason = " ".join((reason or "").split())[:200]
     if not reason:
         raise CampusPassError("请选择或填写未送达的原因（如：无人在、地址不对）。", code="reason_required")
     with transaction.atomic():
         order = lock_order(order)
-        if order.status != S.APPROVED or order.fulfilment != F.DELIVERY or order.handed_out_at:
-            raise CampusPassError(
-                f"订单当前状态为“{order.status_label}”，不是待送达的送证订单，无需登记未送达。请刷新页面。",
-                code="not_deliverable",
-            )
+        if order.status != S.APPROVED or order.fulfilment_status != H.DELIVERING:
+            if order.status == S.APPROVED and order.fulfilment_status == H.TO_DELIVER:
+                message = "该订单还没有分派配送员，没有送过，无需登记未送达。请先分派给配送员。"
+            else:
+                message = f"订单当前状态为“{order.status_label}”，不是配送中的送证订单，无需登记未送达。请刷新页面。"
+            raise CampusPassError(message, code="not_deliverable")
         courier = order.courier.get_username() if order.courier_id else ""
         today = timezone.localdate()
         order.fulfilment = F.PICKUP
@@ -241,21 +293,18 @@ def order_delivery_failed(*, order: RenewalOrder, acting_user: Any, reason: str)
         order.courier_assigned_at = None
         if order.pickup_from is None or order.pickup_from < today:
             order.pickup_from = today
-        order.save(
-            update_fields=["fulfilment", "courier", "courier_assigned_at", "pickup_from", "updated_at"]
-        )
-        log_action(
-            actor=acting_user,
+        handover_move(
+            order,
+            H.TO_COLLECT,
+            acting_user=acting_user,
             action="renewals.order.delivery_failed",
-            obj=order,
             reason=reason,
+            fields=("fulfilment", "courier", "courier_assigned_at", "pickup_from"),
             data={
                 "courier": courier,
                 "address": order.delivery_address,
                 "pickup_from": order.pickup_from.isoformat(),
             },
-            plate=order.plate,
-            staff_no=order.staff.staff_no,
         )
         from . import notify
 
@@ -306,29 +355,36 @@ def search_orders(*, query: str, campaign: Campaign | None) -> QuerySet[RenewalO
 
 
 def pending_pickups(*, campaign: Campaign | None) -> QuerySet[RenewalOrder]:
-    """Approved pickup orders whose pass has not been collected, oldest decision first."""
+    """待领取: approved passes waiting at the counter, oldest decision first."""
     if campaign is None:
         return RenewalOrder.objects.none()
     return (
-        RenewalOrder.objects.filter(
-            campaign=campaign, status=S.APPROVED, fulfilment=F.PICKUP, handed_out_at__isnull=True
-        )
+        RenewalOrder.objects.filter(campaign=campaign, status=S.APPROVED, fulfilment_status=H.TO_COLLECT)
         .select_related("staff", "new_pass")
         .order_by("decided_at", "pk")
     )
 
 
 def pending_deliveries(*, campaign: Campaign | None) -> QuerySet[RenewalOrder]:
-    """Approved delivery orders not yet delivered."""
+    """待送证 and 配送中: approved delivery orders not yet delivered."""
     if campaign is None:
         return RenewalOrder.objects.none()
     return (
         RenewalOrder.objects.filter(
-            campaign=campaign, status=S.APPROVED, fulfilment=F.DELIVERY, handed_out_at__isnull=True
+            campaign=campaign, status=S.APPROVED, fulfilment_status__in=[H.TO_DELIVER, H.DELIVERING]
         )
         .select_related("staff", "new_pass", "courier")
         .order_by("decided_at", "pk")
     )
+
+
+def delivered_on(*, campaign: Campaign | None, day) -> int:
+    """How many passes were delivered (已送达) on `day`."""
+    if campaign is None:
+        return 0
+    return RenewalOrder.objects.filter(
+        campaign=campaign, fulfilment_status=H.DELIVERED, handed_out_at__date=day
+    ).count()
 
 
 def group_by_building(orders: Iterable[RenewalOrder]) -> list[tuple[str, list[RenewalOrder]]]:

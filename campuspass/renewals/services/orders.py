@@ -9,6 +9,7 @@ import secrets
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from campuspass.core.audit import log_action
@@ -20,7 +21,7 @@ from campuspass.verification.models import IdPhoto
 
 from ..models import Campaign, ConsentRecord, ConsentVersion, Payment, RenewalOrder, validity_of
 from ..selectors import renewal_eligibility
-from ..transitions import ORDER, VALIDITY, check_transition, lock, move
+from ..transitions import FULFILMENT, ORDER, VALIDITY, can_transition, check_transition, lock, move
 from ..workdays import pickup_date
 from . import notify
 
@@ -223,31 +224,56 @@ def _check_fulfilment(fulfilment: str, address: str) -> tuple[str, str]:
 def order_set_fulfilment(
     *, order: RenewalOrder, fulfilment: str, delivery_address: str = "", acting_user: Any = None
 ):
-    """Change pickup ↔ delivery; allowed until the pass is handed out. Raises CampusPassError."""
+    """Change pickup ↔ delivery; allowed until the pass is handed out. On an approved order the switch
+    is a move of the FULFILMENT axis (待领取 ↔ 待送证; 配送中 → 待领取 releases the courier).
+    Raises CampusPassError."""
     fulfilment, delivery_address = _check_fulfilment(fulfilment, delivery_address)
     with transaction.atomic():
         order = lock_order(order)
-        if order.status not in RenewalOrder.OPEN_STATUSES or order.handed_out_at:
+        if order.status not in RenewalOrder.OPEN_STATUSES or order.handed_over:
             raise CampusPassError("该订单已发放或已结束，不能再修改领取方式。", code="fulfilment_locked")
         if (order.fulfilment, order.delivery_address) == (fulfilment, delivery_address):
             return order
         before = [order.fulfilment, order.delivery_address]
         order.fulfilment, order.delivery_address = fulfilment, delivery_address
+        data = {
+            "changes": {
+                "fulfilment": [before[0], fulfilment],
+                "delivery_address": [before[1], delivery_address],
+            }
+        }
+        target = handover_for(fulfilment)
+        if order.status == S.APPROVED and before[0] != fulfilment and order.fulfilment_status != target:
+            if order.courier_id and target == RenewalOrder.Handover.TO_COLLECT:
+                data["courier"] = order.courier.get_username()
+                order.courier, order.courier_assigned_at = None, None
+            move(
+                order,
+                target,
+                axis=FULFILMENT,
+                acting_user=acting_user,
+                action="renewals.order.fulfilment_changed",
+                fields=("fulfilment", "delivery_address", "courier", "courier_assigned_at"),
+                data=data,
+            )
+            return order
         order.save(update_fields=["fulfilment", "delivery_address", "updated_at"])
         log_action(
             actor=acting_user,
             action="renewals.order.fulfilment_changed",
             obj=order,
-            data={
-                "changes": {
-                    "fulfilment": [before[0], fulfilment],
-                    "delivery_address": [before[1], delivery_address],
-                }
-            },
+            data=data,
             plate=order.plate,
             staff_no=order.staff.staff_no,
         )
     return order
+
+
+def handover_for(fulfilment: str) -> str:
+    """Where an approved pass starts: 待送证 for a delivery, 待领取 at the counter otherwise."""
+    if fulfilment == RenewalOrder.Fulfilment.DELIVERY:
+        return RenewalOrder.Handover.TO_DELIVER
+    return RenewalOrder.Handover.TO_COLLECT
 
 
 def order_record_consent(
@@ -418,7 +444,7 @@ def order_approve(*, order: RenewalOrder, acting_user: Any) -> RenewalOrder:
             staff_no=order.staff.staff_no,
         )
         order.new_pass = new_pass
-        order.validity = validity_of(new_pass.valid_from, new_pass.valid_to, today)
+        validity = validity_of(new_pass.valid_from, new_pass.valid_to, today)
         order.decided_at = timezone.now()
         order.decided_by = acting_user if getattr(acting_user, "is_authenticated", False) else None
         order.pickup_from = pickup_date(
@@ -431,14 +457,31 @@ def order_approve(*, order: RenewalOrder, acting_user: Any) -> RenewalOrder:
             S.APPROVED,
             acting_user=acting_user,
             action="renewals.order.approved",
-            fields=("new_pass", "validity", "decided_at", "decided_by", "pickup_from"),
+            fields=("new_pass", "decided_at", "decided_by", "pickup_from"),
             data={
                 "new_pass": new_pass.number,
-                "validity": order.validity,
+                "validity": validity,
                 "pickup_from": order.pickup_from.isoformat(),
             },
         )
         _photo_retention(order, ended=order.decided_at)
+        # The two other axes of an approved order start here, each with its own move and entry.
+        move(
+            order,
+            validity,
+            axis=VALIDITY,
+            acting_user=acting_user,
+            action="renewals.order.validity_changed",
+            data={"new_pass": new_pass.number},
+        )
+        move(
+            order,
+            handover_for(order.fulfilment),
+            axis=FULFILMENT,
+            acting_user=acting_user,
+            action="renewals.order.handover_pending",
+            data={"fulfilment": order.fulfilment, "pickup_from": order.pickup_from.isoformat()},
+        )
         notify.order_approved(order)
     return order
 
@@ -474,21 +517,33 @@ def order_reject(*, order: RenewalOrder, acting_user: Any, reason: str) -> Renew
 
 
 def order_update_validity(*, today: dt.date | None = None) -> int:
-    """Scheduled: move approved orders 待生效 → 使用中 → 已过期 through the VALIDITY table as their
-    new pass's dates pass (pages read the pass's dates directly, so nothing waits for this job).
-    Returns the number of moves."""
+    """Scheduled at 00:00 Beijing time (and every hour after as a safety net, decision 0034): move
+    approved orders 待生效 → 使用中 → 已过期 through the VALIDITY table on the day their new pass's dates
+    say so. Only orders whose move is due are touched, so a run with nothing due costs one query;
+    running it twice moves nothing twice. Returns the number of moves."""
     today = today or timezone.localdate()
+    V = RenewalOrder.Validity
+    due = (
+        Q(validity="")
+        | Q(validity=V.NOT_YET, new_pass__valid_from__lte=today)
+        | Q(validity__in=[V.NOT_YET, V.IN_USE], new_pass__valid_to__lt=today)
+    )
+    candidates = (
+        RenewalOrder.objects.filter(status=S.APPROVED, new_pass__isnull=False)
+        .filter(due)
+        .values_list("pk", flat=True)
+        .order_by("pk")
+    )
     moved = 0
-    candidates = RenewalOrder.objects.filter(
-        status=S.APPROVED, validity__in=[RenewalOrder.Validity.NOT_YET, RenewalOrder.Validity.IN_USE]
-    ).values_list("pk", flat=True)
-    for pk in candidates.iterator():
+    for pk in list(candidates):
         with transaction.atomic():
             order = lock_order(pk)
             if order.status != S.APPROVED or order.new_pass_id is None:
                 continue
             target = order.current_validity(today)
-            if target == order.validity:
+            if target == order.validity or not can_transition(order.validity, target, VALIDITY):
+                # Already moved (a second run), or the pass's dates were moved back by hand: the
+                # table never moves a pass back to 待生效; the screens read the dates themselves.
                 continue
             move(
                 order,
