@@ -25,6 +25,14 @@ def migrate(targets):
     return executor.loader.project_state(others + targets).apps
 
 
+@pytest.fixture(autouse=True)
+def back_to_the_latest():
+    """Whatever happens in the test, the database ends at the latest migrations for the next test."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db(transaction=True)
 def test_photo_names_become_documents_linked_to_their_orders(tmp_path, settings):
     settings.PRIVATE_STORAGE_ROOT = tmp_path
