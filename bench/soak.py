@@ -815,6 +815,10 @@ def run(
             env["GUNICORN_BIND"] = f"{address}:{port}"
             env["GUNICORN_FORWARDED_ALLOW_IPS"] = f"{front},127.0.0.1"
             env["PROMETHEUS_MULTIPROC_DIR"] = str(work / f"host-{host}" / "metrics")
+            # Each host its own runtime directory (gunicorn's control socket lives there), as systemd gives.
+            runtime = work / f"host-{host}" / "run"
+            runtime.mkdir(mode=0o700, exist_ok=True)
+            env["XDG_RUNTIME_DIR"] = str(runtime)
         return env
 
     # setup: schema, static, campaign, registry, users
@@ -936,9 +940,29 @@ def run(
                 if stop_load.is_set():
                     return
                 time.sleep(0.2)
+            running = []
+            if name.startswith("worker"):
+                # Mid-task if possible: wait (up to 15 s) until this worker has a task running.
+                worker_id = f"host-{name[-1]}-1"
+                with psycopg.connect(admin_dsn, autocommit=True) as watch:
+                    for _ in range(150):
+                        running = [
+                            r["task_path"].rsplit(".", 1)[-1]
+                            for r in soak_checks.rows(
+                                watch,
+                                "SELECT task_path, worker_ids FROM django_tasks_database_dbtaskresult "
+                                "WHERE status = 'RUNNING'",
+                            )
+                            if worker_id in (r["worker_ids"] or [])
+                        ]
+                        if running:
+                            break
+                        time.sleep(0.1)
             pid = machine.kill9(name)
             killed_at = t()
-            log(f"kill -9 {name} (pid {pid}) at {killed_at}s")
+            log(
+                f"kill -9 {name} (pid {pid}) at {killed_at}s{' while running ' + ', '.join(running) if running else ''}"
+            )
             time.sleep(down)
             argv, host = starts[name]
             machine.start(name, argv(host), env_for(host), host=host)
@@ -950,19 +974,21 @@ def run(
                 "killed_at_s": killed_at,
                 "restarted_at_s": t(),
             }
+            if name.startswith("worker"):
+                entry["tasks_running_when_killed"] = running
             if name.startswith("web"):
                 address, port = app[name[-1]]
                 wait_http(f"http://{address}:{port}/health/live/", forwarded, 60)
                 entry["healthy_again_at_s"] = t()
             kills.append(entry)
 
+    admin_dsn = f"{pg_admin.replace('postgres://', 'postgresql://', 1)}/{db_name}"
     chaos_thread = threading.Thread(target=chaos, daemon=True)
     chaos_thread.start()
 
     # the staff member's own refund request for odd rejected orders (the office does the even ones)
     by_order: dict[int, StaffClient] = {}
     refunds_by_staff: Counter = Counter()
-    admin_dsn = f"{pg_admin.replace('postgres://', 'postgresql://', 1)}/{db_name}"
 
     def staff_refunds(conn) -> None:
         for c in clients:
@@ -1091,9 +1117,9 @@ def run(
                 "SELECT count(*) AS stored, count(DISTINCT event_id) AS events, coalesce(sum(attempts), 0) AS attempts, "
                 "count(*) FILTER (WHERE acknowledged) AS acknowledged FROM payments_simnotification",
             )[0],
-            "notifications_received": {r["outcome"]: r["n"] for r in soak_checks.rows(
-                conn, "SELECT CASE WHEN verified THEN 'verified' ELSE 'refused' END AS outcome, count(*) AS n "
-                "FROM payments_receivednotification GROUP BY 1")} if _has_column(conn, "payments_receivednotification", "verified") else {},
+            "notifications_received": {r["outcome"]: {"events": r["n"], "deliveries": r["deliveries"]} for r in soak_checks.rows(
+                conn, "SELECT CASE WHEN verified THEN 'verified' ELSE 'refused' END AS outcome, count(*) AS n, "
+                "coalesce(sum(deliveries), 0) AS deliveries FROM payments_receivednotification GROUP BY 1")},
             "tasks": {r["status"]: r["n"] for r in soak_checks.rows(conn, "SELECT status, count(*) AS n FROM django_tasks_database_dbtaskresult GROUP BY status")},
             "audit_entries": soak_checks.rows(conn, "SELECT count(*) AS n FROM core_logentry")[0]["n"],
         }  # fmt: skip
@@ -1172,18 +1198,6 @@ def run(
             log(f"    {problem}")
     log(f"{'SOAK OK' if ok else 'SOAK FAILED'}; numbers in {options.out}")
     return 0 if ok else 1
-
-
-def _has_column(conn, table: str, column: str) -> bool:
-    from bench import soak_checks
-
-    return bool(
-        soak_checks.rows(
-            conn,
-            "SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = %s",
-            [table, column],
-        )
-    )
 
 
 if __name__ == "__main__":

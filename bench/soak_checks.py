@@ -291,7 +291,9 @@ def check_no_stuck(conn, *, now: dt.datetime, grace: dt.timedelta) -> dict:
 
 # --- the audit log -------------------------------------------------------------------------------
 
-INITIAL = {"order": None, "refund": "pending", "validity": ""}  # None: by channel (below)
+# Where each axis starts: an order by its channel (below); a refund's creation is itself an entry
+# from "" (to pending, or straight to succeeded / paid_out at the counter); validity from the approval.
+INITIAL = {"order": None, "refund": "", "validity": ""}
 
 
 def check_audit_chains(conn) -> dict:
@@ -334,7 +336,7 @@ def check_audit_chains(conn) -> dict:
             (types.get("renewalorder"), order["id"], "validity", first_validity, order["validity"] or "")
         )
     for refund in rows(conn, "SELECT id, status FROM renewals_refund"):
-        subjects.append((types.get("refund"), refund["id"], "refund", "pending", refund["status"]))
+        subjects.append((types.get("refund"), refund["id"], "refund", "", refund["status"]))
     moves = 0
     for type_id, pk, axis, start, now_state in subjects:
         chain = chains.pop((type_id, str(pk), axis), [])

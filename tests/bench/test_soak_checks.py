@@ -88,6 +88,12 @@ def refunded(order: RenewalOrder) -> Refund:
     )
     from campuspass.renewals.services.orders import move_order
 
+    log_action(
+        actor=None,
+        action="renewals.refund.requested",
+        obj=refund,
+        data={"axis": "refund", "from": "", "to": "pending"},
+    )
     locked = lock(Refund, refund.pk)
     move(locked, "succeeded", axis=REFUND, acting_user=None, action="renewals.refund.succeeded")
     order.refresh_from_db()
