@@ -598,23 +598,19 @@ def django_office_command(args) -> None:
 # --- the run -------------------------------------------------------------------------------------
 
 
-def ensure_nginx() -> str:
-    path = shutil.which("nginx")
-    if path:
-        return path
-    log("installing nginx (apt-get)")
-    for argv in (
-        ["apt-get", "install", "-y", "-qq", "nginx-light"],
-        ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "nginx-light"],
-    ):
-        subprocess.run(argv, capture_output=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-        if shutil.which("nginx"):
+def ensure_tool(command: str, package: str) -> str | None:
+    """The command's path, installing its Debian package first if it is missing (as .ci/run does)."""
+    if shutil.which(command):
+        return shutil.which(command)
+    log(f"installing {package} (apt-get)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (["apt-get", "install", "-y", "-qq", package], ["apt-get", "update", "-qq"]):
+        subprocess.run(argv, capture_output=True, env=env)
+        if shutil.which(command):
             break
-    path = shutil.which("nginx")
-    if not path:
-        raise SystemExit("nginx is needed (apt-get install nginx-light) and could not be installed")
-    return path
+    else:
+        subprocess.run(["apt-get", "install", "-y", "-qq", package], capture_output=True, env=env)
+    return shutil.which(command)
 
 
 def nginx_config(work: Path, front: str, upstreams: list[str], static: Path, store: Path) -> Path:
@@ -744,7 +740,11 @@ def run(
 
     from bench import soak_checks
 
-    nginx = ensure_nginx()
+    nginx = ensure_tool("nginx", "nginx-light")
+    if not nginx:
+        raise SystemExit("nginx is needed (apt-get install nginx-light) and could not be installed")
+    if machine.use_netns and not ensure_tool("socat", "socat"):
+        machine.use_netns = False  # no relay onto the bridge: loopback ports instead
     netns = machine.setup_network()
     front = BRIDGE_IP if netns else "127.0.0.1"
     app = {
