@@ -942,10 +942,11 @@ def run(
                 time.sleep(0.2)
             running = []
             if name.startswith("worker"):
-                # Mid-task if possible: wait (up to 15 s) until this worker has a task running.
+                # Mid-task: wait (up to 15 s) until this worker runs a task that moves money or sends an
+                # SMS (a payment notification, a refund, an SMS); after 10 s any task will do.
                 worker_id = f"host-{name[-1]}-1"
                 with psycopg.connect(admin_dsn, autocommit=True) as watch:
-                    for _ in range(150):
+                    for tick in range(150):
                         running = [
                             r["task_path"].rsplit(".", 1)[-1]
                             for r in soak_checks.rows(
@@ -955,7 +956,9 @@ def run(
                             )
                             if worker_id in (r["worker_ids"] or [])
                         ]
-                        if running:
+                        if any(not task.startswith("refresh_plates") for task in running) or (
+                            running and tick > 100
+                        ):
                             break
                         time.sleep(0.1)
             pid = machine.kill9(name)
