@@ -1031,7 +1031,6 @@ def run(
 
         # drain: the system settles by itself (notifications, the every-minute jobs, the office)
         drain_start = time.monotonic()
-        office_stop.touch()
         drained = False
         while time.monotonic() - drain_start < drain_limit:
             staff_refunds(conn)
@@ -1047,10 +1046,11 @@ def run(
                 (SELECT count(*) FROM sms_outboxmessage WHERE status <> 'sent') AS sms""",
                 [now],
             )[0]
-            if not any(busy.values()) and office.poll() is not None:
-                drained = True
+            if not any(busy.values()):
+                drained = True  # nothing left for the office either: it may go home
                 break
             time.sleep(2)
+        office_stop.touch()
         drain_seconds = round(time.monotonic() - drain_start, 1)
         log(f"drained={drained} after {drain_seconds}s; checking")
         with contextlib.suppress(subprocess.TimeoutExpired):
