@@ -66,7 +66,7 @@ bench-queue: install
 ## make soak: nginx in front of two app hosts (network namespaces when run as root), two task workers
 ## and a scheduler on PostgreSQL + Redis with the production settings; 400 staff renew through HTTP
 ## while the payment simulator duplicates, delays and reorders notifications and one app server and
-## one worker are killed with kill -9; then independent SQL checks. ~15 min; bench/soak.json; exit 1
+## one worker are killed with kill -9; then independent SQL checks. ~8 min; bench/soak.json; exit 1
 ## if a check fails. SOAK_DB is DROPPED and created again, SOAK_REDIS flushed.
 ## make soak-quick: the same with 120 staff (~5 min); var/soak-quick.json
 SOAK_PG ?= postgres://postgres@127.0.0.1:5432
