@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint bench bench-full bench-import bench-import-pg bench-import-concurrency bench-queue deploy-replay lock clean-demo
+.PHONY: run test install lint bench bench-full bench-import bench-import-pg bench-import-concurrency bench-queue soak soak-quick deploy-replay lock clean-demo
 
 ## make run [PORT=8000] [HOST=127.0.0.1] [EMPTY=1]: install everything, migrate the SQLite database,
 ## load the demo (EMPTY=1: no sample registry), serve on HOST:PORT
@@ -68,6 +68,21 @@ bench-import-concurrency: install
 ## make bench-queue: task throughput with 1, 2 and 4 workers on PostgreSQL; bench/queue.json
 bench-queue: install
 	$(PY) bench/queue_bench.py --pg $(BENCH_PG)
+
+## make soak: nginx in front of two app hosts (network namespaces when run as root), two task workers
+## and a scheduler on PostgreSQL + Redis with the production settings; 400 staff renew through HTTP
+## while the payment simulator duplicates, delays and reorders notifications and one app server and
+## one worker are killed with kill -9; then independent SQL checks. ~8 min; bench/soak.json; exit 1
+## if a check fails. SOAK_DB is DROPPED and created again, SOAK_REDIS flushed.
+## make soak-quick: the same with 120 staff (~5 min); var/soak-quick.json
+SOAK_PG ?= postgres://postgres@127.0.0.1:5432
+SOAK_DB ?= cp_soak
+SOAK_REDIS ?= redis://127.0.0.1:6379/3
+soak: install
+	$(PY) bench/soak.py --pg $(SOAK_PG) --db $(SOAK_DB) --redis $(SOAK_REDIS)
+
+soak-quick: install
+	$(PY) bench/soak.py --quick --pg $(SOAK_PG) --db $(SOAK_DB) --redis $(SOAK_REDIS)
 
 ## make deploy-replay: follow README "Running it for real" in a throw-away directory and database
 deploy-replay:
