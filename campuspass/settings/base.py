@@ -168,9 +168,7 @@ CACHES["progress"] = (
 # and is written only when the session changes. Without Redis the per-process memory cache would
 # serve a stale session from one worker after another worker changed it, so they stay in the
 # database. Pages of a visitor without a session cookie never touch either.
-SESSION_ENGINE = (
-    "campuspass.core.sessions" if REDIS_URL else "django.contrib.sessions.backends.db"
-)
+SESSION_ENGINE = "campuspass.core.sessions" if REDIS_URL else "django.contrib.sessions.backends.db"
 if REDIS_URL:
     CACHES["sessions"] = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
