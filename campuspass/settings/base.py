@@ -177,6 +177,10 @@ if REDIS_URL:
     }
     SESSION_CACHE_ALIAS = "sessions"
 
+# The dashboard's numbers are reused while no audited change happened, and for at most this many
+# seconds while changes stream in (renewals.selectors_dashboard.cached_campaign_dashboard; issue 13).
+DASHBOARD_CACHE_SECONDS = 15
+
 # Background work: the Django tasks API; the database backend needs no extra service. `make run`
 # starts `manage.py db_worker` beside the web server.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
