@@ -9,6 +9,7 @@ the money from the ledger: one aggregate over payments, one over refunds (decisi
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from django.utils import timezone
 from .models import Campaign, Payment, Refund, RenewalOrder
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+logger = logging.getLogger(__name__)
 S = RenewalOrder.Status
 V = RenewalOrder.Validity
 
@@ -215,8 +217,8 @@ def cached_campaign_dashboard(campaign: Campaign) -> CampaignDashboard:
     board.computed_at = now
     try:
         cache.set(key, (version, board), max(seconds * 20, 300))
-    except Exception:  # noqa: BLE001
-        pass
+    except Exception:  # noqa: BLE001 - the board is computed; only the next view pays again
+        logger.warning("dashboard: cache unavailable, board not kept")
     return board
 
 

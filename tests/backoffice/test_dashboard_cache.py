@@ -60,9 +60,11 @@ def test_without_changes_the_board_is_reused_past_the_window():
     campaign = make_campaign()
     paid_order(campaign)
     cached_campaign_dashboard(campaign)
-    with time_machine.travel(timezone.now() + dt.timedelta(minutes=3)):
-        with CaptureQueriesContext(connection) as captured:
-            board = cached_campaign_dashboard(campaign)
+    with (
+        time_machine.travel(timezone.now() + dt.timedelta(minutes=3)),
+        CaptureQueriesContext(connection) as captured,
+    ):
+        board = cached_campaign_dashboard(campaign)
     assert board.count("paid") == 1
     assert order_scans(captured.captured_queries) == []
     assert len(captured.captured_queries) == 1  # the newest audit id
