@@ -6,8 +6,9 @@ from __future__ import annotations
 import tempfile
 
 from django.contrib import messages
-from django.http import FileResponse
+from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from campuspass.core.errors import CampusPassError
@@ -15,7 +16,15 @@ from campuspass.core.models import LogEntry
 from campuspass.renewals.models import Campaign, Refund, RenewalOrder
 from campuspass.renewals.selectors import current_campaign
 
-from .exports import FULFILMENT_STATES, KINDS, export_create, parse_filters
+from .exports import (
+    FULFILMENT_STATES,
+    KINDS,
+    XLSX_MAX_ORDERS,
+    export_create,
+    order_count,
+    parse_filters,
+    stream_orders_csv,
+)
 from .roles import role_required
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -52,6 +61,19 @@ def download(request, kind: str):
     except CampusPassError as exc:
         messages.error(request, exc.message)
         return redirect("backoffice:exports")
+    if kind == "orders":
+        if request.GET.get("format") == "csv":
+            file_name, lines = stream_orders_csv(filters, acting_user=request.user)
+            response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = content_disposition_header(True, file_name)
+            return response
+        if order_count(filters, XLSX_MAX_ORDERS) > XLSX_MAX_ORDERS:
+            messages.error(
+                request,
+                f"符合条件的订单超过 {XLSX_MAX_ORDERS:,} 条，Excel 文件无法及时生成。"
+                "请点“导出订单（CSV）”（Excel 可直接打开），或按状态、日期缩小范围后再导出 Excel。",
+            )
+            return redirect("backoffice:exports")
     # Not a `with` block: FileResponse closes (and so deletes) the file once it has been sent.
     spool = tempfile.TemporaryFile(prefix="campuspass-export-")  # noqa: SIM115
     try:
