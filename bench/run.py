@@ -440,11 +440,18 @@ def measure_exports(base: str, info: dict, repeat: int) -> dict:
     import urllib.error
 
     results = {}
-    for kind in ("orders", "refunds", "fulfilment", "passes"):
+    paths = {
+        "orders": "orders.xlsx",
+        "orders (CSV, streamed)": "orders.csv",
+        "refunds": "refunds.xlsx",
+        "fulfilment": "fulfilment.xlsx",
+        "passes": "passes.xlsx",
+    }
+    for kind, path in paths.items():
         timings, size, status, failures = [], 0, 0, []
         for _ in range(repeat):
             request = urllib.request.Request(  # noqa: S310 - loopback only
-                f"{base}/office/exports/{kind}.xlsx", headers={"Cookie": info["cookie"]}
+                f"{base}/office/exports/{path}", headers={"Cookie": info["cookie"]}
             )
             started = time.perf_counter()
             try:

@@ -55,14 +55,17 @@ def exports(request):
 
 @role_required("exports")
 @require_GET
-def download(request, kind: str):
+def download(request, kind: str, fmt: str = "xlsx"):
     try:
         filters = parse_filters(kind, request.GET)
     except CampusPassError as exc:
         messages.error(request, exc.message)
         return redirect("backoffice:exports")
+    if fmt == "csv" and kind != "orders":
+        messages.error(request, "只有续费订单可以导出为 CSV，其他导出请下载 Excel 文件。")
+        return redirect("backoffice:exports")
     if kind == "orders":
-        if request.GET.get("format") == "csv":
+        if fmt == "csv" or request.GET.get("format") == "csv":
             file_name, lines = stream_orders_csv(filters, acting_user=request.user)
             response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = content_disposition_header(True, file_name)

@@ -74,6 +74,14 @@ def test_the_csv_reads_in_chunks_and_sends_before_the_end(campaign, finance, mon
     assert len(list(csv.reader(io.StringIO(body)))) == 6
 
 
+def test_the_csv_has_its_own_address(campaign, finance):
+    client, _ = finance
+    paid_order(campaign)
+    response = client.get(reverse("backoffice:exports-download-csv", args=["orders"]))
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert reverse("backoffice:exports-download-csv", args=["orders"]).endswith("/orders.csv")
+
+
 def test_a_csv_cell_cannot_become_a_formula(campaign, finance):
     client, _ = finance
     order = paid_order(campaign)
