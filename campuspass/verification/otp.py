@@ -233,8 +233,8 @@ def _bump(rows: list[ThrottleCounter], now: datetime) -> list[int]:
     """Count one event on each of these locked rows in ONE statement; a window that has ended
     starts again now. Returns the new counts, in the order of `rows`.
 
-    The rows are locked (``select_for_update`` on PostgreSQL; SQLite's IMMEDIATE transaction holds
-    the write lock), so the counts read with them are the current ones and the new counts follow
+    The rows are locked (by ``_lock_counters``' upsert on PostgreSQL; SQLite's IMMEDIATE transaction
+    holds the write lock), so the counts read with them are the current ones and the new counts follow
     without reading the rows again (issue 13: one UPDATE instead of an UPDATE and a re-read each)."""
     if not rows:
         return []
@@ -415,8 +415,9 @@ def _budget_spend(now: datetime) -> None:
 
 def _budget_increment(scope: str, now: datetime) -> int:
     """Today's budget counter plus one, created at 1 if missing, in one statement (an upsert that
-    returns the new count; PostgreSQL and SQLite 3.35+ both speak it). No row lock is held across
-    the request: every code request of the site counts here."""
+    returns the new count; PostgreSQL and SQLite 3.35+ both speak it). It is the last statement before
+    the commit, as the UPDATE it replaces was: every code request of the site counts on this row,
+    so its lock is held as briefly as possible."""
     table = connection.ops.quote_name(ThrottleCounter._meta.db_table)
     field = ThrottleCounter._meta.get_field
     values = [
