@@ -15,8 +15,8 @@ from campuspass.core.signin import require_password_change
 from campuspass.renewals.models import RenewalOrder
 from campuspass.renewals.services.orders import order_create, order_record_consent
 from campuspass.renewals.services.payments import payment_start
+from tests.e2e.conftest import reload
 from tests.renewals.factories import make_campaign, make_pass
-from tests.e2e.conftest import reload, settled
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = RenewalOrder.Status

@@ -17,7 +17,6 @@ from tests.renewals.factories import make_campaign
 from .conftest import reload
 from .test_backoffice_flow import office_user, paid_through_the_simulator, sign_in, sign_out
 
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

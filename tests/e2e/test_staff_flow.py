@@ -14,8 +14,8 @@ from PIL import Image
 
 from campuspass.renewals.models import RenewalOrder
 from campuspass.renewals.services.orders import order_reject
-from tests.renewals.factories import make_campaign, make_pass
 from tests.e2e.conftest import reload, settled
+from tests.renewals.factories import make_campaign, make_pass
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = RenewalOrder.Status

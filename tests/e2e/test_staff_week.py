@@ -15,10 +15,10 @@ from captcha.models import CaptchaStore
 from PIL import Image
 
 from campuspass.renewals.models import RenewalOrder
+from tests.e2e.conftest import settled
 from tests.renewals.factories import make_campaign, make_pass
 
 from .test_staff_flow import sms_code, wait_for_status
-from tests.e2e.conftest import reload, settled
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = RenewalOrder.Status
