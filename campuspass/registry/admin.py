@@ -75,7 +75,7 @@ class VehicleTypeFilter(admin.SimpleListFilter):
     parameter_name = "vehicle_type"
 
     def lookups(self, request, model_admin):
-        key = "registry.admin.vehicle_types"
+        key = "campuspass:admin:vehicle-types"
         types = cache.get(key)
         if types is None:
             types = list(
