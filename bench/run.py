@@ -152,6 +152,15 @@ def setup(options, env: dict[str, str]) -> dict:
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(admin)
     from django.conf import settings
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    # 管理员 pass a second factor at sign-in (the perimeter): the benchmark's session has done it,
+    # or every back-office figure would measure the redirect to the TOTP step.
+    device = TOTPDevice.objects.create(user=admin, name="bench", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
 
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
     csrf = secrets.token_hex(16)  # a 32-character CSRF secret is a valid token (cookie = header)
@@ -440,11 +449,18 @@ def measure_exports(base: str, info: dict, repeat: int) -> dict:
     import urllib.error
 
     results = {}
-    for kind in ("orders", "refunds", "fulfilment", "passes"):
+    paths = {
+        "orders": "orders.xlsx",
+        "orders (CSV, streamed)": "orders.csv",
+        "refunds": "refunds.xlsx",
+        "fulfilment": "fulfilment.xlsx",
+        "passes": "passes.xlsx",
+    }
+    for kind, path in paths.items():
         timings, size, status, failures = [], 0, 0, []
         for _ in range(repeat):
             request = urllib.request.Request(  # noqa: S310 - loopback only
-                f"{base}/office/exports/{kind}.xlsx", headers={"Cookie": info["cookie"]}
+                f"{base}/office/exports/{path}", headers={"Cookie": info["cookie"]}
             )
             started = time.perf_counter()
             try:

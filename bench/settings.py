@@ -7,6 +7,10 @@ import os
 os.environ.setdefault("ALLOW_SIMULATOR_IN_PRODUCTION", "1")
 os.environ.setdefault("ALLOW_TEST_SMS_IN_PRODUCTION", "1")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+# Production settings insist on an https SITE_URL (WeChat's notify_url and OAuth); the benchmark posts
+# its notifications to loopback itself and never leaves it.
+if not os.environ.get("SITE_URL", "").startswith("https://"):
+    os.environ["SITE_URL"] = "https://127.0.0.1"
 
 from campuspass.settings.production import *  # noqa: E402, F403
 from campuspass.settings.production import BASE_DIR, TEMPLATES  # noqa: E402

@@ -33,4 +33,5 @@ urlpatterns = [
     # 导出
     path("exports/", views_exports.exports, name="exports"),
     path("exports/<slug:kind>.xlsx", views_exports.download, name="exports-download"),
+    path("exports/<slug:kind>.csv", views_exports.download, {"fmt": "csv"}, name="exports-download-csv"),
 ]

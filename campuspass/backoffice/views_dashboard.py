@@ -11,7 +11,7 @@ from campuspass.core.money import yuan
 from campuspass.renewals.selectors import current_campaign
 from campuspass.renewals.selectors_dashboard import (
     CampaignDashboard,
-    campaign_dashboard,
+    cached_campaign_dashboard,
     dashboard_campaigns,
     waiting_for,
 )
@@ -93,7 +93,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         campaign = current_campaign()
     context = {"screen": "dashboard", "campaigns": campaigns, "campaign": campaign, "board": None}
     if campaign is not None:
-        board = campaign_dashboard(campaign)
+        board = cached_campaign_dashboard(campaign)
         context.update(
             board=board,
             chart=bar_chart(board),

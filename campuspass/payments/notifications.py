@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .crypto import aes_gcm_decrypt, verify_message
@@ -110,13 +110,13 @@ class NotificationVerifier:
             raise NotificationRejected("bad_signature", "签名验证失败")
 
         # The nonce row and the decryption succeed or fail together: a rejected notification must
-        # not use up its nonce (the caller's log row is the only trace it leaves).
-        with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    UsedNonce.objects.create(nonce=nonce)
-            except IntegrityError:
-                raise NotificationRejected("nonce_reused", "随机串已使用过（重放）") from None
+        # not use up its nonce (the caller's log row is the only trace it leaves). The endpoint
+        # calls this inside the one transaction that also records and applies the notification
+        # (issue 13), so a rejection raised here rolls the nonce back with everything else; no
+        # savepoint of its own.
+        with transaction.atomic(savepoint=False):
+            if not _claim_nonce(nonce):
+                raise NotificationRejected("nonce_reused", "随机串已使用过（重放）")
             return self._decode(text)
 
     def _decode(self, text: str) -> Notification:
@@ -153,6 +153,21 @@ class NotificationVerifier:
             summary=str(envelope.get("summary", "")),
             create_time=str(envelope.get("create_time", "")),
         )
+
+
+def _claim_nonce(nonce: str) -> bool:
+    """Record a nonce; False when it was already used. One statement that cannot fail on the
+    duplicate (ON CONFLICT DO NOTHING, told by its row count), so no savepoint is needed around it."""
+    table = connection.ops.quote_name(UsedNonce._meta.db_table)
+    q = connection.ops.quote_name
+    created = UsedNonce._meta.get_field("created_at").get_db_prep_value(timezone.now(), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({q('nonce')}, {q('created_at')}) VALUES (%s, %s) "  # noqa: S608
+            f"ON CONFLICT ({q('nonce')}) DO NOTHING",
+            [nonce, created],
+        )
+        return cursor.rowcount == 1
 
 
 def prune_used_nonces(*, older_than: dt.timedelta = NONCE_RETENTION) -> int:

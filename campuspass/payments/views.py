@@ -87,13 +87,16 @@ def _receive(request, kind: str) -> JsonResponse:
     try:
         if len(body) > MAX_BODY_BYTES:
             raise NotificationRejected("body_too_large", "报文过大", status=400)
-        # One transaction, so a notification rejected after the nonce check leaves no nonce behind.
+        # One short transaction verifies (the nonce), records and applies (issue 13): a rejection
+        # rolls everything back, nonce included, and leaves only the refusal row written below.
         with transaction.atomic():
             notification = get_provider().verify_notification(request.headers, body)
             if not notification.event_type.startswith(EVENT_PREFIXES[kind]):
                 raise NotificationRejected(
                     "wrong_endpoint", f"{notification.event_type} 不应发到此地址", status=400
                 )
+            notification = Notification(**{**notification.__dict__, "kind": kind})
+            failed = _record_and_apply(kind, notification, log)
     except NotificationRejected as exc:
         _count_refusal(request)
         ReceivedNotification.objects.create(
@@ -101,38 +104,38 @@ def _receive(request, kind: str) -> JsonResponse:
         )
         logger.warning("payments: %s notification rejected: %s", kind, exc.reason_code)
         return _fail(exc.status, exc.message)
-
-    notification = Notification(**{**notification.__dict__, "kind": kind})
-    with transaction.atomic():
-        # Locking the row makes a duplicate arriving meanwhile wait, then see it applied.
-        row, created = ReceivedNotification.objects.select_for_update().get_or_create(
-            event_id=notification.event_id,
-            verified=True,
-            defaults={**log, "event_type": notification.event_type, "received_at": notification.received_at},
-        )
-        if not created:
-            row.deliveries += 1
-            row.save(update_fields=["deliveries"])
-            if row.applied_ok:
-                logger.info("payments: duplicate %s %s ignored", kind, notification.event_id)
-                return JsonResponse({"code": "SUCCESS", "message": "成功"})
-        try:
-            with transaction.atomic():
-                result = _handler(kind)(notification)
-        except Exception as exc:
-            logger.exception("payments: %s handler failed for %s", kind, notification.event_id)
-            row.applied_ok = False
-            row.applied_result = f"error: {type(exc).__name__}: {exc}"[:2000]
-            row.save(update_fields=["applied_ok", "applied_result"])
-            failed = True
-        else:
-            row.applied_ok = True
-            row.applied_result = str(result if result is not None else "ok")[:2000]
-            row.save(update_fields=["applied_ok", "applied_result"])
-            failed = False
     if failed:  # 5xx: WeChat retries later
         return _fail(500, "处理失败，请稍后重试")
     return JsonResponse({"code": "SUCCESS", "message": "成功"})
+
+
+def _record_and_apply(kind: str, notification: Notification, log: dict) -> bool:
+    """Inside the caller's transaction: the notification's row (a duplicate waits on its lock, then
+    sees it applied), then the handler in a savepoint. True when the handler failed."""
+    row, created = ReceivedNotification.objects.select_for_update().get_or_create(
+        event_id=notification.event_id,
+        verified=True,
+        defaults={**log, "event_type": notification.event_type, "received_at": notification.received_at},
+    )
+    if not created:
+        row.deliveries += 1
+        row.save(update_fields=["deliveries"])
+        if row.applied_ok:
+            logger.info("payments: duplicate %s %s ignored", kind, notification.event_id)
+            return False
+    try:
+        with transaction.atomic():
+            result = _handler(kind)(notification)
+    except Exception as exc:
+        logger.exception("payments: %s handler failed for %s", kind, notification.event_id)
+        row.applied_ok = False
+        row.applied_result = f"error: {type(exc).__name__}: {exc}"[:2000]
+        row.save(update_fields=["applied_ok", "applied_result"])
+        return True
+    row.applied_ok = True
+    row.applied_result = str(result if result is not None else "ok")[:2000]
+    row.save(update_fields=["applied_ok", "applied_result"])
+    return False
 
 
 @csrf_exempt

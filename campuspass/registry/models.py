@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Right, Upper
 
 from campuspass.core import plate_kinds
 
@@ -24,6 +25,13 @@ class Staff(models.Model):
         verbose_name = "职工"
         verbose_name_plural = "职工"
         ordering = ["staff_no"]
+        # The search's exact lookups (registry.selectors.staff_ids; decision 0038). The substring
+        # lookups use trigram indexes made on PostgreSQL only (migration 0005).
+        indexes = [
+            models.Index(Upper("staff_no"), name="staff_no_upper_idx"),
+            models.Index(fields=["name"], name="staff_name_idx", opclasses=["varchar_pattern_ops"]),
+            models.Index(Right("mobile", 4), name="staff_mobile_tail_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name}（{self.staff_no}）"
@@ -82,6 +90,7 @@ class Pass(models.Model):
         verbose_name = "通行证"
         verbose_name_plural = "通行证"
         ordering = ["-year", "number"]
+        indexes = [models.Index(Upper("number"), name="pass_number_upper_idx")]  # decision 0038
         constraints = [
             models.UniqueConstraint(fields=["year", "number"], name="pass_unique_number_per_year"),
             models.UniqueConstraint(fields=["year", "vehicle"], name="pass_unique_vehicle_per_year"),

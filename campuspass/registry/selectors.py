@@ -4,7 +4,7 @@ reads the query the same way, here.
 
 A query finds a staff member by:
 - 工号: exactly (any case) or a part of it (3+ ASCII letters/digits, e.g. "0001" for "20010001");
-- 姓名: exactly or a part of it (2+ characters);
+- 姓名: exactly, its first two characters, or a part of it (3+ characters);
 - 车牌号: any spelling of a whole plate ("京a·12345", "京 A-12345") or a part of one (4+ characters
   after the same cleaning, e.g. "A1234" or "12345");
 - 手机号: the whole number in any spelling ("+86 138-1234-5678") or its last 4 digits;
@@ -19,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Right
 
 from campuspass.core.fieldrules import strip_controls
 from campuspass.core.phones import InvalidPhone, normalize_phone
@@ -87,13 +88,63 @@ def staff_q(query: Query, prefix: str = "") -> Q:
     return condition
 
 
+def _phone_tail(queryset: QuerySet, field: str, tail: str) -> QuerySet:
+    """Rows whose phone ends with these 4 digits, through the index on RIGHT(phone, 4)."""
+    return queryset.alias(_tail=Right(field, 4)).filter(_tail=tail)
+
+
+def staff_ids(query: Query, *, limit: int = 50) -> list[int]:
+    """The ids of the staff members a query finds (at most `limit`): what ``staff_q`` means, asked as
+    separate lookups that each use one index (issue 13, decision 0038) — exact and whole values
+    first (工号, name, plate, phone, pass number; the phone's last 4 digits through RIGHT(mobile, 4)),
+    then the parts (name, 工号 and plate substrings, through trigram indexes on PostgreSQL). One OR
+    across tables can use no index at all; a million-row registry then answers in seconds."""
+    if not query.text:
+        return []
+    from .models import Pass, Vehicle
+
+    found: dict[int, None] = {}
+    staff = Staff.objects.values_list("pk", flat=True)
+    compact = "".join(query.text.split())
+    lookups: list[QuerySet] = [
+        staff.filter(staff_no__iexact=query.text),
+        staff.filter(name=query.text),
+    ]
+    if query.plate:
+        vehicle = Vehicle.objects.filter(plate=query.plate).values_list("pk", flat=True)
+        lookups.append(Vehicle.objects.filter(plate=query.plate).values_list("owner_id", flat=True))
+        lookups.append(Pass.objects.filter(vehicle_id__in=vehicle).values_list("holder_id", flat=True))
+    if query.phone:
+        lookups.append(staff.filter(mobile=query.phone))
+    if query.phone_tail:
+        lookups.append(_phone_tail(staff, "mobile", query.phone_tail))
+    lookups.append(Pass.objects.filter(number__iexact=compact).values_list("holder_id", flat=True))
+    if len(query.text) >= 3:
+        lookups.append(staff.filter(name__contains=query.text))  # trigram index
+    elif len(query.text) == 2:
+        # Two characters make no trigram: the names that begin with them (surname and first
+        # character of the given name), through the name's pattern index.
+        lookups.append(staff.filter(name__startswith=query.text))
+    if query.staff_no_part:
+        lookups.append(staff.filter(staff_no__icontains=query.staff_no_part))
+    if not query.plate and query.plate_part:
+        lookups.append(
+            Vehicle.objects.filter(plate__contains=query.plate_part).values_list("owner_id", flat=True)
+        )
+    for lookup in lookups:
+        for pk in lookup[:limit]:
+            found.setdefault(pk)
+        if len(found) >= limit:
+            break
+    return list(found)[:limit]
+
+
 def find_staff(raw: object, *, limit: int = 50) -> QuerySet[Staff]:
     """The staff members the query finds (at most `limit`), ordered by staff number."""
     query = Query.read(raw)
     if not query.text:
         return Staff.objects.none()
-    ids = list(Staff.objects.filter(staff_q(query)).values_list("pk", flat=True).distinct()[:limit])
-    return Staff.objects.filter(pk__in=ids).order_by("staff_no")
+    return Staff.objects.filter(pk__in=staff_ids(query, limit=limit)).order_by("staff_no")
 
 
 def plate_q(query: Query, lookup: str) -> Q:

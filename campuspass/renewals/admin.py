@@ -3,9 +3,12 @@ in /office/settings/ through services/campaigns.py (validated, audited); orders,
 reconciliation change state only through their services."""
 
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.urls import reverse
 
 from campuspass.core.phones import mask_phone
+from campuspass.registry.admin import SEARCH_LIMIT, CappedPaginator
+from campuspass.registry.selectors import Query, staff_ids
 
 from .models import Campaign, ConsentVersion, Holiday, Payment, ReconciliationRun, Refund, RenewalOrder
 from .services.campaigns import CAMPAIGN_FIELDS
@@ -104,6 +107,27 @@ class RenewalOrderAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status", "campaign", "fulfilment"]
     search_fields = ["out_trade_no", "plate", "staff__name", "staff__staff_no", "payments__reference"]
+    show_full_result_count = False
+    paginator = CappedPaginator
+
+    def get_search_results(self, request, queryset, search_term):
+        """Separate indexed lookups (decision 0038): the order number, the plate (whole, or a part
+        through the trigram index), the people the registry's reading finds, a payment reference."""
+        query = Query.read(search_term)
+        if not query.text:
+            return queryset, False
+        compact = "".join(query.text.split())
+        condition = Q(out_trade_no__iexact=compact) | Q(staff_id__in=staff_ids(query, limit=SEARCH_LIMIT))
+        if query.plate:
+            condition |= Q(plate=query.plate)
+        elif query.plate_part:
+            condition |= Q(plate__contains=query.plate_part)
+        # every method named, so the unique (method, reference) index serves the lookup
+        paid = Payment.objects.filter(method__in=Payment.Method.values, reference=compact)
+        paid = paid.values_list("order_id", flat=True)[:SEARCH_LIMIT]
+        condition |= Q(pk__in=list(paid))
+        return queryset.filter(condition), False
+
     list_select_related = ["staff"]
     exclude = ["id_photo"]
     inlines = [RefundInline]

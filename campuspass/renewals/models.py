@@ -3,6 +3,7 @@ import hashlib
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from campuspass.core.money import yuan
@@ -265,7 +266,10 @@ class RenewalOrder(models.Model):
             ),
             models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="order_amount_positive"),
         ]
-        indexes = [models.Index(fields=["status", "paid_at"], name="order_status_paid_idx")]
+        indexes = [
+            models.Index(fields=["status", "paid_at"], name="order_status_paid_idx"),
+            models.Index(Upper("out_trade_no"), name="order_trade_no_upper_idx"),  # decision 0038
+        ]
 
     def __str__(self) -> str:
         return f"{self.out_trade_no}（{self.plate}）"

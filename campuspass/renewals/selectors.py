@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q
 from django.utils import timezone
 
 from campuspass.core.plates import is_local
@@ -138,22 +137,31 @@ def find_orders(raw: object, *, campaign: Campaign | None):
     """The campaign's orders of the staff members a query finds (registry.selectors: plate in any
     spelling or part, 工号 or part, name, whole phone or its last 4 digits, pass number), plus the
     order whose number (out_trade_no) or new pass number it is — all of that person's orders."""
-    from campuspass.registry.selectors import Query, staff_q
+    from campuspass.registry.models import Pass
+    from campuspass.registry.selectors import Query, staff_ids
 
     query = Query.read(raw)
     if not query.text or campaign is None:
         return RenewalOrder.objects.none()
     orders = RenewalOrder.objects.filter(campaign=campaign)
     compact = "".join(query.text.split())
-    condition = staff_q(query, prefix="staff__") | Q(out_trade_no__iexact=compact)
-    condition |= Q(new_pass__number__iexact=compact)
+    # Separate indexed lookups (issue 13): the registry's readings, then the order's own numbers
+    # and plate; their staff members' orders of the campaign are the answer.
+    people = dict.fromkeys(staff_ids(query, limit=50))
+    of_orders = orders.values_list("staff_id", flat=True)
+    lookups = [
+        of_orders.filter(out_trade_no__iexact=compact),
+        of_orders.filter(new_pass_id__in=Pass.objects.filter(number__iexact=compact).values("pk")),
+    ]
     if query.plate:
-        condition |= Q(plate=query.plate)
+        lookups.append(of_orders.filter(plate=query.plate))
     elif query.plate_part:
-        condition |= Q(plate__contains=query.plate_part)
-    staff_ids = orders.filter(condition).values("staff_id")
+        lookups.append(of_orders.filter(plate__contains=query.plate_part))
+    for lookup in lookups:
+        people.update(dict.fromkeys(lookup[:50]))
+    staff_ids_found = list(people)
     return (
-        orders.filter(staff_id__in=staff_ids)
+        orders.filter(staff_id__in=staff_ids_found)
         .select_related("staff", "new_pass", "handed_out_by", "campaign", "courier")
         .order_by("staff__name", "plate", "-created_at")
     )

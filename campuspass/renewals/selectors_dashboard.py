@@ -9,6 +9,7 @@ the money from the ledger: one aggregate over payments, one over refunds (decisi
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from django.utils import timezone
 from .models import Campaign, Payment, Refund, RenewalOrder
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+logger = logging.getLogger(__name__)
 S = RenewalOrder.Status
 V = RenewalOrder.Validity
 
@@ -58,6 +60,7 @@ class CampaignDashboard:
     oldest_waiting_paid_at: dt.datetime | None = None
     pickups_pending: int = 0
     deliveries_pending: int = 0
+    computed_at: dt.datetime | None = None  # when the numbers were computed (cached_campaign_dashboard)
 
     @property
     def net_fen(self) -> int:
@@ -95,7 +98,7 @@ def _local_day(moment: dt.datetime) -> dt.date:
 
 def campaign_dashboard(campaign: Campaign) -> CampaignDashboard:
     """All dashboard numbers of `campaign`. Three queries whatever the number of orders."""
-    board = CampaignDashboard(campaign=campaign)
+    board = CampaignDashboard(campaign=campaign, computed_at=timezone.now())
     orders = RenewalOrder.objects.filter(campaign=campaign)
 
     counts: dict[str, int] = {}
@@ -176,6 +179,46 @@ def campaign_dashboard(campaign: Campaign) -> CampaignDashboard:
     board.refunded_count = refunds["done_n"]
     board.refunds_in_progress = refunds["open_n"]
     board.refunds_failed = refunds["failed_n"]
+    return board
+
+
+def cached_campaign_dashboard(campaign: Campaign) -> CampaignDashboard:
+    """``campaign_dashboard`` for the screen, without scanning the orders on every view (issue 13).
+
+    Every change the numbers depend on (order moves, payments, refunds, passes) writes an audit
+    entry in its own transaction, so the newest audit id is the data's version: one primary-key
+    index read. A board computed at the same version (and the same Beijing day, which moves
+    validity) is served from the cache. Under a steady flow of renewals the version changes all the
+    time; a board is then reused for at most ``DASHBOARD_CACHE_SECONDS`` (15 s) before it is
+    computed again (``board.computed_at`` says when). ``DASHBOARD_CACHE_SECONDS = 0``
+    turns the cache off (the test settings)."""
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.db.models import Max
+
+    from campuspass.core.models import LogEntry
+
+    seconds = int(getattr(settings, "DASHBOARD_CACHE_SECONDS", 15))
+    if seconds <= 0:
+        return campaign_dashboard(campaign)
+    version = LogEntry.objects.aggregate(newest=Max("pk"))["newest"] or 0
+    key = f"campuspass:dashboard:{campaign.pk}:{timezone.localdate().isoformat()}"
+    now = timezone.now()
+    try:
+        cached = cache.get(key)
+    except Exception:  # noqa: BLE001 - a cache outage must not take the screen down
+        cached = None
+    if cached is not None:
+        cached_version, board = cached
+        if cached_version == version or (now - board.computed_at).total_seconds() < seconds:
+            board.campaign = campaign
+            return board
+    board = campaign_dashboard(campaign)
+    board.computed_at = now
+    try:
+        cache.set(key, (version, board), max(seconds * 20, 300))
+    except Exception:  # noqa: BLE001 - the board is computed; only the next view pays again
+        logger.warning("dashboard: cache unavailable, board not kept")
     return board
 
 

@@ -163,6 +163,24 @@ CACHES["progress"] = (
     }
 )
 
+# Sessions (issue 13, decision 0037). With Redis (shared by every worker and host) sessions are
+# `cached_db`: a page reads its session from Redis, the database keeps them across a Redis restart
+# and is written only when the session changes. Without Redis the per-process memory cache would
+# serve a stale session from one worker after another worker changed it, so they stay in the
+# database. Pages of a visitor without a session cookie never touch either.
+SESSION_ENGINE = "campuspass.core.sessions" if REDIS_URL else "django.contrib.sessions.backends.db"
+if REDIS_URL:
+    CACHES["sessions"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "session",
+    }
+    SESSION_CACHE_ALIAS = "sessions"
+
+# The dashboard's numbers are reused while no audited change happened, and for at most this many
+# seconds while changes stream in (renewals.selectors_dashboard.cached_campaign_dashboard; issue 13).
+DASHBOARD_CACHE_SECONDS = 15
+
 # Background work: the Django tasks API; the database backend needs no extra service. `make run`
 # starts `manage.py db_worker` beside the web server.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

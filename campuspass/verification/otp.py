@@ -5,6 +5,7 @@ Public API (keyword-only):
 - ``request_code(plate=, phone_on_file=, session_key=, ip=, purpose=) -> RequestResult``
 - ``verify_code(plate=, session_key=, purpose=, code=, ip=) -> VerifyResult``
 - ``grant(session, plate)`` / ``granted_plate(session)`` / ``revoke(session)``
+- ``session_binding(session)``: what a page passes as ``session_key`` (a secret kept in the session)
 - ``purge_stale()`` for a periodic clean-up task.
 
 Rules (product.md §3 and the issue): 6 digits from ``secrets``, stored as HMAC-SHA256, valid 5
@@ -32,8 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -54,6 +55,7 @@ __all__ = [
     "purge_stale",
     "request_code",
     "revoke",
+    "session_binding",
     "verify_code",
 ]
 
@@ -199,17 +201,24 @@ def _seconds_left(start: datetime, period: int, now: datetime) -> int:
 
 
 def _lock_counters(limits: list[_Limit], now: datetime) -> dict[tuple[str, int], ThrottleCounter]:
-    """Create missing counter rows, then lock all of them (in one order, to avoid deadlocks)."""
+    """Create missing counter rows and lock all of them, in one order (to avoid deadlocks), in one
+    statement: an upsert whose conflict branch locks the existing row, returning every row (issue
+    13; PostgreSQL and SQLite 3.35+). Call inside ``transaction.atomic``."""
     keys = sorted({(limit.scope, limit.period) for limit in limits})
-    ThrottleCounter.objects.bulk_create(
-        [ThrottleCounter(scope=scope, period=period, window_start=now, count=0) for scope, period in keys],
-        ignore_conflicts=True,
+    if not keys:
+        return {}
+    q = connection.ops.quote_name
+    table = q(ThrottleCounter._meta.db_table)
+    start = ThrottleCounter._meta.get_field("window_start").get_db_prep_value(now, connection)
+    columns = ", ".join(q(name) for name in ("id", "scope", "period", "window_start", "count"))
+    sql = (
+        f"INSERT INTO {table} ({q('scope')}, {q('period')}, {q('window_start')}, {q('count')}, "  # noqa: S608
+        f"{q('updated_at')}) VALUES {', '.join(['(%s, %s, %s, 0, %s)'] * len(keys))} "
+        f"ON CONFLICT ({q('scope')}, {q('period')}) DO UPDATE SET {q('scope')} = excluded.{q('scope')} "
+        f"RETURNING {columns}"
     )
-    query = Q()
-    for scope, period in keys:
-        query |= Q(scope=scope, period=period)
-    rows = ThrottleCounter.objects.select_for_update().filter(query).order_by("scope", "period")
-    return {(row.scope, row.period): row for row in rows}
+    params = [value for scope, period in keys for value in (scope, period, start, start)]
+    return {(row.scope, row.period): row for row in ThrottleCounter.objects.raw(sql, params)}
 
 
 def _active(row: ThrottleCounter, now: datetime) -> bool:
@@ -220,15 +229,29 @@ def _current(row: ThrottleCounter, now: datetime) -> int:
     return row.count if _active(row, now) else 0
 
 
-def _bump(row: ThrottleCounter, now: datetime) -> int:
-    """Count one event on a locked row; a window that has ended starts again now."""
-    if _active(row, now):
-        ThrottleCounter.objects.filter(pk=row.pk).update(count=F("count") + 1, updated_at=now)
-        row.refresh_from_db(fields=["count", "window_start"])
-    else:
-        ThrottleCounter.objects.filter(pk=row.pk).update(window_start=now, count=1, updated_at=now)
-        row.window_start, row.count = now, 1
-    return row.count
+def _bump(rows: list[ThrottleCounter], now: datetime) -> list[int]:
+    """Count one event on each of these locked rows in ONE statement; a window that has ended
+    starts again now. Returns the new counts, in the order of `rows`.
+
+    The rows are locked (by ``_lock_counters``' upsert on PostgreSQL; SQLite's IMMEDIATE transaction
+    holds the write lock), so the counts read with them are the current ones and the new counts follow
+    without reading the rows again (issue 13: one UPDATE instead of an UPDATE and a re-read each)."""
+    if not rows:
+        return []
+    active = [row.pk for row in rows if _active(row, now)]
+    ThrottleCounter.objects.filter(pk__in=[row.pk for row in rows]).update(
+        count=Case(When(pk__in=active, then=F("count") + 1), default=Value(1)),
+        window_start=Case(When(pk__in=active, then=F("window_start")), default=Value(now)),
+        updated_at=now,
+    )
+    counts = []
+    for row in rows:
+        if row.pk in active:
+            row.count += 1
+        else:
+            row.window_start, row.count = now, 1
+        counts.append(row.count)
+    return counts
 
 
 def _lock_scope(subject: str) -> str:
@@ -357,17 +380,28 @@ def _budget_exhausted(now: datetime) -> bool:
     return used >= budget
 
 
+def _budget_and_captcha(now: datetime, ip: str, *, check_captcha: bool) -> tuple[bool, bool]:
+    """(today's SMS budget is spent, this address needs the CAPTCHA) in one read: the same answers
+    as ``_budget_exhausted`` and ``captcha_needed``, one statement instead of two (issue 13)."""
+    budget_key, ip_key = (_budget_scope(now), DAY), (_ip_send_scope(ip), HOUR)
+    condition = Q(scope=budget_key[0], period=budget_key[1])
+    if check_captcha:
+        condition |= Q(scope=ip_key[0], period=ip_key[1])
+    rows = {
+        (row.scope, row.period): row
+        for row in ThrottleCounter.objects.filter(condition).only("scope", "period", "count", "window_start")
+    }
+    budget_row = rows.get(budget_key)
+    budget_out = (budget_row.count if budget_row else 0) >= daily_budget()
+    after = int(_setting("VERIFICATION_IP_CAPTCHA_AFTER", IP_CAPTCHA_AFTER))
+    ip_row = rows.get(ip_key) if check_captcha else None
+    return budget_out, ip_row is not None and _current(ip_row, now) >= after
+
+
 def _budget_spend(now: datetime) -> None:
     """Count one verification SMS against today's budget; alert the office once at 80 % and at 100 %
     (an audit entry the dashboard shows, and a warning in the log)."""
-    scope = _budget_scope(now)
-    ThrottleCounter.objects.bulk_create(
-        [ThrottleCounter(scope=scope, period=DAY, window_start=now, count=0)], ignore_conflicts=True
-    )
-    ThrottleCounter.objects.filter(scope=scope, period=DAY).update(count=F("count") + 1, updated_at=now)
-    used = (
-        ThrottleCounter.objects.filter(scope=scope, period=DAY).values_list("count", flat=True).first() or 0
-    )
+    used = _budget_increment(_budget_scope(now), now)
     budget = daily_budget()
     share = float(_setting("VERIFICATION_BUDGET_ALERT_SHARE", BUDGET_ALERT_SHARE))
     for action, threshold in (
@@ -377,6 +411,31 @@ def _budget_spend(now: datetime) -> None:
         if used >= threshold:
             _budget_alert(action, used=used, budget=budget, now=now)
             break
+
+
+def _budget_increment(scope: str, now: datetime) -> int:
+    """Today's budget counter plus one, created at 1 if missing, in one statement (an upsert that
+    returns the new count; PostgreSQL and SQLite 3.35+ both speak it). It is the last statement before
+    the commit, as the UPDATE it replaces was: every code request of the site counts on this row,
+    so its lock is held as briefly as possible."""
+    table = connection.ops.quote_name(ThrottleCounter._meta.db_table)
+    field = ThrottleCounter._meta.get_field
+    values = [
+        field("window_start").get_db_prep_value(now, connection),
+        field("updated_at").get_db_prep_value(now, connection),
+    ]
+    q = connection.ops.quote_name
+    scope_, period, start, count, updated = (
+        q(name) for name in ("scope", "period", "window_start", "count", "updated_at")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({scope_}, {period}, {start}, {count}, {updated}) "  # noqa: S608
+            f"VALUES (%s, %s, %s, 1, %s) ON CONFLICT ({scope_}, {period}) "
+            f"DO UPDATE SET {count} = {table}.{count} + 1, {updated} = excluded.{updated} RETURNING {count}",
+            [scope, DAY, values[0], values[1]],
+        )
+        return int(cursor.fetchone()[0])
 
 
 def _budget_alert(action: str, *, used: int, budget: int, now: datetime) -> None:
@@ -426,7 +485,8 @@ def request_code(
 
     ``phone_on_file`` is the registry's number for the plate, or None when the plate is not on file:
     then nothing is sent but the answer, throttles and rows are the same. Never pass a number the
-    person typed in. The caller must make sure the session has a key (``session.save()``).
+    person typed in. ``session_key`` binds the code to the browser session: pages pass
+    ``session_binding(request.session)``.
 
     ``openid`` (the WeChat user, when known) is limited like the session. ``human_checked`` says the
     caller has checked a CAPTCHA for this request: when ``captcha_needed(ip)`` it is required, and the
@@ -454,10 +514,11 @@ def request_code(
         return RequestResult(False, wait, MSG_NETWORK_BUSY.format(wait=_wait_text(wait)), "network_busy")
 
     now = timezone.now()
-    if _budget_exhausted(now):
+    budget_out, captcha = _budget_and_captcha(now, ip, check_captcha=not human_checked)
+    if budget_out:
         # Everyone, known plate or not, gets this answer: it tells nothing about the plate.
         return RequestResult(False, 0, MSG_BUDGET, "budget")
-    if not human_checked and captcha_needed(ip):
+    if captcha:
         return RequestResult(False, 0, MSG_CAPTCHA, "captcha")
     limits = _send_limits(
         subject=subject, plate_hash=plate_hash, session_hash=session_hash, ip=ip, openid=openid
@@ -503,8 +564,7 @@ def request_code(
                     False, wait, MSG_NETWORK_BUSY.format(wait=_wait_text(wait)), "network_busy"
                 )
             return RequestResult(False, wait, MSG_TOO_FREQUENT.format(wait=_wait_text(wait)), "throttled")
-        for limit in limits:
-            _bump(rows[(limit.scope, limit.period)], now)
+        _bump([rows[(limit.scope, limit.period)] for limit in limits], now)
 
         OtpCode.objects.filter(
             plate=plate,
@@ -616,7 +676,7 @@ def verify_code(*, plate: str, session_key: str, purpose: str, code: str, ip: st
 
         OtpCode.objects.filter(pk=otp.pk).update(attempts=F("attempts") + 1)
         attempts = otp.attempts + 1
-        failures = _bump(rows[(_fail_scope(subject), DAY)], now)
+        (failures,) = _bump([rows[(_fail_scope(subject), DAY)]], now)
         logger.info(
             "verification: wrong code otp=%s subject=%s attempts=%s failures=%s",
             otp.pk,
@@ -640,6 +700,24 @@ def verify_code(*, plate: str, session_key: str, purpose: str, code: str, ip: st
 
 
 # --- session grant --------------------------------------------------------------------------------
+
+
+BINDING_SESSION_KEY = "verification.binding"
+
+
+def session_binding(session) -> str:
+    """The secret a code is bound to for this browser session (``session_key=`` of request_code and
+    verify_code): a random value kept inside the session, made on first use.
+
+    Only the holder of the session cookie can reach it, like the session key itself, but it exists
+    before the session is stored: the page asking for a code saves its session once, at the end
+    (issue 13), instead of saving it early to learn its key and again with the pending state. It
+    survives ``grant``'s key cycling, which is harmless: the cycled session is the same browser's."""
+    value = session.get(BINDING_SESSION_KEY)
+    if not isinstance(value, str) or len(value) < 32:
+        value = secrets.token_urlsafe(32)
+        session[BINDING_SESSION_KEY] = value
+    return value
 
 
 def grant(session, plate: str) -> None:

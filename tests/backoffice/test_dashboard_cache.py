@@ -1,0 +1,70 @@
+"""Issue 13, dashboard: a view does not scan the orders when nothing changed; an audited change is
+seen at once when the board is older than the reuse window; within the window under a stream of
+changes the board is reused."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from campuspass.backoffice.roles import FINANCE
+from campuspass.renewals.selectors_dashboard import cached_campaign_dashboard
+from tests.backoffice.test_counter import paid_order
+from tests.renewals.factories import make_campaign
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _cache_on(settings):
+    from django.core.cache import cache
+
+    settings.DASHBOARD_CACHE_SECONDS = 15
+    cache.clear()
+
+
+def order_scans(captured) -> list[str]:
+    return [q["sql"] for q in captured if "renewals_renewalorder" in q["sql"]]
+
+
+def test_a_second_view_reads_no_orders(office_client):
+    campaign = make_campaign()
+    paid_order(campaign)
+    client, _ = office_client(FINANCE)
+    url = reverse("backoffice:dashboard")
+    first = client.get(url, {"year": campaign.year})
+    assert first.status_code == 200
+    with CaptureQueriesContext(connection) as second:
+        response = client.get(url, {"year": campaign.year})
+    assert response.status_code == 200
+    assert "待审核" in response.content.decode()
+    assert order_scans(second.captured_queries) == []
+
+
+def test_an_audited_change_is_counted_once_the_window_is_over():
+    campaign = make_campaign()
+    paid_order(campaign)
+    assert cached_campaign_dashboard(campaign).count("paid") == 1
+    paid_order(campaign)  # audited: the version moves
+    assert cached_campaign_dashboard(campaign).count("paid") == 1  # within 15 s: reused
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=16)):
+        board = cached_campaign_dashboard(campaign)
+    assert board.count("paid") == 2 and board.total_orders == 2
+
+
+def test_without_changes_the_board_is_reused_past_the_window():
+    campaign = make_campaign()
+    paid_order(campaign)
+    cached_campaign_dashboard(campaign)
+    with (
+        time_machine.travel(timezone.now() + dt.timedelta(minutes=3)),
+        CaptureQueriesContext(connection) as captured,
+    ):
+        board = cached_campaign_dashboard(campaign)
+    assert board.count("paid") == 1
+    assert order_scans(captured.captured_queries) == []
+    assert len(captured.captured_queries) == 1  # the newest audit id
