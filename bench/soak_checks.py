@@ -293,7 +293,7 @@ def check_no_stuck(conn, *, now: dt.datetime, grace: dt.timedelta) -> dict:
 
 # Where each axis starts: an order by its channel (below); a refund's creation is itself an entry
 # from "" (to pending, or straight to succeeded / paid_out at the counter); validity from the approval.
-INITIAL = {"order": None, "refund": "", "validity": ""}
+INITIAL = {"order": None, "refund": "", "validity": "", "fulfilment": ""}
 
 
 def check_audit_chains(conn) -> dict:
@@ -318,22 +318,22 @@ def check_audit_chains(conn) -> dict:
         [types.get("renewalorder", -1), types.get("refund", -1)],
     )
     chains: dict[tuple, list[dict]] = defaultdict(list)
-    validity_set: dict[str, str] = {}  # the approval's entry carries the first validity (no move of its own)
     for entry in entries:
         data = as_json(entry["data"])
         axis = data.get("axis")
         if axis in INITIAL and "from" in data and "to" in data:
             chains[(entry["content_type_id"], str(entry["object_id"]), axis)].append(data)
-            if axis == "order" and data["to"] == "approved" and data.get("validity"):
-                validity_set[str(entry["object_id"])] = data["validity"]
     problems: list[str] = []
     subjects: list[tuple] = []
-    for order in rows(conn, "SELECT id, channel, status, validity FROM renewals_renewalorder"):
+    # The approval moves VALIDITY and FULFILMENT from "" with entries of their own (decision 0034).
+    for order in rows(
+        conn, "SELECT id, channel, status, validity, fulfilment_status FROM renewals_renewalorder"
+    ):
         start = "awaiting_consent" if order["channel"] == "online" else "pending_payment"
         subjects.append((types.get("renewalorder"), order["id"], "order", start, order["status"]))
-        first_validity = validity_set.get(str(order["id"]), "")
+        subjects.append((types.get("renewalorder"), order["id"], "validity", "", order["validity"] or ""))
         subjects.append(
-            (types.get("renewalorder"), order["id"], "validity", first_validity, order["validity"] or "")
+            (types.get("renewalorder"), order["id"], "fulfilment", "", order["fulfilment_status"] or "")
         )
     for refund in rows(conn, "SELECT id, status FROM renewals_refund"):
         subjects.append((types.get("refund"), refund["id"], "refund", "", refund["status"]))

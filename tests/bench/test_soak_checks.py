@@ -22,6 +22,7 @@ from campuspass.renewals.services.orders import (
     order_reject,
 )
 from campuspass.sms.models import OutboxMessage
+from tests.photos import photo_for
 from tests.renewals.factories import make_campaign, make_pass
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,9 @@ _tx = itertools.count(1)
 
 def created(campaign) -> RenewalOrder:
     previous = make_pass(year=campaign.previous_year)
-    order = order_create(plate=previous.vehicle.plate, campaign=campaign, id_photo=f"{next(_tx):032d}.jpg")
+    order = order_create(
+        plate=previous.vehicle.plate, campaign=campaign, id_photo=photo_for(previous.vehicle.plate)
+    )
     order_record_consent(
         order=order, consent_version=campaign.current_consent(), ip_address="10.0.0.1", user_agent="soak"
     )
