@@ -114,6 +114,7 @@ FULFILMENT_STATES = {"": "全部", "pending": "待发放", "done": "已发放"}
 _ORDER_STATUS = dict(RenewalOrder.Status.choices)
 _VALIDITY = dict(RenewalOrder.Validity.choices)
 _FULFILMENT = dict(RenewalOrder.Fulfilment.choices)
+_HANDOVER = dict(RenewalOrder.Handover.choices)
 _REFUND_STATUS = dict(Refund.Status.choices)
 
 
@@ -265,6 +266,7 @@ ORDER_COLUMNS = (
     "fulfilment",
     "delivery_address",
     "handed_out_at",
+    "fulfilment_status",
 )
 # What one order row becomes, column by column: "text" (kept as text in Excel), "money" (fen →
 # yuan), "when" (Beijing wall-clock time) or "plain". Shared by the .xlsx and the streamed CSV.
@@ -277,8 +279,15 @@ ORDER_KINDS = (
 def _order_values(row: tuple) -> list[Any]:
     (no, plate, staff_no, name, dept, mobile, status, validity, amount, created, paid, decided) = row[:12]
     reviewer = _label_user(row[12], row[13], row[14])
-    reason, fulfilment, address, handed_out = row[15:]
-    label = _VALIDITY.get(validity) if status == RenewalOrder.Status.APPROVED and validity else None
+    reason, fulfilment, address, handed_out, handover = row[15:]
+    # As RenewalOrder.status_label: where the pass is (the FULFILMENT axis) until it is in hand, then
+    # its validity.
+    label = None
+    if status == RenewalOrder.Status.APPROVED:
+        if handover in RenewalOrder.WAITING_HANDOVER:
+            label = _HANDOVER.get(handover)
+        elif validity:
+            label = _VALIDITY.get(validity)
     return [
         no,
         plate,
@@ -503,9 +512,9 @@ def write_fulfilment(workbook: Workbook, filters: dict[str, Any]) -> int:
     if filters.get("fulfilment"):
         orders = orders.filter(fulfilment=filters["fulfilment"])
     if filters.get("state") == "pending":
-        orders = orders.filter(handed_out_at__isnull=True)
+        orders = orders.filter(fulfilment_status__in=RenewalOrder.WAITING_HANDOVER)
     elif filters.get("state") == "done":
-        orders = orders.filter(handed_out_at__isnull=False)
+        orders = orders.filter(fulfilment_status__in=RenewalOrder.HANDED_OVER)
     columns = (
         "out_trade_no",
         "plate",
@@ -529,6 +538,7 @@ def write_fulfilment(workbook: Workbook, filters: dict[str, Any]) -> int:
         "courier__last_name",
         "handed_out_by__first_name",
         "handed_out_by__last_name",
+        "fulfilment_status",
     )
     for row in (
         orders.order_by("fulfilment", "decided_at", "pk")
@@ -541,7 +551,11 @@ def write_fulfilment(workbook: Workbook, filters: dict[str, Any]) -> int:
         pickup_from, courier, handed_out, handed_by, old_collected, id_checked = row[11:17]
         courier = _label_user(courier, row[17], row[18])
         handed_by = _label_user(handed_by, row[19], row[20])
-        delivery = fulfilment == RenewalOrder.Fulfilment.DELIVERY
+        handover = row[21]
+        # Collected at the counter although delivery was chosen: no building, the counter did it.
+        delivery = (
+            fulfilment == RenewalOrder.Fulfilment.DELIVERY and handover != RenewalOrder.Handover.COLLECTED
+        )
         sheet.append(
             [
                 sheet.text(no),
@@ -558,7 +572,7 @@ def write_fulfilment(workbook: Workbook, filters: dict[str, Any]) -> int:
                 address,
                 sheet.day(pickup_from),
                 courier or "",
-                "已发放" if handed_out else "待发放",
+                _HANDOVER.get(handover, "已发放" if handed_out else "待发放"),
                 sheet.when(handed_out),
                 handed_by or "",
                 "是" if old_collected else "否",

@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from campuspass.core.audit import beijing_time, describe
+from campuspass.core.audit_catalogue import codes_for_filter
 from campuspass.core.audit_catalogue import label as catalogue_label
 from campuspass.core.audit_catalogue import labels as catalogue_labels
 from campuspass.core.fieldrules import parse_id
@@ -80,7 +81,9 @@ def filter_entries(data: dict) -> QuerySet[LogEntry]:
         entries = entries.filter(actor_label__iexact=actor)
     action = (data.get("action") or "").strip()
     if action:
-        entries = entries.filter(action__startswith=action)
+        # Also the entries written under a code renamed since (e.g. photo views before the photo
+        # became a document): "who viewed this photo" must not miss them.
+        entries = entries.filter(Q(action__startswith=action) | Q(action__in=codes_for_filter(action)))
     if data.get("date_from"):
         entries = entries.filter(created_at__gte=_day_start(data["date_from"]))
     if data.get("date_to"):

@@ -169,6 +169,8 @@ def _key(name: str, action: catalogue.AuditAction | None, model: type[models.Mod
             label = shared.label if shared else label
         if getattr(field, "choices", None):
             return catalogue.Key(label, values=f"{field.model._meta.label}.{field.name}")
+        if isinstance(field, models.DateTimeField):
+            return catalogue.Key(label, catalogue.TIME)
         return catalogue.Key(
             label, shared.kind if shared else catalogue.TEXT, shared.values if shared else ""
         )
@@ -196,8 +198,16 @@ def format_value(value: Any, key: catalogue.Key | None = None, name: str = "") -
         labels = value_labels(key)
         if str(value) in labels:
             return labels[str(value)]
-    if isinstance(value, str) and _ISO_TIME.match(value):
-        parsed = parse_datetime(value)
+    # Text is never reinterpreted: only a key declared as a time (or an unnamed key holding what
+    # isoformat() writes, with its "T") is read as one. A person's text such as the address
+    # "2026-02-30 10:00" stays as typed.
+    if isinstance(value, str) and (
+        kind == catalogue.TIME or (key is None and _ISO_TIME.match(value) and "T" in value[:11])
+    ):
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:  # the right shape, an impossible date
+            parsed = None
         if parsed is not None:
             return beijing_time(parsed)
     return str(value)

@@ -431,6 +431,20 @@ LEGACY: dict[str, str] = {
     "renewals.order.photo_deleted": "删除证件照片",
 }
 
+# Codes renamed since: a filter for the new code also finds the entries written under the old one.
+RENAMED: dict[str, str] = {
+    "renewals.order.photo_viewed": "verification.photo.viewed",
+    "renewals.order.photo_deleted": "verification.photo.deleted",
+    "backoffice.signin.succeeded": "core.signin.succeeded",
+    "backoffice.signin.failed": "core.signin.failed",
+}
+
+
+def codes_for_filter(prefix: str) -> list[str]:
+    """The old codes an action filter `prefix` (a code or a code prefix) must also match."""
+    return [old for old, new in RENAMED.items() if new.startswith(prefix)]
+
+
 BY_CODE: dict[str, AuditAction] = {action.code: action for action in CATALOGUE}
 
 

@@ -70,10 +70,15 @@ class CampaignDashboard:
         return next((row.count for row in self.statuses if row.key == key), 0)
 
 
-# The table's order of product.md section 4; 审核通过 is shown as 待生效 / 使用中 / 已过期.
+# The table's order of product.md section 4; 审核通过 is shown as the staff member sees it
+# (RenewalOrder.status_label): 待领取 / 待送证 / 配送中 until the pass is in hand, then 待生效 / 使用中 / 已过期.
+H = RenewalOrder.Handover
 STATUS_ORDER: list[tuple[str, str]] = [
     (S.PENDING_PAYMENT, S.PENDING_PAYMENT.label),
     (S.PAID, S.PAID.label),
+    (f"{S.APPROVED}:{H.TO_COLLECT}", H.TO_COLLECT.label),
+    (f"{S.APPROVED}:{H.TO_DELIVER}", H.TO_DELIVER.label),
+    (f"{S.APPROVED}:{H.DELIVERING}", H.DELIVERING.label),
     (f"{S.APPROVED}:{V.NOT_YET}", V.NOT_YET.label),
     (f"{S.APPROVED}:{V.IN_USE}", V.IN_USE.label),
     (f"{S.APPROVED}:{V.EXPIRED}", V.EXPIRED.label),
@@ -85,8 +90,10 @@ STATUS_ORDER: list[tuple[str, str]] = [
 ]
 
 
-def _status_key(status: str, validity: str) -> str:
+def _status_key(status: str, validity: str, handover: str = "") -> str:
     if status == S.APPROVED:
+        if handover in RenewalOrder.WAITING_HANDOVER:
+            return f"{S.APPROVED}:{handover}"
         # An approved order whose validity was never computed counts as not yet valid.
         return f"{S.APPROVED}:{validity or V.NOT_YET}"
     return status
@@ -113,17 +120,16 @@ def campaign_dashboard(campaign: Campaign) -> CampaignDashboard:
     groups = (
         orders.order_by()
         .annotate(validity_now=validity_now)
-        .values("status", "validity_now", "fulfilment")
+        .values("status", "validity_now", "fulfilment_status")
         .annotate(
             n=Count("pk"),
             paid_n=Count("pk", filter=Q(paid_at__isnull=False)),
             oldest_paid=Min("paid_at"),
-            not_handed_out=Count("pk", filter=Q(handed_out_at__isnull=True)),
         )
     )
     for group in groups:
         group["validity"] = group["validity_now"] or ""
-        key = _status_key(group["status"], group["validity"])
+        key = _status_key(group["status"], group["validity"], group["fulfilment_status"])
         counts[key] = counts.get(key, 0) + group["n"]
         board.total_orders += group["n"]
         board.paid_orders += group["paid_n"]
@@ -133,10 +139,10 @@ def campaign_dashboard(campaign: Campaign) -> CampaignDashboard:
             if oldest and (board.oldest_waiting_paid_at is None or oldest < board.oldest_waiting_paid_at):
                 board.oldest_waiting_paid_at = oldest
         elif group["status"] == S.APPROVED and group["validity"] != V.EXPIRED:
-            if group["fulfilment"] == RenewalOrder.Fulfilment.DELIVERY:
-                board.deliveries_pending += group["not_handed_out"]
-            else:
-                board.pickups_pending += group["not_handed_out"]
+            if group["fulfilment_status"] in (H.TO_DELIVER, H.DELIVERING):
+                board.deliveries_pending += group["n"]
+            elif group["fulfilment_status"] == H.TO_COLLECT:
+                board.pickups_pending += group["n"]
     board.statuses = [StatusRow(key, label, counts.get(key, 0)) for key, label in STATUS_ORDER]
 
     per_day = {
@@ -188,7 +194,8 @@ def cached_campaign_dashboard(campaign: Campaign) -> CampaignDashboard:
     Every change the numbers depend on (order moves, payments, refunds, passes) writes an audit
     entry in its own transaction, so the newest audit id is the data's version: one primary-key
     index read. A board computed at the same version (and the same Beijing day, which moves
-    validity) is served from the cache. Under a steady flow of renewals the version changes all the
+    validity) is served from the cache for at most 4× ``DASHBOARD_CACHE_SECONDS`` (the id is a hint,
+    see below). Under a steady flow of renewals the version changes all the
     time; a board is then reused for at most ``DASHBOARD_CACHE_SECONDS`` (15 s) before it is
     computed again (``board.computed_at`` says when). ``DASHBOARD_CACHE_SECONDS = 0``
     turns the cache off (the test settings)."""
@@ -210,13 +217,17 @@ def cached_campaign_dashboard(campaign: Campaign) -> CampaignDashboard:
         cached = None
     if cached is not None:
         cached_version, board = cached
-        if cached_version == version or (now - board.computed_at).total_seconds() < seconds:
+        age = (now - board.computed_at).total_seconds()
+        # The newest audit id is only a hint: on PostgreSQL ids are taken at insert, not at commit, so a
+        # slower transaction can commit a lower id after the board was computed. An unchanged version
+        # therefore extends the board's life to 4× the setting (a minute by default), never more.
+        if age < seconds or (cached_version == version and age < seconds * 4):
             board.campaign = campaign
             return board
     board = campaign_dashboard(campaign)
     board.computed_at = now
     try:
-        cache.set(key, (version, board), max(seconds * 20, 300))
+        cache.set(key, (version, board), seconds * 4)
     except Exception:  # noqa: BLE001 - the board is computed; only the next view pays again
         logger.warning("dashboard: cache unavailable, board not kept")
     return board

@@ -64,7 +64,8 @@ def test_orders_export_has_the_columns_and_masks_phones(campaign, finance, make_
     assert row["订单号"] == order.out_trade_no and row["车牌号"] == order.plate
     assert row["工号"] == order.staff.staff_no and row["姓名"] == order.staff.name
     assert row["手机号"] == "139****5678" and b"13912345678" not in content
-    assert row["状态"] == "使用中" and Decimal(str(row["金额(元)"])) == Decimal("150.00")
+    # Approved, not yet collected: where the pass is, as on every screen (not 使用中).
+    assert row["状态"] == "待领取" and Decimal(str(row["金额(元)"])) == Decimal("150.00")
     assert row["审核人"] == reviewer.get_full_name() and row["领取方式"] == "到保卫处领取"
     local_paid = timezone.localtime(order.paid_at).replace(tzinfo=None)  # Beijing wall-clock time
     assert abs(row["支付时间"] - local_paid) < dt.timedelta(seconds=1)
@@ -130,11 +131,13 @@ def test_pickups_and_deliveries_export_handed_out_or_pending(campaign, finance, 
     assert set(table) == {collected.out_trade_no, waiting.out_trade_no, delivery.out_trade_no}
     done = table[collected.out_trade_no]
     assert (
-        done["发放状态"] == "已发放" and done["发放人"] == clerk.get_full_name() != clerk.username
+        done["发放状态"] == "已领取" and done["发放人"] == clerk.get_full_name() != clerk.username
     )  # a name, as 审核人
     assert done["旧证已收回"] == "是" and done["工作证已核验"] == "是"
     assert done["新证编号"] == collected.new_pass.number
     assert table[delivery.out_trade_no]["楼宇"] == "逸夫楼"
+    assert table[waiting.out_trade_no]["发放状态"] == "待领取"
+    assert table[delivery.out_trade_no]["发放状态"] == "待送证"
     _, _, header, rows = download(client, "fulfilment", state="pending", fulfilment="pickup")
     assert [by_header(header, r)["订单号"] for r in rows] == [waiting.out_trade_no]
 

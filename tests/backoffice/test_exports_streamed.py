@@ -50,7 +50,7 @@ def test_orders_csv_is_streamed_with_the_xlsx_columns(campaign, finance):
     assert rows[0] == ORDER_HEADERS
     row = dict(zip(rows[0], rows[1], strict=True))
     assert row["订单号"] == order.out_trade_no and row["手机号"] == "139****5678"
-    assert row["状态"] == "使用中" and row["金额(元)"] == "150.00"
+    assert row["状态"] == "待领取" and row["金额(元)"] == "150.00"  # as the screens say
     assert b"13912345678" not in content
     entry = LogEntry.objects.get(action="backoffice.export.created")
     assert entry.actor == user and entry.data["file"].endswith(".csv")
