@@ -28,6 +28,7 @@ from campuspass.core.errors import CampusPassError
 from campuspass.core.net import client_ip
 from campuspass.core.phones import mask_phone
 from campuspass.core.plates import InvalidPlate, normalize_plate
+from campuspass.payments.errors import Reaction, decide
 from campuspass.payments.providers import PaymentProviderError, get_provider
 from campuspass.registry.models import Pass, Vehicle
 from campuspass.renewals.models import RenewalOrder
@@ -56,6 +57,12 @@ NEXT_KEY = "ss.next"  # the order page to open once plate and code are verified 
 _NEXT_RE = re.compile(r"/m/orders/[0-9]{1,12}/(?:[a-z-]+/){0,2}")
 OAUTH_TRIED_KEY = "ss.oauth_tried"  # the silent OAuth before the first code is tried once a session
 PURPOSES = {otp.PURPOSE_LOOKUP: "selfservice:record", otp.PURPOSE_ORDERS: "selfservice:orders"}
+
+
+MSG_PAY_NEEDS_OFFICE = (
+    "暂时无法发起微信支付：支付设置需要保卫处处理，已自动通知财务人员。您的订单已保留，"
+    "请稍后再点“立即支付”；如急需办理，可到{place}现场办理。"
+)
 
 
 def in_wechat(request: HttpRequest) -> bool:
@@ -594,7 +601,12 @@ def pay(request, pk: int):
     try:
         payment = payment_start(order=order, openid=openid, return_url=result_url)
     except PaymentProviderError as exc:
-        context["error"] = f"{exc.message}（支付平台暂时无法下单，请稍后重试。）"
+        if decide("jsapi", exc.code).reaction == Reaction.FINANCE:
+            # Our configuration or the merchant account (finance sees the alert with its meaning):
+            # nothing the staff member can fix, and no vendor or setting names for them.
+            context["error"] = MSG_PAY_NEEDS_OFFICE.format(place=order.campaign.pickup_place)
+        else:
+            context["error"] = f"{exc.message}（支付平台暂时无法下单，请稍后重试。）"
         return render(request, "selfservice/pay.html", context)
     except CampusPassError as exc:
         messages.error(request, exc.message)

@@ -68,3 +68,30 @@ def test_cancelled_payment_says_so_with_continue(client, sms_outbox, fake_provid
     page = client.get(f"/m/orders/{order.pk}/result/?cancelled=1").content.decode()
     assert "已取消支付" in page and "继续支付" in page and "支付结果确认中" not in page
     assert f'href="/m/orders/{order.pk}/pay/"' in page
+
+
+def test_a_payment_refused_for_the_merchant_setup_tells_staff_the_office_knows(
+    client, sms_outbox, fake_provider, monkeypatch
+):
+    """A FINANCE answer to 立即支付 (e.g. the AppID not bound to the merchant): finance gets the alert;
+    the staff member is told the order is kept and the office is on it — not 'retry' with a setting
+    name they cannot act on."""
+    from campuspass.payments.models import PaymentAlert
+    from campuspass.payments.providers import PaymentProviderError
+
+    make_campaign()
+    make_pass(plate="京A12345")
+    unlock(client, "京A12345", sms_outbox)
+    client.post("/m/renew/photo/", {"photo": jpeg_upload()})
+    client.post("/m/renew/confirm/", {"fulfilment": "pickup"})
+    order = RenewalOrder.objects.get()
+    client.post(f"/m/orders/{order.pk}/consent/")
+
+    def refused(*args, **kwargs):
+        raise PaymentProviderError("AppID和mch_id不匹配", code="APPID_MCHID_NOT_MATCH")
+
+    monkeypatch.setattr(fake_provider, "create_jsapi", refused)
+    page = client.post(f"/m/orders/{order.pk}/pay/").content.decode()
+    assert "已自动通知财务人员" in page and "行政2号楼1层122、123室" in page
+    assert "APPID" not in page.upper() and "商户平台" not in page
+    assert PaymentAlert.objects.filter(call="jsapi", code="APPID_MCHID_NOT_MATCH").exists()
