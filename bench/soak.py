@@ -1000,22 +1000,24 @@ def run(
                 if stop_load.is_set():
                     return
                 time.sleep(0.2)
-            running = []
+            running, running_ids = [], []
             if name.startswith("worker"):
                 # Mid-task: wait (up to 15 s) until this worker runs a task that moves money or sends an
                 # SMS (a payment notification, a refund, an SMS); after 10 s any task will do.
                 worker_id = f"host-{name[-1]}-1"
                 with psycopg.connect(admin_dsn, autocommit=True) as watch:
                     for tick in range(150):
-                        running = [
-                            r["task_path"].rsplit(".", 1)[-1]
+                        mine = [
+                            r
                             for r in soak_checks.rows(
                                 watch,
-                                "SELECT task_path, worker_ids FROM django_tasks_database_dbtaskresult "
+                                "SELECT id, task_path, worker_ids FROM django_tasks_database_dbtaskresult "
                                 "WHERE status = 'RUNNING'",
                             )
                             if worker_id in (r["worker_ids"] or [])
                         ]
+                        running = [r["task_path"].rsplit(".", 1)[-1] for r in mine]
+                        running_ids = [str(r["id"]) for r in mine]
                         if any(not task.startswith("refresh_plates") for task in running) or (
                             running and tick > 100
                         ):
@@ -1039,6 +1041,7 @@ def run(
             }
             if name.startswith("worker"):
                 entry["tasks_running_when_killed"] = running
+                entry["task_rows"] = running_ids  # their fate is looked up after the drain
             if name.startswith("web"):
                 address, port = app[name[-1]]
                 wait_http(f"http://{address}:{port}/health/live/", forwarded, 60)
@@ -1222,6 +1225,19 @@ def run(
             "tasks": {r["status"]: r["n"] for r in soak_checks.rows(conn, "SELECT status, count(*) AS n FROM django_tasks_database_dbtaskresult GROUP BY status")},
             "audit_entries": soak_checks.rows(conn, "SELECT count(*) AS n FROM core_logentry")[0]["n"],
         }  # fmt: skip
+        for entry in kills:
+            if entry.get("task_rows"):
+                # A task that was still running at the kill stays RUNNING until the housekeeping marks
+                # it failed (TASK_STALE_AFTER_SECONDS); one that finished in the instant before is done.
+                entry["task_rows"] = {
+                    str(r["id"]): {"status": r["status"], "marked_stale": r["exception_class_path"] == soak_checks.STALE_TASK_EXCEPTION}
+                    for r in soak_checks.rows(
+                        conn,
+                        "SELECT id, status, exception_class_path FROM django_tasks_database_dbtaskresult "
+                        "WHERE id::text = ANY(%s)",
+                        [entry["task_rows"]],
+                    )
+                }  # fmt: skip
         check_seconds = round(time.monotonic() - check_start, 1)
 
     ok = all(check["ok"] for check in checks.values())
