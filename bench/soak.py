@@ -51,6 +51,16 @@ PY = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executa
 BRIDGE, BRIDGE_IP, NET = "cpsoak0", "10.203.0.1", "10.203.0"
 HOSTS = {"a": f"{NET}.11", "b": f"{NET}.12"}
 HTTPS_PORT, HTTP_PORT, APP_PORT = 18543, 18580, 8000
+# The photo check reaches each app host through nginx on a port of its own (the same site, one upstream).
+PINNED_PORTS = {"a": 18553, "b": 18554}
+X_ACCEL_PREFIX = "/_protected/id-photos/"  # deploy/campuspass.env.example, deploy/nginx/campuspass.conf
+# The private store's group: nginx's user reads the photos through it (README step 3; production's
+# group is the app user's own, `campuspass`). Only the soak's nginx workers are in it.
+STORE_GROUP, NGINX_USER = "cpsoak-store", "www-data"
+SERVED_MARK = "X-Soak-Served-By"  # added to the internal location in the soak's copy only
+# The soak's tasks take seconds: a row RUNNING for a minute was left by the worker killed mid-task, and
+# the every-minute housekeeping marks it failed (production's default bound is an hour).
+TASK_STALE_AFTER_SECONDS = 60
 FAULT_PHASES = [
     ["delay", "duplicate"],
     ["duplicate", "reorder"],
@@ -613,8 +623,19 @@ def ensure_tool(command: str, package: str) -> str | None:
     return shutil.which(command)
 
 
-def nginx_config(work: Path, front: str, upstreams: list[str], static: Path, store: Path) -> Path:
-    """deploy/nginx/campuspass.conf with this run's addresses, certificate, directories and app hosts."""
+def nginx_config(
+    work: Path,
+    front: str,
+    upstreams: list[str],
+    static: Path,
+    store: Path,
+    pinned: dict[str, str] | None = None,
+) -> Path:
+    """deploy/nginx/campuspass.conf with this run's addresses, certificate, directories and app hosts.
+
+    `pinned`: {port: upstream} — the same TLS site again on these ports with that one app host behind
+    it, so that the photo check can ask each host through nginx. The internal location of the soak's
+    copy also marks what it sends (SERVED_MARK), so the check knows nginx sent the file."""
     site = (REPO / "deploy" / "nginx" / "campuspass.conf").read_text()
     servers = "\n".join(f"    server {u} max_fails=2 fail_timeout=10s;" for u in upstreams)
     site = re.sub(r"    server 127\.0\.0\.1:8000[^\n]*\n", servers + "\n", site)
@@ -632,12 +653,24 @@ def nginx_config(work: Path, front: str, upstreams: list[str], static: Path, sto
         .replace("/var/log/nginx/campuspass.access.log", str(work / "logs" / "nginx-access.log"))
         .replace("pass.example.edu.cn", front)
     )
+    internal = "        internal;\n"
+    if internal not in site:
+        raise SystemExit("deploy/nginx/campuspass.conf has no internal location for the ID photos")
+    site = site.replace(internal, internal + f"        add_header {SERVED_MARK} nginx-internal always;\n", 1)
+    tls_server = site[site.index("server {", site.index(f"listen {front}:{HTTP_PORT};")) :]
+    for i, (port, upstream) in enumerate(sorted((pinned or {}).items())):
+        name = f"campuspass_pinned_{i}"
+        site += f"\nupstream {name} {{\n    server {upstream};\n}}\n" + tls_server.replace(
+            f"listen {front}:{HTTPS_PORT} ssl http2;", f"listen {front}:{port} ssl http2;"
+        ).replace("proxy_pass http://campuspass_app;", f"proxy_pass http://{name};")
     (work / "nginx-site.conf").write_text(site)
     temp = work / "nginx-temp"
     temp.mkdir(exist_ok=True)
     conf = work / "nginx.conf"
+    # As root, nginx's workers run as its user (Debian: www-data), which reads the store by its group.
+    user = f"user {NGINX_USER};\n" if os.geteuid() == 0 else ""
     conf.write_text(
-        f"""worker_processes 1;
+        f"""{user}worker_processes 1;
 pid {work}/nginx.pid;
 error_log {work}/logs/nginx-error.log warn;
 events {{ worker_connections 2048; }}
@@ -653,6 +686,24 @@ http {{
 """
     )
     return conf
+
+
+def share_store_with_nginx(private: Path) -> str | None:
+    """What README step 3 has the operator run, for the soak's store: a group that nginx's user is in
+    (and nobody else), the store 0750 in that group, its id-photos folder too. The soak's app processes
+    run as root, whose own group is not that one, so the folder is setgid: the photos they write (0640,
+    ID_PHOTO_X_ACCEL_PREFIX) take the folder's group, as the `campuspass` user's photos take its own.
+    Returns the group, or None when not root (then nginx runs as the same user and reads them anyway)."""
+    if os.geteuid() != 0:
+        return None
+    for argv in (["groupadd", "-f", "-r", STORE_GROUP], ["usermod", "-aG", STORE_GROUP, NGINX_USER]):
+        subprocess.run(argv, check=True, capture_output=True)
+    photos = private / "id-photos"
+    photos.mkdir(parents=True, exist_ok=True)
+    for folder, mode in ((private, 0o750), (photos, 0o2750)):
+        shutil.chown(folder, group=STORE_GROUP)
+        os.chmod(folder, mode)
+    return STORE_GROUP
 
 
 def wait_http(url: str, headers: dict, seconds: float, verify: str | bool = True) -> bool:
@@ -802,6 +853,9 @@ def run(
         "GUNICORN_WORKERS": "2",
         "GUNICORN_THREADS": "4",
         "GUNICORN_TIMEOUT": "60",
+        # nginx sends the ID photos from the shared store (decision 0031); the apps check and audit.
+        "ID_PHOTO_X_ACCEL_PREFIX": X_ACCEL_PREFIX,
+        "TASK_STALE_AFTER_SECONDS": str(TASK_STALE_AFTER_SECONDS),
     }
 
     def env_for(host: str | None) -> dict:
@@ -863,8 +917,14 @@ def run(
     }
     for name, (argv, host) in starts.items():
         machine.start(name, argv(host), env_for(host), host=host)
+    store_group = share_store_with_nginx(shared / "private")
     conf = nginx_config(
-        work, front, [f"{a}:{p}" for a, p in app.values()], work / "static", shared / "private"
+        work,
+        front,
+        [f"{a}:{p}" for a, p in app.values()],
+        work / "static",
+        shared / "private",
+        pinned={PINNED_PORTS[h]: f"{a}:{p}" for h, (a, p) in app.items()},
     )
     nginx_proc = subprocess.Popen(
         [nginx, "-c", str(conf), "-e", str(work / "logs" / "nginx-error.log"), "-g", "daemon off;"],
@@ -940,22 +1000,24 @@ def run(
                 if stop_load.is_set():
                     return
                 time.sleep(0.2)
-            running = []
+            running, running_ids = [], []
             if name.startswith("worker"):
                 # Mid-task: wait (up to 15 s) until this worker runs a task that moves money or sends an
                 # SMS (a payment notification, a refund, an SMS); after 10 s any task will do.
                 worker_id = f"host-{name[-1]}-1"
                 with psycopg.connect(admin_dsn, autocommit=True) as watch:
                     for tick in range(150):
-                        running = [
-                            r["task_path"].rsplit(".", 1)[-1]
+                        mine = [
+                            r
                             for r in soak_checks.rows(
                                 watch,
-                                "SELECT task_path, worker_ids FROM django_tasks_database_dbtaskresult "
+                                "SELECT id, task_path, worker_ids FROM django_tasks_database_dbtaskresult "
                                 "WHERE status = 'RUNNING'",
                             )
                             if worker_id in (r["worker_ids"] or [])
                         ]
+                        running = [r["task_path"].rsplit(".", 1)[-1] for r in mine]
+                        running_ids = [str(r["id"]) for r in mine]
                         if any(not task.startswith("refresh_plates") for task in running) or (
                             running and tick > 100
                         ):
@@ -979,6 +1041,7 @@ def run(
             }
             if name.startswith("worker"):
                 entry["tasks_running_when_killed"] = running
+                entry["task_rows"] = running_ids  # their fate is looked up after the drain
             if name.startswith("web"):
                 address, port = app[name[-1]]
                 wait_http(f"http://{address}:{port}/health/live/", forwarded, 60)
@@ -1042,9 +1105,10 @@ def run(
                 (SELECT count(*) FROM renewals_refund WHERE status IN ('pending', 'processing')) AS refunds,
                 (SELECT count(*) FROM payments_simnotification WHERE NOT acknowledged AND NOT dropped) AS notifications,
                 (SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE status = 'READY' AND run_after <= %s) AS tasks,
+                (SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE status = 'RUNNING' AND started_at < %s) AS stale_tasks,
                 (SELECT count(*) FROM renewals_renewalorder WHERE status IN ('awaiting_consent', 'pending_payment')) AS unpaid,
                 (SELECT count(*) FROM sms_outboxmessage WHERE status <> 'sent') AS sms""",
-                [now],
+                [now, now - dt.timedelta(seconds=TASK_STALE_AFTER_SECONDS)],
             )[0]
             if not any(busy.values()):
                 drained = True  # nothing left for the office either: it may go home
@@ -1063,26 +1127,36 @@ def run(
         # the checks
         check_start = time.monotonic()
         checks = soak_checks.run_all(
-            conn, now=dt.datetime.now(dt.UTC), grace=dt.timedelta(seconds=90), sms_lines=sms.all_lines()
-        )
-        photos = soak_checks.rows(
             conn,
-            "SELECT id FROM renewals_renewalorder WHERE id_photo <> '' AND id_photo_deleted_at IS NULL ORDER BY id",
+            now=dt.datetime.now(dt.UTC),
+            grace=dt.timedelta(seconds=90),
+            sms_lines=sms.all_lines(),
+            stale_after=dt.timedelta(seconds=TASK_STALE_AFTER_SECONDS),
         )
+        photos = soak_checks.live_photos(conn)
         fetches = []
         direct = requests.Session()
         direct.trust_env = False
+        photo_dir = shared / "private" / "id-photos"
         for row in photos:
             client = by_order.get(row["id"])
             if client is None:
                 continue
             cookie = "; ".join(f"{k}={v}" for k, v in client.session.cookies.items())
+            path = f"/m/orders/{row['id']}/photo/"
             for name, (address, port) in app.items():
-                response = direct.get(
-                    f"http://{address}:{port}/m/orders/{row['id']}/photo/",
+                # The app server itself: it checks the session, audits, and names the file for nginx.
+                answer = direct.get(
+                    f"http://{address}:{port}{path}",
                     headers={**forwarded, "Cookie": cookie, "Host": address},
                     timeout=30,
                     allow_redirects=False,
+                )
+                accel = answer.headers.get("X-Accel-Redirect", "")
+                stored = photo_dir / row["name"]
+                # The same request through nginx to that server: nginx follows the app's answer.
+                response = client.session.get(
+                    f"https://{front}:{PINNED_PORTS[name]}{path}", timeout=30, allow_redirects=False
                 )
                 fetches.append(
                     {
@@ -1090,13 +1164,38 @@ def run(
                         "server": f"web-{name}",
                         "status": response.status_code,
                         "sha256": hashlib.sha256(response.content).hexdigest(),
+                        "app_status": answer.status_code,
+                        "app_accel": accel,
+                        "app_bytes": len(answer.content),
+                        "nginx_location": response.headers.get(SERVED_MARK) == "nginx-internal",
+                        "leaked_accel": "X-Accel-Redirect" in response.headers,
+                        "stored_sha256": hashlib.sha256(stored.read_bytes()).hexdigest()
+                        if stored.is_file()
+                        else "missing",
                     }
                 )
-        checks["photos_from_both_servers"] = soak_checks.check_photos(fetches, [f"web-{n}" for n in app])
+        checks["photos_from_both_servers"] = soak_checks.check_photos(
+            fetches, [f"web-{n}" for n in app], x_accel_prefix=X_ACCEL_PREFIX
+        )
+        photo_problems = []
+        if fetches and fetches[0]["app_accel"]:
+            # The internal location is not reachable from outside (404), even knowing a file's name.
+            outside = requests.Session()
+            outside.trust_env = False
+            probe = outside.get(f"{site}{fetches[0]['app_accel']}", verify=str(cert), timeout=30)
+            if probe.status_code != 404:
+                photo_problems.append(
+                    f"{fetches[0]['app_accel']} asked from outside: {probe.status_code}, not 404"
+                )
         if len({f["order"] for f in fetches}) < len(photos):
-            checks["photos_from_both_servers"]["problems"].append(
+            photo_problems.append(
                 f"{len(photos) - len({f['order'] for f in fetches})} photos had no staff session to ask with"
             )
+        if photo_problems:
+            check = checks["photos_from_both_servers"]
+            check["problems"] = photo_problems + check["problems"]
+            check["problem_count"] += len(photo_problems)
+            check["ok"] = False
         checks["no_server_errors"] = soak_checks.result(
             stats.requests, list(stats.server_errors), note="5xx other than 502/503/504 while a host was down"
         )
@@ -1126,6 +1225,19 @@ def run(
             "tasks": {r["status"]: r["n"] for r in soak_checks.rows(conn, "SELECT status, count(*) AS n FROM django_tasks_database_dbtaskresult GROUP BY status")},
             "audit_entries": soak_checks.rows(conn, "SELECT count(*) AS n FROM core_logentry")[0]["n"],
         }  # fmt: skip
+        for entry in kills:
+            if entry.get("task_rows"):
+                # A task that was still running at the kill stays RUNNING until the housekeeping marks
+                # it failed (TASK_STALE_AFTER_SECONDS); one that finished in the instant before is done.
+                entry["task_rows"] = {
+                    str(r["id"]): {"status": r["status"], "marked_stale": r["exception_class_path"] == soak_checks.STALE_TASK_EXCEPTION}
+                    for r in soak_checks.rows(
+                        conn,
+                        "SELECT id, status, exception_class_path FROM django_tasks_database_dbtaskresult "
+                        "WHERE id::text = ANY(%s)",
+                        [entry["task_rows"]],
+                    )
+                }  # fmt: skip
         check_seconds = round(time.monotonic() - check_start, 1)
 
     ok = all(check["ok"] for check in checks.values())
@@ -1163,6 +1275,7 @@ def run(
             "database": "PostgreSQL (one database of the soak's own)",
             "redis": options.redis.rsplit("@", 1)[-1],
             "shared_store": "one directory for both hosts (the NFS export of README 'Running it for real')",
+            "id_photos": f"sent by nginx (X-Accel-Redirect {X_ACCEL_PREFIX}); store group {store_group or 'n/a'}",
         },
         "machine": {"cpus": os.cpu_count(), "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
         "timeline_seconds": {

@@ -237,10 +237,18 @@ def check_sms_once(conn, delivered: list[dict] | None) -> dict:
 # --- nothing stuck -------------------------------------------------------------------------------
 
 
-def check_no_stuck(conn, *, now: dt.datetime, grace: dt.timedelta) -> dict:
+STALE_TASK_EXCEPTION = "campuspass.core.housekeeping.StaleTask"
+
+
+def check_no_stuck(
+    conn, *, now: dt.datetime, grace: dt.timedelta, stale_after: dt.timedelta | None = None
+) -> dict:
     """No unpaid order past its expiry (+ grace: the every-minute job closes it), no 退款中 order
     without a live refund, no refund unfinished for longer than `grace`, no platform notification
-    left undelivered, no task waiting in the queue for longer than `grace`."""
+    left undelivered, no task waiting in the queue for longer than `grace`, and (with `stale_after`,
+    the deployment's TASK_STALE_AFTER_SECONDS) no task row left RUNNING longer than `stale_after` +
+    `grace`: a worker killed mid-task leaves its row RUNNING, and the every-minute housekeeping
+    must have marked it failed (counted as `tasks_abandoned`)."""
     problems: list[str] = []
     orders = rows(
         conn,
@@ -273,7 +281,9 @@ def check_no_stuck(conn, *, now: dt.datetime, grace: dt.timedelta) -> dict:
                 f"notification {notification['id']} ({notification['event_type']}) never acknowledged"
             )
     tasks = rows(
-        conn, "SELECT id, task_path, status, enqueued_at, run_after FROM django_tasks_database_dbtaskresult"
+        conn,
+        "SELECT id, task_path, status, enqueued_at, run_after, started_at, exception_class_path "
+        "FROM django_tasks_database_dbtaskresult",
     )
     for task in tasks:
         due = max(as_utc(task["enqueued_at"]), as_utc(task["run_after"]) or as_utc(task["enqueued_at"]))
@@ -281,18 +291,36 @@ def check_no_stuck(conn, *, now: dt.datetime, grace: dt.timedelta) -> dict:
             problems.append(
                 f"task {task['id']} ({task['task_path'].rsplit('.', 1)[-1]}) waiting since {due:%H:%M:%S}"
             )
+        if (
+            stale_after is not None
+            and task["status"] == "RUNNING"
+            and task["started_at"] is not None
+            and as_utc(task["started_at"]) + stale_after + grace < now
+        ):
+            problems.append(
+                f"task {task['id']} ({task['task_path'].rsplit('.', 1)[-1]}) left RUNNING since "
+                f"{as_utc(task['started_at']):%H:%M:%S}"
+            )
     orphaned = [t["task_path"].rsplit(".", 1)[-1] for t in tasks if t["status"] == "RUNNING"]
+    abandoned = [
+        t["task_path"].rsplit(".", 1)[-1]
+        for t in tasks
+        if t["status"] == "FAILED" and t["exception_class_path"] == STALE_TASK_EXCEPTION
+    ]
     return result(
         len(orders) + len(refunds) + len(waiting) + len(tasks),
         problems,
         tasks_left_running=dict(Counter(orphaned)),
+        tasks_abandoned=dict(Counter(abandoned)),
     )
 
 
 # --- the audit log -------------------------------------------------------------------------------
 
 # Where each axis starts: an order by its channel (below); a refund's creation is itself an entry
-# from "" (to pending, or straight to succeeded / paid_out at the counter); validity from the approval.
+# from "" (to pending, or straight to succeeded / paid_out at the counter); validity and fulfilment
+# from "": the approval moves each with an entry of its own (renewals.order.validity_changed,
+# renewals.order.handover_pending).
 INITIAL = {"order": None, "refund": "", "validity": "", "fulfilment": ""}
 
 
@@ -325,16 +353,13 @@ def check_audit_chains(conn) -> dict:
             chains[(entry["content_type_id"], str(entry["object_id"]), axis)].append(data)
     problems: list[str] = []
     subjects: list[tuple] = []
-    # The approval moves VALIDITY and FULFILMENT from "" with entries of their own (decision 0034).
     for order in rows(
         conn, "SELECT id, channel, status, validity, fulfilment_status FROM renewals_renewalorder"
     ):
         start = "awaiting_consent" if order["channel"] == "online" else "pending_payment"
         subjects.append((types.get("renewalorder"), order["id"], "order", start, order["status"]))
-        subjects.append((types.get("renewalorder"), order["id"], "validity", "", order["validity"] or ""))
-        subjects.append(
-            (types.get("renewalorder"), order["id"], "fulfilment", "", order["fulfilment_status"] or "")
-        )
+        for axis, column in (("validity", "validity"), ("fulfilment", "fulfilment_status")):
+            subjects.append((types.get("renewalorder"), order["id"], axis, "", order[column] or ""))
     for refund in rows(conn, "SELECT id, status FROM renewals_refund"):
         subjects.append((types.get("refund"), refund["id"], "refund", "", refund["status"]))
     moves = 0
@@ -360,13 +385,32 @@ def check_audit_chains(conn) -> dict:
 # --- photos --------------------------------------------------------------------------------------
 
 
-def check_photos(fetches: list[dict], servers: list[str]) -> dict:
+def live_photos(conn) -> list[dict]:
+    """Every order's photo that is still kept: {"id": the order, "name": the file in the store}
+    (verification.IdPhoto rows, decision 0031; the file is `<key>.jpg` in `id-photos/`)."""
+    return rows(
+        conn,
+        "SELECT o.id, p.key || '.jpg' AS name FROM renewals_renewalorder o "
+        "JOIN verification_idphoto p ON p.id = o.id_photo_id WHERE p.deleted_at IS NULL ORDER BY o.id",
+    )
+
+
+def check_photos(fetches: list[dict], servers: list[str], *, x_accel_prefix: str = "") -> dict:
     """`fetches`: one {"order", "server", "status", "sha256"} per order and app server. Every photo
-    answered 200 from every server, with the same bytes."""
+    answered 200 from every server, with the same bytes.
+
+    With `x_accel_prefix` (nginx sends the photos, decision 0031) each fetch also says what the app
+    server answered when asked directly (`app_status`, `app_accel`: its X-Accel-Redirect header,
+    `app_bytes`: the length of its body) and what nginx answered when the request went through it to
+    that server (`status`, `sha256`, `nginx_location`: the internal location's own header was there,
+    `leaked_accel`: nginx passed X-Accel-Redirect on to the browser), plus `stored_sha256`, the file in
+    the shared store. The bytes must have come via X-Accel: the app answered an empty 200 naming a file
+    under the prefix, nginx sent that file from its internal location, and they are the stored bytes."""
     problems: list[str] = []
     by_order: dict[int, dict[str, dict]] = defaultdict(dict)
     for fetch in fetches:
         by_order[fetch["order"]][fetch["server"]] = fetch
+    via_accel = 0
     for order, seen in sorted(by_order.items()):
         for server in servers:
             fetch = seen.get(server)
@@ -374,17 +418,46 @@ def check_photos(fetches: list[dict], servers: list[str]) -> dict:
                 problems.append(
                     f"order {order}: photo from {server}: {fetch['status'] if fetch else 'not asked'}"
                 )
+                continue
+            if not x_accel_prefix:
+                continue
+            accel = fetch.get("app_accel") or ""
+            wrong = []
+            if fetch.get("app_status") != 200 or not accel.startswith(x_accel_prefix.rstrip("/") + "/"):
+                wrong.append(f"the app answered {fetch.get('app_status')} without X-Accel-Redirect")
+            if fetch.get("app_bytes"):
+                wrong.append(f"the app sent {fetch['app_bytes']} bytes itself")
+            if not fetch.get("nginx_location"):
+                wrong.append("nginx did not send it from its internal location")
+            if fetch.get("leaked_accel"):
+                wrong.append("X-Accel-Redirect reached the browser")
+            if fetch.get("stored_sha256") and fetch["sha256"] != fetch["stored_sha256"]:
+                wrong.append("the bytes are not the stored file's")
+            if wrong:
+                problems.append(f"order {order}: photo from {server}: {'; '.join(wrong)}")
+            else:
+                via_accel += 1
         digests = {f["sha256"] for f in seen.values() if f["status"] == 200}
         if len(digests) > 1:
             problems.append(f"order {order}: the app servers return different photo bytes")
-    return result(len(by_order), problems, fetches=len(fetches))
+    extra = {"fetches": len(fetches)}
+    if x_accel_prefix:
+        extra["via_x_accel"] = via_accel
+    return result(len(by_order), problems, **extra)
 
 
-def run_all(conn, *, now: dt.datetime, grace: dt.timedelta, sms_lines: list[dict] | None) -> dict:
+def run_all(
+    conn,
+    *,
+    now: dt.datetime,
+    grace: dt.timedelta,
+    sms_lines: list[dict] | None,
+    stale_after: dt.timedelta | None = None,
+) -> dict:
     return {
         "paid_once": check_paid_once(conn),
         "refunded_once": check_refunded_once(conn),
         "sms_once": check_sms_once(conn, sms_lines),
-        "no_stuck": check_no_stuck(conn, now=now, grace=grace),
+        "no_stuck": check_no_stuck(conn, now=now, grace=grace, stale_after=stale_after),
         "audit_one_row_per_move": check_audit_chains(conn),
     }

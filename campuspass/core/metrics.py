@@ -71,6 +71,7 @@ class CoreCollector:
     imports nothing above it."""
 
     def collect(self):
+        from .housekeeping import task_row_state
         from .scheduler import last_run_at
 
         queue = queue_state()
@@ -78,6 +79,18 @@ class CoreCollector:
             yield GaugeMetricFamily("campuspass_task_queue_depth", "Tasks ready to run", value=queue[0])
             yield GaugeMetricFamily(
                 "campuspass_task_queue_lag_seconds", "Age of the oldest task ready to run", value=queue[1]
+            )
+        rows = task_row_state()
+        if rows is not None:
+            yield GaugeMetricFamily(
+                "campuspass_task_running_stale",
+                "Task rows RUNNING longer than TASK_STALE_AFTER_SECONDS, not yet marked failed",
+                value=rows[0],
+            )
+            yield GaugeMetricFamily(
+                "campuspass_task_abandoned",
+                "Task rows marked failed because their worker died mid-task (kept 14 days)",
+                value=rows[1],
             )
         last = last_run_at()
         yield GaugeMetricFamily(

@@ -373,6 +373,9 @@ PERIODIC_TASKS = [
     ("campuspass.payments.tasks.prune_used_nonces_task", "45 4 * * *"),
     ("campuspass.payments.tasks.purge_refused_notifications_task", "40 4 * * *"),
     ("campuspass.core.housekeeping.prune_task_results", "0 5 * * *"),
+    # Task rows left RUNNING by a killed worker (no lease in django-tasks-db) are marked failed; run by
+    # the scheduler itself, so it works with every worker dead.
+    ("campuspass.core.housekeeping.fail_stale_tasks", "* * * * *"),
     # Gate whitelist pushes due (retries), nightly full comparison with each gate, pruning.
     ("campuspass.gates.tasks.gates_due_task", "* * * * *"),
     ("campuspass.gates.tasks.gates_full_compare_task", "20 2 * * *"),
@@ -398,6 +401,10 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", str(STATIC_ROOT)))
 # Readiness fails when the oldest ready task waited longer, or no scheduler enqueued for this long.
 HEALTH_QUEUE_LAG_SECONDS = int(os.environ.get("HEALTH_QUEUE_LAG_SECONDS", "300"))
 HEALTH_SCHEDULER_STALE_SECONDS = int(os.environ.get("HEALTH_SCHEDULER_STALE_SECONDS", "300"))
+# A task row RUNNING for longer than this belongs to a worker that died mid-task: the every-minute
+# housekeeping marks it failed (campuspass.core.housekeeping.fail_stale_tasks). Well above the longest
+# task (a 100,000-row registry import, the nightly gate comparison: minutes at most).
+TASK_STALE_AFTER_SECONDS = int(os.environ.get("TASK_STALE_AFTER_SECONDS", "3600"))
 # A refund not finished after this many minutes counts as stuck (metric campuspass_refunds_stuck).
 REFUND_STUCK_MINUTES = int(os.environ.get("REFUND_STUCK_MINUTES", "60"))
 # Business gauges for /metrics, contributed by the apps that own the data (the core imports nothing above it).

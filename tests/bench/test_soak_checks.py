@@ -240,3 +240,90 @@ def test_a_photo_one_app_server_cannot_read_is_caught():
     assert "from web-b: 404" in soak_checks.check_photos(missing, ["web-a", "web-b"])["problems"][0]
     different = [ok[0], {**ok[1], "sha256": "y"}]
     assert not soak_checks.check_photos(different, ["web-a", "web-b"])["ok"]
+
+
+def test_a_photo_the_app_sent_itself_or_nginx_did_not_send_is_caught():
+    """With nginx's X-Accel delivery (decision 0031) the bytes must come from nginx's internal
+    location, named by the app's empty answer, and be the stored file."""
+    via = {
+        "status": 200,
+        "sha256": "x",
+        "stored_sha256": "x",
+        "app_status": 200,
+        "app_accel": "/_protected/id-photos/k.jpg",
+        "app_bytes": 0,
+        "nginx_location": True,
+        "leaked_accel": False,
+    }
+    ok = [{"order": 1, "server": "web-a", **via}, {"order": 1, "server": "web-b", **via}]
+    servers = ["web-a", "web-b"]
+    check = soak_checks.check_photos(ok, servers, x_accel_prefix="/_protected/id-photos/")
+    assert check["ok"] and check["via_x_accel"] == 2
+    broken = {
+        "the app answered 200 without X-Accel-Redirect": {"app_accel": ""},
+        "the app sent 5 bytes itself": {"app_bytes": 5},
+        "nginx did not send it from its internal location": {"nginx_location": False},
+        "X-Accel-Redirect reached the browser": {"leaked_accel": True},
+        "the bytes are not the stored file's": {"stored_sha256": "y"},
+    }
+    for said, change in broken.items():
+        fetches = [ok[0], {**ok[1], **change}]
+        problems = soak_checks.check_photos(fetches, servers, x_accel_prefix="/_protected/id-photos/")[
+            "problems"
+        ]
+        assert problems == [f"order 1: photo from web-b: {said}"], problems
+    # without the prefix (the app streams the photos) none of this is asked
+    assert soak_checks.check_photos([ok[0], {**ok[1], "app_accel": ""}], servers)["ok"]
+
+
+def _task_row(status, started_ago, exception=""):
+    from django_tasks_db.models import DBTaskResult
+
+    now = timezone.now()
+    return DBTaskResult.objects.create(
+        status=status,
+        task_path="campuspass.payments.tasks.deliver_notification_task",
+        args_kwargs={"args": [], "kwargs": {}},
+        backend_name="default",
+        run_after=now - started_ago,
+        started_at=now - started_ago,
+        worker_ids=["host-b-1"],
+        exception_class_path=exception,
+        traceback="",
+    )
+
+
+def test_a_task_row_left_running_by_a_killed_worker_is_stuck_until_marked(week):
+    from campuspass.core.housekeeping import STALE_TASK_EXCEPTION
+
+    assert soak_checks.STALE_TASK_EXCEPTION == STALE_TASK_EXCEPTION
+    minute = dt.timedelta(seconds=60)
+    working = _task_row("RUNNING", dt.timedelta(seconds=100))  # within bound + grace: still working
+    assert failed(run(week, stale_after=minute)) == set()
+    left = _task_row("RUNNING", dt.timedelta(seconds=200))
+    results = run(week, stale_after=minute)
+    assert failed(results) == {"no_stuck"}
+    (problem,) = results["no_stuck"]["problems"]
+    assert problem.endswith(
+        f"(deliver_notification_task) left RUNNING since {left.started_at.astimezone(dt.UTC):%H:%M:%S}"
+    )
+    assert not failed(run(week))  # without a bound (an older deployment) RUNNING rows are only listed
+    type(left).objects.filter(pk=left.pk).update(status="FAILED", exception_class_path=STALE_TASK_EXCEPTION)
+    results = run(week, stale_after=minute)
+    assert failed(results) == set()
+    assert results["no_stuck"]["tasks_abandoned"] == {"deliver_notification_task": 1}
+    assert results["no_stuck"]["tasks_left_running"] == {"deliver_notification_task": 1}
+    assert working.status == "RUNNING"
+
+
+def test_the_photos_to_fetch_are_the_orders_live_photo_documents(week):
+    """The soak asks every order's kept photo (the IdPhoto row, decision 0031), by its store name."""
+    from campuspass.verification.models import IdPhoto
+
+    orders = RenewalOrder.objects.order_by("pk")
+    assert soak_checks.live_photos(connection) == [
+        {"id": o.pk, "name": f"{o.id_photo.key}.jpg"} for o in orders
+    ]
+    gone = week["orders"][2].id_photo
+    IdPhoto.objects.filter(pk=gone.pk).update(deleted_at=timezone.now())
+    assert week["orders"][2].pk not in {r["id"] for r in soak_checks.live_photos(connection)}
