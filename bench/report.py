@@ -117,13 +117,41 @@ def import_pg_lines() -> list[str]:
         "",
         "Extrapolated to 1,000,000 rows (every step is per chunk and by index, so time is linear):",
         "about 115 s of the import process's CPU plus the server's own work — on a quiet machine",
-        "roughly 2–4 minutes, not yet proven ≤ 2 min. Memory is **not** bounded yet: about 1.2 KB per",
-        "row (142 MB at 20,000 rows, 237 MB at 100,000) for the per-file maps (the final values of each",
-        "staff number, the keys still to come, the pass numbers and plates already seen), so about",
-        "1.3 GB at 1,000,000 rows against the 400 MB goal. Bounding it means moving those maps out of",
-        "the process (a temporary table on PostgreSQL, set-based), which is the next step.",
+        "roughly 2–4 minutes, not yet proven ≤ 2 min.",
         "",
     ]
+    lines += import_pg_memory_lines()
+    return lines
+
+
+def import_pg_memory_lines() -> list[str]:
+    """Peak memory by file size (issue 13, bounded memory): bench/import_pg_{inmem,scratch}-N.json,
+    each written by `bench/import_bench.py --pg … --rows N --out …`."""
+    runs = []
+    for label, stem in (("per-file maps in memory", "import_pg_inmem"),
+                        ("per-file maps in a scratch file", "import_pg_scratch")):  # fmt: skip
+        for path in sorted(ROOT.glob(f"bench/{stem}-*.json"), key=lambda p: int(p.stem.rsplit("-", 1)[1])):
+            runs.append((label, json.loads(path.read_text())["imports"]["csv"]))
+    if not runs:
+        return []
+    lines = [
+        "### Memory by file size",
+        "",
+        "The import used to keep per-file maps in memory (the final values of each staff number, the",
+        "last row using each key, the pass numbers and plates already accepted): about 1.2 KB per row,",
+        "about 1.3 GB at 1,000,000 rows. They now live in a scratch SQLite file beside the spill file",
+        "(`registry/import_scratch.py`, decision 0032's addendum), read and written once per chunk, so",
+        "the peak RSS no longer grows with the file (PostgreSQL and SQLite alike).",
+        "",
+        "| code | rows | wall s | CPU s (import process) | peak RSS MB | load average (1/5/15) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, item in runs:
+        lines.append(
+            f"| {label} | {item['rows']:,} | {item['seconds']} | {item.get('cpu_seconds', '—')} "
+            f"| {item['peak_rss_mb']} | {item.get('load_average', '—')} |"
+        )
+    lines.append("")
     return lines
 
 
