@@ -2,13 +2,16 @@
 
 How it stays correct and fast on 100,000 rows:
 - Pass 1 reads the file once, validates every row and spills the parsed rows to a temporary file
-  in chunks; it also learns the final values of every staff number ("the later row wins").
+  in chunks; it also learns the final values of every staff number ("the later row wins") and the
+  last row using each key. Those per-file facts, and the pass numbers and plates already accepted,
+  live in a scratch SQLite file (import_scratch.py), read and written once per chunk: memory does
+  not grow with the file (issue 13).
 - Pass 2 applies the rows chunk by chunk, EACH CHUNK IN ITS OWN SHORT TRANSACTION (decision 0021), so
   codes, payments and staff pages keep writing while a 100,000-row file goes in (on SQLite one big
   transaction held the only write lock for the whole import). Per chunk, three queries fetch the
   existing staff, vehicles and passes not seen yet, new rows are inserted in bulk and every write is
-  audited. What earlier chunks did stays in memory (the records are kept), and that in-memory view
-  is authoritative for every record already seen.
+  audited. What earlier chunks did stays in memory while a later row still uses one of its keys
+  (the records are kept), and that in-memory view is authoritative for every record already seen.
 - The dry run is the same pass 2 WITHOUT writing (no transaction, no lock): the same code makes the
   same decisions from the same view, so the preview equals the import.
 - Nothing half-written: before each chunk commits, its undo (rows created, old values of rows
