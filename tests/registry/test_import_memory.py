@@ -6,6 +6,7 @@ with the row it repeats)."""
 import os
 
 import pytest
+from django.db import connection
 
 from campuspass.registry import imports
 from campuspass.registry.import_scratch import ImportScratch
@@ -96,3 +97,19 @@ def test_the_scratch_file_is_removed_afterwards(tmp_path):
         assert scratch.first_accepted(["n2018:X"]) == {"n2018:X": 2}  # the first one stays
         path = scratch.path
     assert not os.path.exists(path)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner's statistics are PostgreSQL's")
+def test_the_planner_learns_the_tables_sizes_while_the_import_grows_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(imports, "ANALYZE_MIN_ROWS", 10)
+
+    def planner_rows():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'registry_pass'")
+            return cursor.fetchone()[0]
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE registry_pass")  # the planner knows of an empty table
+    assert planner_rows() == 0
+    import_passes(path=write_csv(tmp_path / "grow.csv", distinct_rows(40)))
+    assert planner_rows() >= 20  # analysed at least once on the way (at 10, then 20 rows written)
