@@ -35,6 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -980,12 +981,9 @@ _ANALYZED_TABLES = (Staff._meta.db_table, Vehicle._meta.db_table, Pass._meta.db_
 
 class _PlannerStatistics:
     """PostgreSQL: keeps the planner's idea of the registry tables' sizes within a factor of two of
-    the truth while an import grows them. Each chunk looks its keys up by `= ANY(array)`; planned
-    with the row counts of an emptier table (autovacuum analyses late, or is off), PostgreSQL chose
-    the plate's trigram GIN index over its unique B-tree, and each chunk's vehicle lookup grew to
-    seconds on a 300,000-row import (the wall clock was 20× the import's CPU). An ANALYZE whenever
-    this import has written as many rows as the planner knew of: a handful per import, each a
-    sample of at most 30,000 rows per table."""
+    the truth while an import grows them (autovacuum analyses late, or is off), so a chunk's lookups
+    are never planned for an empty table. An ANALYZE whenever this import has written as many rows
+    as the planner knew of: a handful per import, each a sample of at most 30,000 rows per table."""
 
     def __init__(self):
         self.active = connection.vendor == "postgresql"
@@ -1009,6 +1007,27 @@ class _PlannerStatistics:
                 cursor.execute(f"ANALYZE {', '.join(quote(table) for table in _ANALYZED_TABLES)}")
             self.known += self.written
             self.written = 0
+
+
+@contextmanager
+def _btree_lookups() -> Iterator[None]:
+    """PostgreSQL: the import's lookups (`= ANY(array)` on staff numbers, plates, pass numbers) go
+    through the unique B-tree indexes. Left to itself the planner chose the plate's trigram GIN index
+    (search, decision of issue 13) for `plate = ANY(…)` even with fresh statistics: a GIN lookup also
+    scans the index's pending list of recent inserts, and during an import each chunk's vehicle
+    lookup took 1-4 s (wall clock 10-20× the import's CPU). GIN serves bitmap scans only, so turning
+    bitmap scans off for the import's session leaves the B-trees; reset afterwards."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_bitmapscan = off")
+    try:
+        yield
+    finally:
+        if connection.is_usable() and not connection.needs_rollback:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET enable_bitmapscan")
 
 
 def _apply_all(importer, spill, report, progress, total, *, write, after_chunk=None) -> None:
@@ -1106,10 +1125,11 @@ def import_passes(
             scratch=scratch,
         )
         if dry_run:
-            _apply_all(importer, spill, report, progress, total, write=False)
+            with _btree_lookups():
+                _apply_all(importer, spill, report, progress, total, write=False)
             _finish_report(report)
         else:
-            with _ImportLock():
+            with _ImportLock(), _btree_lookups():
                 recover_unfinished_imports()
                 _import_in_chunks(
                     importer, spill, report, progress, total, path, file_name, year, acting_user
