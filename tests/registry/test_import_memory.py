@@ -113,3 +113,23 @@ def test_the_planner_learns_the_tables_sizes_while_the_import_grows_them(tmp_pat
     assert planner_rows() == 0
     import_passes(path=write_csv(tmp_path / "grow.csv", distinct_rows(40)))
     assert planner_rows() >= 20  # analysed at least once on the way (at 10, then 20 rows written)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the plans are PostgreSQL's")
+def test_the_imports_plate_lookup_uses_the_unique_btree_not_the_trigram_index():
+    query = "EXPLAIN SELECT id FROM registry_vehicle WHERE plate = ANY(%s)"
+    plates = [f"京A{n:05d}" for n in range(1000)]
+
+    def plan(cursor):
+        cursor.execute(query, [plates])
+        return " ".join(line for (line,) in cursor.fetchall())
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # as on a large registry: an index, but which
+        assert "vehicle_plate_trgm" in plan(cursor)  # what the planner picks by itself
+        with imports._btree_lookups():
+            inside = plan(cursor)
+        cursor.execute("SHOW enable_bitmapscan")
+        after = cursor.fetchone()[0]
+    assert "vehicle_plate_trgm" not in inside and "Index Scan using registry_vehicle_plate" in inside
+    assert after == "on"  # reset for whatever the connection does next
