@@ -54,10 +54,13 @@ bench-import: install
 	$(PY) bench/import_bench.py --rows 100000 --out bench/import.json
 
 ## make bench-import-pg: import a 100,000-row CSV into PostgreSQL (database BENCH_PG_DB at BENCH_PG,
-## emptied first); bench/import_pg.json
+## emptied first); bench/import_pg.json. With BENCH_IMPORT_ROWS=N (not 100000) it writes
+## bench/import_pg_scratch-N.json instead, the "memory by file size" table of docs/performance.md.
 BENCH_PG_DB ?= cp_import
+BENCH_IMPORT_ROWS ?= 100000
+BENCH_IMPORT_PG_OUT = $(if $(filter 100000,$(BENCH_IMPORT_ROWS)),bench/import_pg.json,bench/import_pg_scratch-$(BENCH_IMPORT_ROWS).json)
 bench-import-pg: install
-	$(PY) bench/import_bench.py --rows 100000 --kinds csv --pg $(BENCH_PG)/$(BENCH_PG_DB) --out bench/import_pg.json
+	$(PY) bench/import_bench.py --rows $(BENCH_IMPORT_ROWS) --kinds csv --pg $(BENCH_PG)/$(BENCH_PG_DB) --out $(BENCH_IMPORT_PG_OUT)
 
 ## make bench-import-concurrency: OTP and payment-notification latency during a 100,000-row import
 ## (SQLite, and PostgreSQL at BENCH_PG); numbers in bench/import_concurrency.json

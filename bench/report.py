@@ -117,11 +117,62 @@ def import_pg_lines() -> list[str]:
         "",
         "Extrapolated to 1,000,000 rows (every step is per chunk and by index, so time is linear):",
         "about 115 s of the import process's CPU plus the server's own work — on a quiet machine",
-        "roughly 2–4 minutes, not yet proven ≤ 2 min. Memory is **not** bounded yet: about 1.2 KB per",
-        "row (142 MB at 20,000 rows, 237 MB at 100,000) for the per-file maps (the final values of each",
-        "staff number, the keys still to come, the pass numbers and plates already seen), so about",
-        "1.3 GB at 1,000,000 rows against the 400 MB goal. Bounding it means moving those maps out of",
-        "the process (a temporary table on PostgreSQL, set-based), which is the next step.",
+        "roughly 2–4 minutes, not yet proven ≤ 2 min.",
+        "",
+    ]
+    lines += import_pg_memory_lines()
+    return lines
+
+
+def import_pg_memory_lines() -> list[str]:
+    """Peak memory and time by file size (issue 13, the import in bounded memory):
+    bench/import_pg_{inmem,scratchonly,scratch}-N.json, each written by
+    `bench/import_bench.py --pg … --rows N --out …` (`make bench-import-pg BENCH_IMPORT_ROWS=N`)."""
+    runs = []
+    for label, stem in (
+        ("before: per-file maps in memory", "import_pg_inmem"),
+        (
+            "per-file maps in a scratch file (lookups still planned on the trigram index)",
+            "import_pg_scratchonly",
+        ),
+        ("after: scratch file + B-tree lookups + ANALYZE as the tables grow", "import_pg_scratch"),
+    ):
+        for path in sorted(ROOT.glob(f"bench/{stem}-*.json"), key=lambda p: int(p.stem.rsplit("-", 1)[1])):
+            runs.append((label, json.loads(path.read_text())["imports"]["csv"]))
+    if not runs:
+        return []
+    lines = [
+        "### Memory and time by file size (bounded memory)",
+        "",
+        "The import kept per-file maps in memory (the final values of each staff number, how many rows",
+        "still use each key, the pass numbers and plates already accepted): about 1.2 KB per row, so",
+        "about 1.3 GB at 1,000,000 rows. They now live in a scratch SQLite file per import",
+        "(`registry/import_scratch.py`, decision 0032's addendum 2), read and written once per chunk:",
+        "the peak RSS stays the same whatever the file's size, on PostgreSQL and SQLite alike.",
+        "",
+        "The same measurements found where the wall clock went (10–20× the import's CPU): PostgreSQL",
+        "planned each chunk's `plate = ANY(…)` lookup on the plate's trigram GIN index (added for the",
+        "admin search), whose pending list of fresh inserts every lookup scans — 1 to 4 s per chunk.",
+        "The import now turns bitmap scans off for its session (GIN serves only those), so the lookups",
+        "use the unique B-trees, and ANALYZEs the registry tables whenever it has doubled what the",
+        "planner knew. Measured on the shared 2-core machine while other helpers' tests ran (load",
+        "average 4–6): compare CPU and memory more than the wall clock. The scratch file has a price:",
+        "the import process's CPU about doubled (10.8 → 22 s at 100,000 rows; a SQLite round trip per",
+        "chunk and map, and three keys per row written in pass 1) — the next thing to cut.",
+        "",
+        "| code | rows | wall s | CPU s (import process) | peak RSS MB | load average (1/5/15) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, item in runs:
+        lines.append(
+            f"| {label} | {item['rows']:,} | {item['seconds']} | {item.get('cpu_seconds', '—')} "
+            f"| {item['peak_rss_mb']} | {item.get('load_average', '—')} |"
+        )
+    lines += [
+        "",
+        "Not measured: the old code at 300,000 rows (stopped at 23,000 rows after about 3 minutes, about",
+        "130 rows/s on the trigram plan; its memory grows as above) and 1,000,000 rows with the new code",
+        "(the machine was shared; by the per-chunk design memory stays flat and time is linear in rows).",
         "",
     ]
     return lines
@@ -358,8 +409,9 @@ def write_report(result: dict, doc: Path) -> None:
             for kind, e in (result.get("exports") or {}).items()
             if e.get("failures")
         ],
-        "- **Import**: memory grows with the file (per-file maps, about 1.2 KB per row); the PostgreSQL",
-        "  writes are COPY with reserved keys now (see above).",
+        "- **Import**: memory is bounded now (per-file maps in a scratch file) and the lookups take the",
+        "  B-trees; 1,000,000 rows ≤ 2 min is not shown yet (the import's CPU is about 0.2 ms per row,",
+        "  plus the server's work; see above).",
         "- **Not yet in the benchmark**: the whole renewal flow end to end (OTP read from the SMS file, photo,",
         "  consent, pay, notification) with concurrent staff; the issue's 3.1–3.5 renewals/s stands unmeasured here.",
         "- **The payment handler itself** (`renewals/services/payments.py`, issue 10's files) reads the order",

@@ -2,13 +2,16 @@
 
 How it stays correct and fast on 100,000 rows:
 - Pass 1 reads the file once, validates every row and spills the parsed rows to a temporary file
-  in chunks; it also learns the final values of every staff number ("the later row wins").
+  in chunks; it also learns the final values of every staff number ("the later row wins") and the
+  last row using each key. Those per-file facts, and the pass numbers and plates already accepted,
+  live in a scratch SQLite file (import_scratch.py), read and written once per chunk: memory does
+  not grow with the file (issue 13).
 - Pass 2 applies the rows chunk by chunk, EACH CHUNK IN ITS OWN SHORT TRANSACTION (decision 0021), so
   codes, payments and staff pages keep writing while a 100,000-row file goes in (on SQLite one big
   transaction held the only write lock for the whole import). Per chunk, three queries fetch the
   existing staff, vehicles and passes not seen yet, new rows are inserted in bulk and every write is
-  audited. What earlier chunks did stays in memory (the records are kept), and that in-memory view
-  is authoritative for every record already seen.
+  audited. What earlier chunks did stays in memory while a later row still uses one of its keys
+  (the records are kept), and that in-memory view is authoritative for every record already seen.
 - The dry run is the same pass 2 WITHOUT writing (no transaction, no lock): the same code makes the
   same decisions from the same view, so the preview equals the import.
 - Nothing half-written: before each chunk commits, its undo (rows created, old values of rows
@@ -32,6 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -49,6 +53,7 @@ from campuspass.core.errors import FieldError
 from campuspass.core.models import LogEntry
 
 from . import fields
+from .import_scratch import ImportScratch, pass_key, plate_key, staff_key
 from .models import Pass, Staff, Vehicle
 from .reading import ImportFileError, Table, open_table
 
@@ -321,17 +326,18 @@ class Importer:
         file_name: str,
         acting_user: Any,
         report: ImportReport,
-        staff_final: dict[str, tuple],
-        remaining: dict | None = None,
+        scratch: ImportScratch,
     ):
         self.file_name = file_name
-        # How many rows still to come use each key (staff number, plate, pass number): a record none
-        # of whose keys is used again is dropped from memory after its chunk (see _forget).
-        self.remaining = remaining
+        # The per-file facts (final staff values, the last row using each key, the first accepted row
+        # of each pass number and plate) live in a scratch file, not in memory (import_scratch.py):
+        # each chunk loads only its own keys' entries into the three dicts below.
+        self.scratch = scratch
         self.report = report
-        self.staff_final = staff_final  # staff_no -> (row, values…) of the last valid row with it
+        self.staff_final: dict[str, tuple] = {}  # staff_no -> (row, values…) of its last valid row
         self.seen_numbers: dict[tuple[int, str], int] = {}
         self.seen_plates: dict[tuple[int, str], int] = {}
+        self.accepted: list[tuple[str, int]] = []  # this chunk's new first-accepted rows
         self.now = timezone.now()
         self.actor_id = acting_user.pk if getattr(acting_user, "is_authenticated", False) else None
         self.actor_label = actor_label_for(acting_user)
@@ -347,6 +353,18 @@ class Importer:
         self.undo: list[tuple] = []
 
     def apply_chunk(self, rows: list[ParsedRow], *, write: bool = True) -> None:
+        scratch = self.scratch
+        self.staff_final = scratch.staff_finals({r.staff_no for r in rows})
+        first = scratch.first_accepted(
+            {key for r in rows for key in (_number_key(r.year, r.number), _plate_key(r.year, r.plate))}
+        )
+        self.seen_numbers = {
+            (r.year, r.number): first[key] for r in rows if (key := _number_key(r.year, r.number)) in first
+        }
+        self.seen_plates = {
+            (r.year, r.plate): first[key] for r in rows if (key := _plate_key(r.year, r.plate)) in first
+        }
+        self.accepted = []
         staff_by_no = self.staff_by_no
         for pk, staff_no, *values in _select(
             "SELECT s.id, s.staff_no, s.name, s.department, s.mobile, s.status FROM registry_staff s"
@@ -427,7 +445,8 @@ class Importer:
             self._flush(pending)
             for permit in pending.new_passes:
                 self.loaded[permit.pk] = permit
-        if self.remaining is not None:
+        scratch.store_first_accepted(self.accepted)
+        if rows:
             self._forget(rows)
 
     def _forget(self, rows: list[ParsedRow]) -> None:
@@ -435,30 +454,32 @@ class Importer:
         of its rows: staff number, plate (vehicles, and passes by vehicle) or pass number. A pass is
         kept while its number, its plate now or its plate when loaded is still to come, so a later
         chunk never reads from the database a pass this import has moved (in a dry run the database
-        would not know)."""
-        remaining = self.remaining
+        would not know). Which keys are still to come is asked of the scratch file, in one query."""
+        permits = []
+        keys = set()
         for row in rows:
-            remaining[row.staff_no] -= 1
-            remaining[row.plate] -= 1
-            remaining[(row.year, row.number)] -= 1
+            keys.update(_row_keys(row))
+            for permit in (
+                self.pass_by_number.get((row.year, row.number)),
+                self.pass_by_plate.get((row.year, row.plate)),
+            ):
+                if permit is not None:
+                    permits.append(permit)
+                    keys.update(_pass_keys(permit))
+        ahead = self.scratch.used_after(keys, rows[-1].row)
         for row in rows:
-            if not remaining[row.staff_no]:
+            if staff_key(row.staff_no) not in ahead:
                 self.staff_by_no.pop(row.staff_no, None)
-            if not remaining[row.plate]:
+            if plate_key(row.plate) not in ahead:
                 self.vehicles.pop(row.plate, None)
-            permit = self.pass_by_number.get((row.year, row.number))
-            if permit is not None:
-                self._forget_pass(permit)
-            permit = self.pass_by_plate.get((row.year, row.plate))
-            if permit is not None:
-                self._forget_pass(permit)
+        for permit in permits:
+            self._forget_pass(permit, ahead)
 
-    def _forget_pass(self, permit: Record) -> None:
-        remaining = self.remaining
+    def _forget_pass(self, permit: Record, ahead: set[str]) -> None:
+        if not ahead.isdisjoint(_pass_keys(permit)):
+            return
         plate = permit.vehicle.plate
         loaded_plate = permit.__dict__.get("loaded_plate", plate)
-        if remaining.get((permit.year, permit.number)) or remaining.get(plate) or remaining.get(loaded_plate):
-            return
         year = permit.year
         if self.pass_by_number.get((year, permit.number)) is permit:
             del self.pass_by_number[(year, permit.number)]
@@ -489,6 +510,8 @@ class Importer:
             return True
         self.seen_numbers[number_key] = row.row
         self.seen_plates[plate_key] = row.row
+        self.accepted.append((_number_key(*number_key), row.row))
+        self.accepted.append((_plate_key(*plate_key), row.row))
         return False
 
     def _apply_row(self, row, staff_by_no, vehicles, pass_by_number, pass_by_plate, pending: Pending) -> None:
@@ -732,17 +755,13 @@ def _read_and_spill(
     spill,
     progress: Progress | None,
     total: int | None,
-    remaining: dict | None = None,
-) -> tuple[dict[str, tuple], int]:
-    """Pass 1. Returns the final staff values per staff number (as `_final_staff` tuples: the row
-    they came from, then the values) and the number of valid rows.
-
-    One flat tuple of plain values per staff number: the smallest record Python has (a dict of the
-    values and a second dict of rows took about 350 bytes more per row), and a tuple of atomic
-    values is untracked by the cyclic garbage collector, so full collections during pass 2 do not
-    scan them again (measured at about a tenth of an import's time when they were tracked)."""
+    scratch: ImportScratch,
+) -> int:
+    """Pass 1. Spills the valid rows to `spill` in chunks and stores in `scratch`, chunk by chunk, the
+    final staff values per staff number (as `_final_staff` tuples: the row they came from, then the
+    values) and the last row using each key. Returns the number of valid rows. Memory holds one
+    chunk, whatever the file's size."""
     parser = RowParser(table, year)
-    staff_final: dict[str, tuple] = {}
     chunk: list[ParsedRow] = []
     valid = 0
     for count, (row_number, values) in enumerate(table.rows, start=1):
@@ -751,34 +770,47 @@ def _read_and_spill(
         if isinstance(parsed, list):
             report.reject(row_number, parsed)
         else:
-            final = _final_staff(row_number, parsed.staff)
-            previous = staff_final.get(parsed.staff_no)
-            if previous is not None and previous[1:] != final[1:]:
-                differing = [
-                    label
-                    for index, label in enumerate(("姓名", "手机号", "人员状态", "部门"), start=1)
-                    if previous[index] != final[index]
-                ]
-                report.warnings.append(
-                    {
-                        "row": row_number,
-                        "reason": f"工号 {parsed.staff_no} 的{'、'.join(differing)}与第{previous[0]}行不同，以本行（较后的一行）为准",
-                    }
-                )
-            staff_final[parsed.staff_no] = final
             chunk.append(parsed)
-            if remaining is not None:
-                for key in _row_keys(parsed):
-                    remaining[key] = remaining.get(key, 0) + 1
             valid += 1
             if len(chunk) >= CHUNK_SIZE:
-                pickle.dump(chunk, spill, protocol=pickle.HIGHEST_PROTOCOL)
+                _settle_chunk(chunk, report, spill, scratch)
                 chunk = []
         if progress and count % CHUNK_SIZE == 0:
             progress(count, total)
     if chunk:
-        pickle.dump(chunk, spill, protocol=pickle.HIGHEST_PROTOCOL)
-    return staff_final, valid
+        _settle_chunk(chunk, report, spill, scratch)
+    return valid
+
+
+def _settle_chunk(chunk: list[ParsedRow], report: ImportReport, spill, scratch: ImportScratch) -> None:
+    """Pass 1 for one chunk of valid rows, in row order: warn of each row whose staff values differ
+    from the previous row with its staff number, remember the later values and the last row using
+    each key, and spill the chunk."""
+    finals = scratch.staff_finals({row.staff_no for row in chunk})
+    changed: dict[str, tuple] = {}
+    last: dict[str, int] = {}
+    for parsed in chunk:
+        row_number = parsed.row
+        final = _final_staff(row_number, parsed.staff)
+        previous = finals.get(parsed.staff_no)
+        if previous is not None and previous[1:] != final[1:]:
+            differing = [
+                label
+                for index, label in enumerate(("姓名", "手机号", "人员状态", "部门"), start=1)
+                if previous[index] != final[index]
+            ]
+            report.warnings.append(
+                {
+                    "row": row_number,
+                    "reason": f"工号 {parsed.staff_no} 的{'、'.join(differing)}与第{previous[0]}行不同，以本行（较后的一行）为准",
+                }
+            )
+        finals[parsed.staff_no] = changed[parsed.staff_no] = final
+        for key in _row_keys(parsed):
+            last[key] = row_number
+    scratch.store_staff_finals(changed)
+    scratch.store_last_use(last)
+    pickle.dump(chunk, spill, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _final_staff(row_number: int, staff: dict[str, Any]) -> tuple:
@@ -793,11 +825,28 @@ def _staff_values(final: tuple) -> dict[str, Any]:
     return values
 
 
-def _row_keys(row: ParsedRow) -> tuple:
-    """The keys by which a later chunk can reach this row's records (see Importer._forget): the staff
-    number, the plate and (year, pass number) share one dict without a tag — a staff number is ASCII
-    and a plate starts with a province character, so they never collide, and the pass key is a tuple."""
-    return (row.staff_no, row.plate, (row.year, row.number))
+def _row_keys(row: ParsedRow) -> tuple[str, str, str]:
+    """The keys by which a later chunk can reach this row's records (see Importer._forget), as the
+    scratch file spells them: the staff number, the plate and the year with the pass number."""
+    return (staff_key(row.staff_no), plate_key(row.plate), pass_key(row.year, row.number))
+
+
+def _pass_keys(permit: Record) -> tuple[str, str, str]:
+    """The keys by which a later chunk can reach a pass: its number, its plate now, its plate when
+    it was loaded."""
+    plate = permit.vehicle.plate
+    loaded_plate = permit.__dict__.get("loaded_plate", plate)
+    return (pass_key(permit.year, permit.number), plate_key(plate), plate_key(loaded_plate))
+
+
+def _number_key(year: int, number: str) -> str:
+    """A pass number of a year, as the scratch file's first-accepted table spells it."""
+    return f"n{year}:{number}"
+
+
+def _plate_key(year: int, plate: str) -> str:
+    """A plate's pass of a year, likewise."""
+    return f"y{year}:{plate}"
 
 
 def _spilled_chunks(spill) -> Iterator[list[ParsedRow]]:
@@ -926,13 +975,70 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+ANALYZE_MIN_ROWS = 5000
+_ANALYZED_TABLES = (Staff._meta.db_table, Vehicle._meta.db_table, Pass._meta.db_table)
+
+
+class _PlannerStatistics:
+    """PostgreSQL: keeps the planner's idea of the registry tables' sizes within a factor of two of
+    the truth while an import grows them (autovacuum analyses late, or is off), so a chunk's lookups
+    are never planned for an empty table. An ANALYZE whenever this import has written as many rows
+    as the planner knew of: a handful per import, each a sample of at most 30,000 rows per table."""
+
+    def __init__(self):
+        self.active = connection.vendor == "postgresql"
+        self.known = 0
+        self.written = 0
+        if self.active:
+            with bulk_cursor() as cursor:
+                cursor.execute(
+                    "SELECT COALESCE(MAX(reltuples), 0) FROM pg_class WHERE relname = %s",
+                    [Pass._meta.db_table],
+                )
+                self.known = max(int(cursor.fetchone()[0]), 0)
+
+    def after_chunk(self, rows: int) -> None:
+        if not self.active:
+            return
+        self.written += rows
+        if self.written >= max(ANALYZE_MIN_ROWS, self.known):
+            quote = connection.ops.quote_name
+            with bulk_cursor() as cursor:
+                cursor.execute(f"ANALYZE {', '.join(quote(table) for table in _ANALYZED_TABLES)}")
+            self.known += self.written
+            self.written = 0
+
+
+@contextmanager
+def _btree_lookups() -> Iterator[None]:
+    """PostgreSQL: the import's lookups (`= ANY(array)` on staff numbers, plates, pass numbers) go
+    through the unique B-tree indexes. Left to itself the planner chose the plate's trigram GIN index
+    (search, decision of issue 13) for `plate = ANY(…)` even with fresh statistics: a GIN lookup also
+    scans the index's pending list of recent inserts, and during an import each chunk's vehicle
+    lookup took 1-4 s (wall clock 10-20× the import's CPU). GIN serves bitmap scans only, so turning
+    bitmap scans off for the import's session leaves the B-trees; reset afterwards."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_bitmapscan = off")
+    try:
+        yield
+    finally:
+        if connection.is_usable() and not connection.needs_rollback:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET enable_bitmapscan")
+
+
 def _apply_all(importer, spill, report, progress, total, *, write, after_chunk=None) -> None:
     done = report.total_rows
+    statistics = _PlannerStatistics() if write else None
     for chunk in _spilled_chunks(spill):
         if write:
             with transaction.atomic():  # short: one chunk
                 importer.apply_chunk(chunk)
                 after_chunk(importer.undo)
+            statistics.after_chunk(len(chunk))
             if connection.vendor == "sqlite":
                 # SQLite's waiting writers poll (every few ms up to 100 ms): leave them a window to
                 # take the lock before the next chunk does, or an OTP request can wait out the import.
@@ -1004,12 +1110,11 @@ def import_passes(
     path = Path(path)
     file_name = file_name or path.name
     report = ImportReport(file=file_name, dry_run=dry_run)
-    with tempfile.TemporaryFile(prefix="campuspass-import-") as spill:
+    with tempfile.TemporaryFile(prefix="campuspass-import-") as spill, ImportScratch() as scratch:
         with open_table(path, year_given=year is not None) as table:
             estimate = table.total_rows
             read_total = 2 * estimate if estimate else None
-            remaining: dict = {}
-            staff_final, valid = _read_and_spill(table, year, report, spill, progress, read_total, remaining)
+            valid = _read_and_spill(table, year, report, spill, progress, read_total, scratch)
         total = report.total_rows + valid
         if progress:
             progress(report.total_rows, total)
@@ -1017,14 +1122,14 @@ def import_passes(
             file_name=file_name,
             acting_user=acting_user,
             report=report,
-            staff_final=staff_final,
-            remaining=remaining,
+            scratch=scratch,
         )
         if dry_run:
-            _apply_all(importer, spill, report, progress, total, write=False)
+            with _btree_lookups():
+                _apply_all(importer, spill, report, progress, total, write=False)
             _finish_report(report)
         else:
-            with _ImportLock():
+            with _ImportLock(), _btree_lookups():
                 recover_unfinished_imports()
                 _import_in_chunks(
                     importer, spill, report, progress, total, path, file_name, year, acting_user

@@ -1,0 +1,135 @@
+"""The import's memory does not grow with the file (issue 13): the per-file facts live in a scratch
+file, and a chunk holds in memory only what its own rows and the rows still to come need, while the
+answers stay those of the whole file (the later row wins, a duplicate far down is still rejected
+with the row it repeats)."""
+
+import os
+
+import pytest
+from django.db import connection
+
+from campuspass.registry import imports
+from campuspass.registry.import_scratch import ImportScratch
+from campuspass.registry.imports import import_passes
+from campuspass.registry.models import Pass, Staff
+
+from .test_imports import row, write_csv
+
+pytestmark = pytest.mark.django_db
+
+CHUNK = 5
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(imports, "CHUNK_SIZE", CHUNK)
+
+
+def distinct_rows(count, start=0):
+    return [
+        row(
+            工号=f"2002{n:04d}",
+            姓名=f"员工{n}",
+            手机号=f"139{n:08d}",
+            车牌号=f"京D{n:05d}",
+            通行证编号=f"YXB2018{n:05d}",
+        )
+        for n in range(start, start + count)
+    ]
+
+
+def held_in_memory(importer):
+    return {
+        name: len(getattr(importer, name))
+        for name in (
+            "staff_by_no",
+            "vehicles",
+            "pass_by_number",
+            "pass_by_plate",
+            "loaded",
+            "staff_final",
+            "seen_numbers",
+            "seen_plates",
+        )
+    }
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_what_the_import_holds_in_memory_does_not_grow_with_the_file(tmp_path, monkeypatch, dry_run):
+    sizes = []
+    apply_chunk = imports.Importer.apply_chunk
+
+    def spy(self, rows, **kwargs):
+        apply_chunk(self, rows, **kwargs)
+        sizes.append(held_in_memory(self))
+
+    monkeypatch.setattr(imports.Importer, "apply_chunk", spy)
+    report = import_passes(path=write_csv(tmp_path / "big.csv", distinct_rows(120)), dry_run=dry_run)
+
+    assert report.imported == 120 and not report.rejected
+    assert len(sizes) == 120 // CHUNK
+    # Every map holds at most one chunk's entries, whether the file has 10 rows or 120.
+    assert max(max(size.values()) for size in sizes) <= CHUNK
+    assert Pass.objects.count() == (0 if dry_run else 120)
+
+
+def test_far_apart_rows_still_answer_for_the_whole_file(tmp_path):
+    rows = distinct_rows(40)
+    rows.append(row(**{**rows[0], "车牌号": "京E00001"}))  # row 42: pass number of row 2 again
+    rows.append(row(**{**rows[1], "通行证编号": "YXB201899999"}))  # row 43: plate of row 3 again
+    rows.append(row(**{**rows[2], "车牌号": "京E00003", "通行证编号": "YXB201899998", "姓名": "改名"}))
+    report = import_passes(path=write_csv(tmp_path / "far.csv", rows))
+
+    assert [(item["row"], item["field"]) for item in report.rejected] == [(42, "通行证编号"), (43, "车牌号")]
+    assert "第2行" in report.rejected[0]["reason"] and "第3行" in report.rejected[1]["reason"]
+    assert [item["row"] for item in report.warnings] == [44]
+    assert "第4行" in report.warnings[0]["reason"]
+    # The later row wins for the staff member, also for the pass written 40 rows earlier.
+    assert Staff.objects.get(staff_no="20020002").name == "改名"
+    assert report.imported == 41
+
+
+def test_the_scratch_file_is_removed_afterwards(tmp_path):
+    with ImportScratch() as scratch:
+        scratch.store_last_use({"s1": 3, "v京A1": 7})
+        scratch.store_first_accepted([("n2018:X", 2), ("n2018:X", 9)])
+        assert scratch.used_after(["s1", "v京A1", "missing"], 5) == {"v京A1"}
+        assert scratch.first_accepted(["n2018:X"]) == {"n2018:X": 2}  # the first one stays
+        path = scratch.path
+    assert not os.path.exists(path)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner's statistics are PostgreSQL's")
+def test_the_planner_learns_the_tables_sizes_while_the_import_grows_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(imports, "ANALYZE_MIN_ROWS", 10)
+
+    def planner_rows():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'registry_pass'")
+            return cursor.fetchone()[0]
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE registry_pass")  # the planner knows of an empty table
+    assert planner_rows() == 0
+    import_passes(path=write_csv(tmp_path / "grow.csv", distinct_rows(40)))
+    assert planner_rows() >= 20  # analysed at least once on the way (at 10, then 20 rows written)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the plans are PostgreSQL's")
+def test_the_imports_plate_lookup_uses_the_unique_btree_not_the_trigram_index():
+    query = "EXPLAIN SELECT id FROM registry_vehicle WHERE plate = ANY(%s)"
+    plates = [f"京A{n:05d}" for n in range(1000)]
+
+    def plan(cursor):
+        cursor.execute(query, [plates])
+        return " ".join(line for (line,) in cursor.fetchall())
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # as on a large registry: an index, but which
+        assert "vehicle_plate_trgm" in plan(cursor)  # what the planner picks by itself
+        with imports._btree_lookups():
+            inside = plan(cursor)
+        cursor.execute("SHOW enable_bitmapscan")
+        after = cursor.fetchone()[0]
+    assert "vehicle_plate_trgm" not in inside and "Index Scan using registry_vehicle_plate" in inside
+    assert after == "on"  # reset for whatever the connection does next
