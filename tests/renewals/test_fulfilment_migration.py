@@ -6,31 +6,16 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.migrating import back_to_the_latest, migrate  # noqa: F401 - the fixture is autouse
 
 BEFORE = [("renewals", "0011_order_id_photo_document")]
 AFTER = [("renewals", "0013_fill_fulfilment_status")]
 
 
-def migrate(renewals_targets):
-    """Migrate renewals to the given node (every other app at its latest); the apps of that state."""
-    executor = MigrationExecutor(connection)
-    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "renewals"]
-    executor.migrate(others + renewals_targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(others + renewals_targets).apps
-
-
-@pytest.fixture
-def back_to_the_latest():
-    yield
-    migrate([n for n in MigrationExecutor(connection).loader.graph.leaf_nodes() if n[0] == "renewals"])
-
-
 @pytest.mark.django_db(transaction=True)
-def test_existing_orders_get_their_place_on_the_fulfilment_axis(back_to_the_latest):
+def test_existing_orders_get_their_place_on_the_fulfilment_axis():
     old = migrate(BEFORE)
     Campaign = old.get_model("renewals", "Campaign")
     Order = old.get_model("renewals", "RenewalOrder")

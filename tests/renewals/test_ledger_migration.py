@@ -6,22 +6,12 @@ ledger rows too; CLOSED / ABNORMAL refunds get their own status; unagreed unpaid
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.migrating import back_to_the_latest, migrate  # noqa: F401 - the fixture is autouse
 
 BEFORE = [("renewals", "0005_order_channel_and_receipt")]
 AFTER = [("renewals", "0008_order_payment_facts_removed")]
-
-
-def migrate(renewals_targets):
-    """Migrate renewals to the given node (every other app at its latest); the apps of that state."""
-    executor = MigrationExecutor(connection)
-    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "renewals"]
-    targets = others + renewals_targets
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
@@ -131,9 +121,3 @@ def test_payment_facts_move_to_the_ledger():
     assert migrated.payment_id == Payment.objects.get(reference="4200A").pk
     assert Order.objects.get(pk=unagreed.pk).status == "awaiting_consent"
     assert Payment.objects.get(reference="4200A").out_trade_no == "CP1"
-    migrate(executor_leaves())
-
-
-def executor_leaves():
-    executor = MigrationExecutor(connection)
-    return executor.loader.graph.leaf_nodes()

@@ -7,30 +7,13 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 from PIL import Image
 
+from tests.migrating import back_to_the_latest, migrate  # noqa: F401 - the fixture is autouse
+
 BEFORE = [("renewals", "0010_reject_reason_without_reupload"), ("verification", "0002_id_photo")]
 AFTER = [("renewals", "0011_order_id_photo_document")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    pinned = {app for app, _ in targets}
-    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] not in pinned]
-    executor.migrate(others + targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(others + targets).apps
-
-
-@pytest.fixture(autouse=True)
-def back_to_the_latest():
-    """Whatever happens in the test, the database ends at the latest migrations for the next test."""
-    yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 @pytest.mark.django_db(transaction=True)

@@ -337,14 +337,7 @@ def refund_retry(*, order: RenewalOrder, acting_user: Any) -> Refund:
                 f"该订单没有可重试的退款（最近一笔：{latest.get_status_display()}）。", code="no_refund"
             )
         if order.status == S.REFUND_FAILED:
-            move_order(
-                order,
-                S.REFUNDING,
-                acting_user=acting_user,
-                action="renewals.order.refunding",
-                reason="财务重新办理退款",
-                data={"out_refund_no": refund.out_refund_no, "amount_fen": refund.amount_fen},
-            )
+            _order_back_to_refunding(order, refund, acting_user)
     return refund
 
 
@@ -376,15 +369,20 @@ def refund_resend(*, refund: Refund, acting_user: Any, order_follows: bool = Tru
             and refund.payment.state == Payment.State.APPLIED
         )
         if order_follows and own_money and order.status == S.REFUND_FAILED:
-            move_order(
-                order,
-                S.REFUNDING,
-                acting_user=acting_user,
-                action="renewals.order.refunding",
-                reason="财务重新办理退款",
-                data={"out_refund_no": refund.out_refund_no, "amount_fen": refund.amount_fen},
-            )
+            _order_back_to_refunding(order, refund, acting_user)
     return refund
+
+
+def _order_back_to_refunding(order: RenewalOrder, refund: Refund, acting_user: Any) -> None:
+    """退款失败 → 退款中 for a locked order whose money finance sends again (retried or restarted)."""
+    move_order(
+        order,
+        S.REFUNDING,
+        acting_user=acting_user,
+        action="renewals.order.refunding",
+        reason="财务重新办理退款",
+        data={"out_refund_no": refund.out_refund_no, "amount_fen": refund.amount_fen},
+    )
 
 
 PAY_OUT_HOWS = {"bank_transfer": "银行转账", "cash": "现金", "merchant_platform": "商户平台异常退款处理"}
