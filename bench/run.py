@@ -400,12 +400,15 @@ def summarise(samples: list[dict]) -> dict:
 
 
 def measure_web(wrk: str, base: str, targets: list[Target], info: dict, options, work: Path) -> dict:
-    bare = Target("reference (a) bare JSON", "reference", ["/bench/bare/"])
     pk_paths = [f"/bench/pk/?pk={p}" for p in range(1, min(options.passes, 5000), 97)]
-    pk = Target("reference (b) one pk query + template", "reference", pk_paths)
     results = {}
     for target in targets:
         conns = target.connections or options.connections
+        # The references are served the same way as the figure: with the signed-in office session
+        # for back-office pages, without a session for the staff pages and the gate API (the office
+        # session alone costs a session read, the user and the second-factor device).
+        bare = Target("reference (a) bare JSON", "reference", ["/bench/bare/"], role=target.role)
+        pk = Target("reference (b) one pk query + template", "reference", pk_paths, role=target.role)
         samples: dict[str, list[dict]] = {"target": [], "bare": [], "pk": []}
         for _ in range(options.rounds):  # alternating rounds: bare, pk, target
             samples["bare"].append(
@@ -428,6 +431,7 @@ def measure_web(wrk: str, base: str, targets: list[Target], info: dict, options,
         figure["ratio_pk"] = round(figure["rps"] / figure["pk"]["rps"], 3) if figure["pk"]["rps"] else None
         figure.update(
             group=target.group,
+            role=target.role,
             method=target.method,
             connections=conns,
             goal=target.goal,
