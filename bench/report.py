@@ -290,7 +290,8 @@ def write_report(result: dict, doc: Path) -> None:
         "hand. How to run it and what it measures is at the end.",
         "",
         f"- Measured at {result['measured_at']}, size **{result['size']}**: {g['passes']:,} passes, {g['orders']:,} orders,",
-        f"  database {result['database']}, gunicorn {result['server']['gunicorn_workers']} workers, "
+        f"  database {result['database']}, gunicorn {result['server']['gunicorn_workers']} workers"
+        f"{' × ' + str(result['server']['gunicorn_threads']) + ' threads (deploy/gunicorn.conf.py)' if result['server'].get('gunicorn_threads') else ''}, "
         f"{result['load']['generator']} -c{result['load']['connections']}, {result['load']['rounds']} round(s) of "
         f"{result['load']['seconds_per_round']} s per figure.",
         f"- Machine: {m['cpus']} CPUs, Python {m['python']}, {m['system']}.",

@@ -526,13 +526,20 @@ def measure_import(rows: int, env: dict[str, str], work: Path) -> dict:
 
 
 @contextlib.contextmanager
-def server(env: dict[str, str], port: int, workers: int, log: Path):
+def server(env: dict[str, str], port: int, workers: int | None, threads: int | None, log: Path):
+    """gunicorn as production runs it: deploy/gunicorn.conf.py (its workers and threads unless
+    given, preloaded app, access log), bound to loopback."""
+    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    if workers:
+        env["GUNICORN_WORKERS"] = str(workers)
+    if threads:
+        env["GUNICORN_THREADS"] = str(threads)
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
-        "-w",
-        str(workers),
-        "-b",
-        f"127.0.0.1:{port}",
+        "-c",
+        str(ROOT / "deploy" / "gunicorn.conf.py"),
+        "--access-logfile",
+        str(log.with_name("access.log")),
         "--error-logfile",
         str(log),
         "campuspass.wsgi:application",
@@ -583,7 +590,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seconds", type=int, help="length of one wrk round")
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--connections", type=int)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (deploy/gunicorn.conf.py: 2 per core)")
+    parser.add_argument(
+        "--threads", type=int, help="threads per gunicorn worker (deploy/gunicorn.conf.py: 2)"
+    )
     parser.add_argument("--import-rows", type=int)
     parser.add_argument("--notify-rate", type=float, default=50.0, help="payment notifications per second")
     parser.add_argument("--notify-seconds", type=int)
@@ -630,7 +640,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     connections.close_all()
     port = free_port()
-    with server(env, port, options.workers, work / "gunicorn.log") as base:
+    with server(env, port, options.workers, options.threads, work / "gunicorn.log") as base:
         web = measure_web(wrk, base, targets, info, options, work)
         from bench import notify
 
@@ -654,7 +664,9 @@ def main(argv: list[str] | None = None) -> dict:
         "machine_after": machine(),
         "database": info["vendor"],
         "server": {
-            "gunicorn_workers": options.workers,
+            "gunicorn_workers": options.workers or 2 * (os.cpu_count() or 1),
+            "gunicorn_threads": options.threads or 2,
+            "gunicorn_config": "deploy/gunicorn.conf.py",
             "settings": "bench.settings (production + reference views)",
         },
         "load": {
