@@ -180,7 +180,8 @@ def import_pg_memory_lines() -> list[str]:
 
 def _row(name: str, f: dict) -> str:
     return (
-        f"| {name} | {f['rps']:.0f} | {f['p50_ms']:.1f} | {f['p99_ms']:.1f} | {f['ratio_bare']} | {f['ratio_pk']} "
+        f"| {name} | {f['rps']:.0f} | {f.get('connections', '')} | {f['p50_ms']:.1f} | {f.get('p95_ms', 0):.1f} "
+        f"| {f['p99_ms']:.1f} | {f['ratio_bare']} | {f['ratio_pk']} "
         f"| {f.get('statements', '')} | {f.get('status', '')} | {f['errors']} | {f.get('goal', '')} |"
     )
 
@@ -320,14 +321,14 @@ def write_report(result: dict, doc: Path) -> None:
         "",
         "## Web figures",
         "",
-        "Throughput (req/s), latency p50/p99 (ms), throughput ratio to reference (a) the bare JSON view and",
+        "Throughput (req/s), wrk's connections, latency p50/p95/p99 (ms), throughput ratio to reference (a) the bare JSON view and",
         "(b) the one-primary-key-query view with a page-sized template, the number of SQL statements of one",
         "request (counted in-process), its status code, and wrk's error count (non-2xx/3xx, timeouts).",
         "The references are requested the way the figure is: with the office session for back-office",
         "pages and admin searches, without any session for the staff pages and the gate API.",
         "",
-        "| figure | req/s | p50 | p99 | × (a) | × (b) | statements | status | errors | goal |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| figure | req/s | conns | p50 | p95 | p99 | × (a) | × (b) | statements | status | errors | goal |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     refs: dict[str, list[float]] = {}
     for f in result["web"].values():
@@ -337,7 +338,7 @@ def write_report(result: dict, doc: Path) -> None:
     for name, values in sorted(refs.items()):
         if values:
             lines.append(
-                f"| *{name}, median over the run* | {sorted(values)[len(values) // 2]:.0f} | | | | | | | | |"
+                f"| *{name}, median over the run* | {sorted(values)[len(values) // 2]:.0f} | | | | | | | | | | |"
             )
     for name, f in result["web"].items():
         lines.append(_row(name, f))

@@ -76,6 +76,9 @@ ISSUE_TABLE = [
 ]
 
 
+SEARCH_CONNECTIONS = 2
+
+
 @dataclass
 class Target:
     name: str
@@ -279,10 +282,17 @@ def targets_for(info: dict, passes: int, *, per_kind: bool = True) -> list[Targe
         Target("audit log", "back office", ["/office/audit/"]),
         Target("review order", "back office", [f"/office/review/{info['order_pk']}/"]),
     ]
+    # A search's goal is its latency (p95 ≤ 50 ms whatever the registry's size), so searches are
+    # measured at SEARCH_CONNECTIONS — two clerks searching at the same moment — not at the run's
+    # 32, where any page's latency is the queue in front of it.
     for kind, values in searches.items():
         targets.append(
             Target(
-                f"counter search: {kind}", "searches", q("/office/counter/?", "q", values), goal="p95 ≤ 50 ms"
+                f"counter search: {kind}",
+                "searches",
+                q("/office/counter/?", "q", values),
+                goal="p95 ≤ 50 ms",
+                connections=SEARCH_CONNECTIONS,
             )
         )
     for model in ("staff", "vehicle", "pass"):
@@ -293,6 +303,7 @@ def targets_for(info: dict, passes: int, *, per_kind: bool = True) -> list[Targe
                     "searches",
                     q(f"/admin/registry/{model}/?", "q", values),
                     goal="p95 ≤ 50 ms",
+                    connections=SEARCH_CONNECTIONS,
                 )
             )
     for kind, values in searches.items():
@@ -302,6 +313,7 @@ def targets_for(info: dict, passes: int, *, per_kind: bool = True) -> list[Targe
                 "searches",
                 q("/admin/renewals/renewalorder/?", "q", values),
                 goal="p95 ≤ 50 ms",
+                connections=SEARCH_CONNECTIONS,
             )
         )
     targets.append(Target("audit search: person", "searches", q("/office/audit/?", "person", names)))
@@ -372,6 +384,7 @@ def run_wrk(
                 "requests": raw["requests"],
                 "rps": round(raw["requests"] / seconds_run, 1) if seconds_run else 0.0,
                 "p50_ms": round(raw["p50_us"] / 1000, 2),
+                "p95_ms": round(raw.get("p95_us", 0) / 1000, 2),
                 "p99_ms": round(raw["p99_us"] / 1000, 2),
                 "max_ms": round(raw["max_us"] / 1000, 2),
                 "errors": errors,
@@ -392,6 +405,7 @@ def summarise(samples: list[dict]) -> dict:
     return {
         "rps": round(statistics.median(s["rps"] for s in samples), 1),
         "p50_ms": round(statistics.median(s["p50_ms"] for s in samples), 2),
+        "p95_ms": round(statistics.median(s.get("p95_ms", 0) for s in samples), 2),
         "p99_ms": round(statistics.median(s["p99_ms"] for s in samples), 2),
         "errors": sum(s["errors"] for s in samples),
         "requests": sum(s["requests"] for s in samples),
@@ -652,7 +666,7 @@ def main(argv: list[str] | None = None) -> dict:
                 f"notifications run {n}: " + json.dumps({k: v for k, v in run.items() if k != "schedule"}),
                 flush=True,
             )
-        exports = measure_exports(base, info, repeat=1 if options.quick else 3) if not options.only else {}
+        exports = measure_exports(base, info, repeat=options.rounds) if not options.only else {}
     for name, figure in web.items():
         figure.update(queries.get(name, {}))
     imported = measure_import(options.import_rows, env, work) if not options.only else {}
