@@ -2,8 +2,29 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
+
+
+class CappedPaginator(Paginator):
+    """Counts at most ``cap`` rows (``SELECT COUNT(*) FROM (… LIMIT cap)``): a million-row list is
+    not counted in full on every page (issue 13). Past the cap the list shows its first pages and
+    says "10000 条以上"; a narrower search or filter counts exactly."""
+
+    cap = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        object_list = self.object_list
+        if hasattr(object_list, "order_by"):
+            return object_list.order_by()[: self.cap].count()
+        return len(object_list)
+
+    @property
+    def is_capped(self) -> bool:
+        return self.count >= self.cap
 
 
 def page_by_ids(queryset: QuerySet, number, per_page: int) -> Page:
