@@ -33,7 +33,7 @@ from campuspass.verification import documents
 
 from .roles import can, role_required
 
-QUEUE_PAGE = 200
+QUEUE_PAGE = 50  # the earliest 50: reviewers work through 开始审核 (next), the list shows what is coming
 
 
 def _next_url(after: int | None = None) -> str:
