@@ -143,20 +143,28 @@ def flow_lines(flow: dict) -> list[str]:
         "支付成功 within the window and the database has the order paid once the queue drained; errors are",
         "any 5xx, refused connection, unexpected answer or missing SMS code, each listed in the JSON. Client",
         "CPU: the Python load generator's own CPU seconds over the window, as a share of the machine's",
-        "two cores (it competes with the server); machine busy: all CPUs over the same window.",
+        "two cores (it competes with the server); machine busy: all CPUs over the same window. `sms_code`:",
+        "from the lookup POST to its code in the SMS file (the outbox task's queue wait and run). Ceiling:",
+        "the bare reference view's req/s measured just before the flow"
+        f" ({flow.get('reference_bare_rps') or '—'} req/s) over the requests one renewal makes — the rate",
+        "the machine would allow if every page of the flow cost no more than that view.",
         "",
         "| staff | window s | renewals completed | renewals/s | goal | errors | slowest steps p50/p99 ms "
-        "| whole renewal p50/p99 ms | client CPU % | machine busy % |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| whole renewal p50/p99 ms | requests per renewal | ceiling at (a) renewals/s | client CPU % "
+        "| machine busy % |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for level in flow["levels"]:
         whole = level["steps_ms"].get("whole renewal", {})
         busy = level.get("machine_busy_share")
+        per = level.get("requests_per_renewal")
+        bare = flow.get("reference_bare_rps")
+        ceiling = f"{bare / per:.1f}" if bare and per else "—"
         lines.append(
             f"| {level['staff']} | {level['window_s']} | {level['completed']} | {level['renewals_per_s']} "
             f"| ≥ {level['goal_per_s']:.0f}/s | {level['errors']} | {_steps(level)} "
-            f"| {whole.get('p50', '—')}/{whole.get('p99', '—')} | {level['client_cpu_share'] * 100:.0f} "
-            f"| {'—' if busy is None else f'{busy * 100:.0f}'} |"
+            f"| {whole.get('p50', '—')}/{whole.get('p99', '—')} | {per or '—'} | {ceiling} "
+            f"| {level['client_cpu_share'] * 100:.0f} | {'—' if busy is None else f'{busy * 100:.0f}'} |"
         )
     lines += ["", "In the database after each window (orders the window made):", ""]
     for level in flow["levels"]:

@@ -614,7 +614,7 @@ def main(argv: list[str] | None = None) -> dict:
     run_flow = flow_only or not options.only
     if flow_only:
         options.notify_seconds = 0  # no notification runs, no wrk figures
-    wrk = None if flow_only else wrk_available()
+    wrk = shutil.which("wrk") if flow_only else wrk_available()  # the flow alone: wrk only for (a)
     work = Path(tempfile.mkdtemp(prefix="campuspass-prodbench-"))
     db_url = os.environ.get("BENCH_DATABASE_URL", "")
     if db_url:
@@ -666,6 +666,19 @@ def main(argv: list[str] | None = None) -> dict:
                 flush=True,
             )
         if run_flow:
+            bare = None
+            if wrk:  # the bare view's req/s just before: what any request costs on the machine now
+                reference = Target("reference (a) bare JSON", "reference", ["/bench/bare/"])
+                bare = run_wrk(
+                    wrk,
+                    base,
+                    reference,
+                    info["cookie"],
+                    info["csrf"],
+                    options.seconds,
+                    options.connections,
+                    work,
+                )
             flow = flow_bench.measure(
                 base,
                 env,
@@ -675,6 +688,7 @@ def main(argv: list[str] | None = None) -> dict:
                 worker_count=flow_workers,
                 logs=work,
             )
+            flow["reference_bare_rps"] = bare["rps"] if bare else None
         exports = measure_exports(base, info, repeat=1 if options.quick else 3) if not options.only else {}
     for name, figure in web.items():
         figure.update(queries.get(name, {}))

@@ -329,6 +329,7 @@ class StaffClient:
         self.think_range, self.sms_wait, self.resends = think, sms_wait, resends
         self.sms_wait_s: float | None = None  # lookup POST sent → its code read from the SMS file
         self.result_text = ""  # the result page (支付结果) as last seen
+        self.requests = 0  # answered requests of this staff member
         self.delivery = rng.random() < 0.3
         self.address = f"医学部{n // 40 + 1}号楼{n % 40 + 101}室"
         self.ip = f"10.{100 + n // 65000}.{(n // 250) % 250 + 1}.{n % 250 + 1}"
@@ -385,6 +386,7 @@ class StaffClient:
                 time.sleep(1 + attempt)
                 continue
             self.stats.add(step, time.perf_counter() - started, response.status_code)
+            self.requests += 1
             if response.status_code in (502, 503, 504):
                 with self.stats.lock:
                     self.stats.retries += 1
