@@ -39,8 +39,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 SIZES = {
-    "quick": {"staff": [4, 8], "seconds": 15, "workers": 2},
-    "full": {"staff": [8, 32], "seconds": 30, "workers": 4},
+    "quick": {"staff": [4, 8], "seconds": 15, "warmup": 5, "workers": 2},
+    "full": {"staff": [8, 32], "seconds": 30, "warmup": 15, "workers": 4},
 }
 GOAL_PER_SECOND = 40.0
 SMS_WAIT_SECONDS = 20.0  # a code later than this is an error (the soak waits 45 s and asks again)
@@ -133,7 +133,7 @@ def summarise(record: LevelRecord, cpus: int) -> dict:
     completed = [
         r
         for r in record.renewals
-        if r.outcome == "paid" and r.ended <= record.seconds and r.order not in lost
+        if r.outcome == "paid" and 0 <= r.ended <= record.seconds and r.order not in lost
     ]
     errors = [f"plate row {r.row}: {r.error}" for r in record.renewals if r.outcome == "error"]
     errors += [
@@ -166,6 +166,7 @@ def summarise(record: LevelRecord, cpus: int) -> dict:
         "started": len(record.renewals),
         "cut_at_window_end": sum(1 for r in record.renewals if r.outcome == "cut"),
         "late": sum(1 for r in record.renewals if r.outcome == "paid" and r.ended > seconds),
+        "in_warmup": sum(1 for r in record.renewals if r.outcome == "paid" and r.ended < 0),
         "plates_ran_out": record.pool_exhausted,
         "errors": len(errors),
         "error_list": errors[:50],
@@ -329,9 +330,19 @@ def check_database(site: str, orders: list[int], paid_by_client: list[int], sinc
 
 
 def run_level(
-    site: str, staff: int, seconds: float, pool: PlatePool, sms, *, think: tuple[float, float] = (0.0, 0.0)
+    site: str,
+    staff: int,
+    seconds: float,
+    pool: PlatePool,
+    sms,
+    *,
+    warmup: float = 0.0,
+    think: tuple[float, float] = (0.0, 0.0),
 ) -> LevelRecord:
-    """K = `staff` concurrent staff for `seconds`; every thread ends by itself (bounded join)."""
+    """K = `staff` concurrent staff: `warmup` seconds to fill the pipeline (every staff member under
+    way, the server saturated), then the measured window of `seconds`. Times are from the window's
+    start (a renewal finished in the warm-up ends before 0); latency and statuses are the window's,
+    but an error in the warm-up is still an error. Every thread ends by itself (bounded join)."""
     from bench.generate import mobile_of, plate_of
     from bench.soak import Failed, StaffClient, Stats
 
@@ -339,7 +350,7 @@ def run_level(
     stop = threading.Event()
     record = LevelRecord(staff=staff, seconds=seconds)
     lock = threading.Lock()
-    started_at = time.monotonic()
+    started_at = time.monotonic() + warmup
     clock = lambda: time.monotonic() - started_at  # noqa: E731
 
     def loop() -> None:
@@ -386,14 +397,20 @@ def run_level(
                     )
                 )
 
-    cpu_before, machine_before = _own_cpu(), _cpu_times()
     threads = [threading.Thread(target=loop, name=f"flow-staff-{n}", daemon=True) for n in range(staff)]
     for thread in threads:
         thread.start()
+    while clock() < 0 and any(thread.is_alive() for thread in threads):
+        time.sleep(min(0.2, -clock()))
+    with stats.lock:  # the window's latency and statuses from here; the warm-up's retries are kept
+        warm_statuses = Counter(stats.status)
+        stats.latency.clear()
+        stats.status.clear()
+    cpu_before, machine_before = _own_cpu(), _cpu_times()
     while clock() < seconds and any(thread.is_alive() for thread in threads):
         time.sleep(min(0.2, max(0.0, seconds - clock())))
     if clock() < seconds:  # every thread ended early: the reserved plates are used up
-        record.seconds = clock()
+        record.seconds = max(clock(), 0.001)
         record.pool_exhausted = True
     record.client_cpu_s = _own_cpu() - cpu_before
     machine_after = _cpu_times()
@@ -407,8 +424,8 @@ def run_level(
         record.latency = {k: list(v) for k, v in stats.latency.items()}
         record.statuses = Counter(stats.status)
         record.retried = [
-            f"{status} answered (tried again)" for status, n in stats.status.items() for _ in range(n)
-            if status in ("502", "503", "504") or not status.isdigit()
+            f"{status} answered (tried again)" for status, n in (stats.status + warm_statuses).items()
+            for _ in range(n) if status in ("502", "503", "504") or not status.isdigit()
         ]  # fmt: skip
     return record
 
@@ -420,6 +437,7 @@ def measure(
     *,
     levels: list[int],
     seconds: float,
+    warmup: float,
     worker_count: int,
     logs: Path,
 ) -> dict:
@@ -443,7 +461,7 @@ def measure(
         with workers(env, worker_count, logs):
             for staff in levels:
                 since = timezone.now()
-                record = run_level(site, staff, seconds, pool, sms)
+                record = run_level(site, staff, seconds, pool, sms, warmup=warmup)
                 started = time.monotonic()
                 while time.monotonic() - started < DRAIN_SECONDS and queue_busy():
                     time.sleep(0.5)
@@ -469,6 +487,7 @@ def measure(
     return {
         "levels": results,
         "window_s": seconds,
+        "warmup_s": warmup,
         "task_workers": worker_count,
         "plates_used": pool.taken,
         "queued_tasks_dropped_before": dropped,

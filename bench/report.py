@@ -139,7 +139,9 @@ def flow_lines(flow: dict) -> list[str]:
         "code read from the file SMS backend, 记录/续费/车主, photo upload, 提交订单, 知情同意书, 立即支付, the",
         "payment simulator's cashier, 支付结果 — with no pauses, and the next plate as soon as one is paid.",
         f"Same gunicorn as above, {flow['task_workers']} task workers (`db_worker`: the SMS outbox, the",
-        "simulator's payment notifications, gate refreshes). A renewal counts when its result page said",
+        "simulator's payment notifications, gate refreshes). Each number of staff runs"
+        f" {flow.get('warmup_s', 0)} s of warm-up (every",
+        "staff member under way) before its window; a renewal counts when its result page said",
         "支付成功 within the window and the database has the order paid once the queue drained; errors are",
         "any 5xx, refused connection, unexpected answer or missing SMS code, each listed in the JSON. Client",
         "CPU: the Python load generator's own CPU seconds over the window, as a share of the machine's",

@@ -596,6 +596,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--flow-staff", help="concurrent staff of the flow, e.g. 4,8 (quick) or 8,32")
     parser.add_argument("--flow-seconds", type=float, help="the flow's window per number of staff")
+    parser.add_argument("--flow-warmup", type=float, help="seconds of flow before each window")
     parser.add_argument("--flow-workers", type=int, help="task workers during the flow")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--doc", default=str(ROOT / "docs" / "performance.md"))
@@ -609,6 +610,7 @@ def main(argv: list[str] | None = None) -> dict:
     flow_size = flow_bench.SIZES["quick" if options.quick else "full"]
     levels = [int(k) for k in options.flow_staff.split(",")] if options.flow_staff else flow_size["staff"]
     flow_seconds = options.flow_seconds or flow_size["seconds"]
+    flow_warmup = flow_size["warmup"] if options.flow_warmup is None else options.flow_warmup
     flow_workers = options.flow_workers or flow_size["workers"]
     flow_only = options.only == "flow"
     run_flow = flow_only or not options.only
@@ -685,6 +687,7 @@ def main(argv: list[str] | None = None) -> dict:
                 flow_bench.reserved_plates(options.passes, info["orders"]),
                 levels=levels,
                 seconds=flow_seconds,
+                warmup=flow_warmup,
                 worker_count=flow_workers,
                 logs=work,
             )

@@ -27,6 +27,7 @@ def record(**overrides) -> LevelRecord:
             Renewal(row=4, started=3.0, ended=5.0, outcome="error", order=None, error="lookup: 500"),
             Renewal(row=5, started=9.0, ended=10.5, outcome="paid", order=15),  # after the window
             Renewal(row=6, started=9.5, ended=10.2, outcome="cut", order=16),
+            Renewal(row=7, started=-4.0, ended=-0.5, outcome="paid", order=17),  # in the warm-up
         ],
         latency={"lookup": [0.01 * n for n in range(1, 101)], "verify": [0.05, 0.05]},
         statuses=Counter({"200": 40, "302": 20, "500": 1}),
@@ -42,9 +43,15 @@ def record(**overrides) -> LevelRecord:
 def test_completions_in_the_window_per_second_and_every_error_listed():
     figure = summarise(record(), cpus=2)
 
-    assert figure["completed"] == 3  # row 5 finished after the window, row 6 was cut: neither counts
+    # row 5 finished after the window, row 6 was cut, row 7 was paid in the warm-up: none counts
+    assert figure["completed"] == 3
     assert figure["renewals_per_s"] == 0.3
-    assert (figure["late"], figure["cut_at_window_end"], figure["started"]) == (1, 1, 6)
+    assert (figure["late"], figure["cut_at_window_end"], figure["in_warmup"], figure["started"]) == (
+        1,
+        1,
+        1,
+        7,
+    )
     assert figure["errors"] == 1
     assert figure["error_list"] == ["plate row 4: lookup: 500"]
     assert figure["steps_ms"]["lookup"] == {
@@ -182,6 +189,7 @@ def test_the_report_has_a_row_per_number_of_staff_and_a_plot(tmp_path):
             "task_workers": 2,
             "queued_tasks_dropped_before": 0,
             "reference_bare_rps": 380.0,
+            "warmup_s": 5,
             "settings_raised": {"VERIFICATION_DAILY_SMS_BUDGET": 100000},
         },
         "not_measured_yet": [],
@@ -192,6 +200,7 @@ def test_the_report_has_a_row_per_number_of_staff_and_a_plot(tmp_path):
     text = doc.read_text()
 
     assert "## Whole renewal flow (closed loop)" in text
+    assert "runs 5 s of warm-up" in text
     assert "| 8 | 10.0 | 3 | 0.3 | ≥ 40/s | 1 | lookup 510/1000;" in text
     assert "| 32 | 10.0 | 3 | 0.3 |" in text
     # 19 requests per renewal; 380 req/s of the bare view → at most 20 renewals/s; client CPU 20 %
@@ -200,3 +209,12 @@ def test_the_report_has_a_row_per_number_of_staff_and_a_plot(tmp_path):
     assert "Not yet in the benchmark" not in text
     assert "**Whole renewal flow**: at most 0.3 renewals/s" in text  # below the goal: still open
     assert (tmp_path / "performance" / "flow.png").stat().st_size > 1000
+
+
+def test_an_error_in_the_warm_up_is_still_an_error(failing_site):
+    pool = PlatePool(range(30_000, 30_002))
+    level = run_level(failing_site, 1, 5.0, pool, sms=None, warmup=2.0)
+
+    figure = summarise(level, cpus=2)
+    assert figure["errors"] == 2 and figure["completed"] == 0
+    assert all(r.ended < 2.0 for r in level.renewals)  # both before the window ended
