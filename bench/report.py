@@ -147,7 +147,7 @@ def flow_lines(flow: dict) -> list[str]:
         "CPU: the Python load generator's own CPU seconds over the window, as a share of the machine's",
         "two cores (it competes with the server); machine busy: all CPUs over the same window. `sms_code`:",
         "from the lookup POST to its code in the SMS file (the outbox task's queue wait and run). Ceiling:",
-        "the bare reference view's req/s measured just before the flow"
+        "the bare reference view's req/s (no session) measured just before the flow"
         f" ({flow.get('reference_bare_rps') or '—'} req/s) over the requests one renewal makes — the rate",
         "the machine would allow if every page of the flow cost no more than that view.",
         "",

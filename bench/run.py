@@ -669,8 +669,8 @@ def main(argv: list[str] | None = None) -> dict:
             )
         if run_flow:
             bare = None
-            if wrk:  # the bare view's req/s just before: what any request costs on the machine now
-                reference = Target("reference (a) bare JSON", "reference", ["/bench/bare/"])
+            if wrk:  # the bare view's req/s just before (no session): what a request costs on the machine now
+                reference = Target("reference (a) bare JSON", "reference", ["/bench/bare/"], role="anonymous")
                 bare = run_wrk(
                     wrk,
                     base,
