@@ -282,7 +282,8 @@ def import_pg_memory_lines() -> list[str]:
 
 def _row(name: str, f: dict) -> str:
     return (
-        f"| {name} | {f['rps']:.0f} | {f['p50_ms']:.1f} | {f['p99_ms']:.1f} | {f['ratio_bare']} | {f['ratio_pk']} "
+        f"| {name} | {f['rps']:.0f} | {f.get('connections', '')} | {f['p50_ms']:.1f} | {f.get('p95_ms', 0):.1f} "
+        f"| {f['p99_ms']:.1f} | {f['ratio_bare']} | {f['ratio_pk']} "
         f"| {f.get('statements', '')} | {f.get('status', '')} | {f['errors']} | {f.get('goal', '')} |"
     )
 
@@ -410,7 +411,8 @@ def write_report(result: dict, doc: Path) -> None:
         "hand. How to run it and what it measures is at the end.",
         "",
         f"- Measured at {result['measured_at']}, size **{result['size']}**: {g['passes']:,} passes, {g['orders']:,} orders,",
-        f"  database {result['database']}, gunicorn {result['server']['gunicorn_workers']} workers, "
+        f"  database {result['database']}, gunicorn {result['server']['gunicorn_workers']} workers"
+        f"{' × ' + str(result['server']['gunicorn_threads']) + ' threads (deploy/gunicorn.conf.py)' if result['server'].get('gunicorn_threads') else ''}, "
         f"{result['load']['generator']} -c{result['load']['connections']}, {result['load']['rounds']} round(s) of "
         f"{result['load']['seconds_per_round']} s per figure.",
         f"- Machine: {m['cpus']} CPUs, Python {m['python']}, {m['system']}.",
@@ -439,21 +441,24 @@ def write_report(result: dict, doc: Path) -> None:
         "",
         "## Web figures",
         "",
-        "Throughput (req/s), latency p50/p99 (ms), throughput ratio to reference (a) the bare JSON view and",
+        "Throughput (req/s), wrk's connections, latency p50/p95/p99 (ms), throughput ratio to reference (a) the bare JSON view and",
         "(b) the one-primary-key-query view with a page-sized template, the number of SQL statements of one",
         "request (counted in-process), its status code, and wrk's error count (non-2xx/3xx, timeouts).",
+        "The references are requested the way the figure is: with the office session for back-office",
+        "pages and admin searches, without any session for the staff pages and the gate API.",
         "",
-        "| figure | req/s | p50 | p99 | × (a) | × (b) | statements | status | errors | goal |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| figure | req/s | conns | p50 | p95 | p99 | × (a) | × (b) | statements | status | errors | goal |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    refs = {"reference (a) bare JSON": [], "reference (b) pk + template": []}
+    refs: dict[str, list[float]] = {}
     for f in result["web"].values():
-        refs["reference (a) bare JSON"].append(f["bare"]["rps"])
-        refs["reference (b) pk + template"].append(f["pk"]["rps"])
-    for name, values in refs.items():
+        who = "anonymous" if f.get("role") == "anonymous" else "office session"
+        refs.setdefault(f"reference (a) bare JSON ({who})", []).append(f["bare"]["rps"])
+        refs.setdefault(f"reference (b) pk + template ({who})", []).append(f["pk"]["rps"])
+    for name, values in sorted(refs.items()):
         if values:
             lines.append(
-                f"| *{name}, median over the run* | {sorted(values)[len(values) // 2]:.0f} | | | | | | | | |"
+                f"| *{name}, median over the run* | {sorted(values)[len(values) // 2]:.0f} | | | | | | | | | | |"
             )
     for name, f in result["web"].items():
         lines.append(_row(name, f))

@@ -80,6 +80,9 @@ ISSUE_TABLE = [
 ]
 
 
+SEARCH_CONNECTIONS = 2
+
+
 @dataclass
 class Target:
     name: str
@@ -287,10 +290,17 @@ def targets_for(info: dict, passes: int, *, per_kind: bool = True) -> list[Targe
         Target("audit log", "back office", ["/office/audit/"]),
         Target("review order", "back office", [f"/office/review/{info['order_pk']}/"]),
     ]
+    # A search's goal is its latency (p95 ≤ 50 ms whatever the registry's size), so searches are
+    # measured at SEARCH_CONNECTIONS — two clerks searching at the same moment — not at the run's
+    # 32, where any page's latency is the queue in front of it.
     for kind, values in searches.items():
         targets.append(
             Target(
-                f"counter search: {kind}", "searches", q("/office/counter/?", "q", values), goal="p95 ≤ 50 ms"
+                f"counter search: {kind}",
+                "searches",
+                q("/office/counter/?", "q", values),
+                goal="p95 ≤ 50 ms",
+                connections=SEARCH_CONNECTIONS,
             )
         )
     for model in ("staff", "vehicle", "pass"):
@@ -301,6 +311,7 @@ def targets_for(info: dict, passes: int, *, per_kind: bool = True) -> list[Targe
                     "searches",
                     q(f"/admin/registry/{model}/?", "q", values),
                     goal="p95 ≤ 50 ms",
+                    connections=SEARCH_CONNECTIONS,
                 )
             )
     for kind, values in searches.items():
@@ -310,6 +321,7 @@ def targets_for(info: dict, passes: int, *, per_kind: bool = True) -> list[Targe
                 "searches",
                 q("/admin/renewals/renewalorder/?", "q", values),
                 goal="p95 ≤ 50 ms",
+                connections=SEARCH_CONNECTIONS,
             )
         )
     targets.append(Target("audit search: person", "searches", q("/office/audit/?", "person", names)))
@@ -380,6 +392,7 @@ def run_wrk(
                 "requests": raw["requests"],
                 "rps": round(raw["requests"] / seconds_run, 1) if seconds_run else 0.0,
                 "p50_ms": round(raw["p50_us"] / 1000, 2),
+                "p95_ms": round(raw.get("p95_us", 0) / 1000, 2),
                 "p99_ms": round(raw["p99_us"] / 1000, 2),
                 "max_ms": round(raw["max_us"] / 1000, 2),
                 "errors": errors,
@@ -400,6 +413,7 @@ def summarise(samples: list[dict]) -> dict:
     return {
         "rps": round(statistics.median(s["rps"] for s in samples), 1),
         "p50_ms": round(statistics.median(s["p50_ms"] for s in samples), 2),
+        "p95_ms": round(statistics.median(s.get("p95_ms", 0) for s in samples), 2),
         "p99_ms": round(statistics.median(s["p99_ms"] for s in samples), 2),
         "errors": sum(s["errors"] for s in samples),
         "requests": sum(s["requests"] for s in samples),
@@ -408,12 +422,15 @@ def summarise(samples: list[dict]) -> dict:
 
 
 def measure_web(wrk: str, base: str, targets: list[Target], info: dict, options, work: Path) -> dict:
-    bare = Target("reference (a) bare JSON", "reference", ["/bench/bare/"])
     pk_paths = [f"/bench/pk/?pk={p}" for p in range(1, min(options.passes, 5000), 97)]
-    pk = Target("reference (b) one pk query + template", "reference", pk_paths)
     results = {}
     for target in targets:
         conns = target.connections or options.connections
+        # The references are served the same way as the figure: with the signed-in office session
+        # for back-office pages, without a session for the staff pages and the gate API (the office
+        # session alone costs a session read, the user and the second-factor device).
+        bare = Target("reference (a) bare JSON", "reference", ["/bench/bare/"], role=target.role)
+        pk = Target("reference (b) one pk query + template", "reference", pk_paths, role=target.role)
         samples: dict[str, list[dict]] = {"target": [], "bare": [], "pk": []}
         for _ in range(options.rounds):  # alternating rounds: bare, pk, target
             samples["bare"].append(
@@ -436,6 +453,7 @@ def measure_web(wrk: str, base: str, targets: list[Target], info: dict, options,
         figure["ratio_pk"] = round(figure["rps"] / figure["pk"]["rps"], 3) if figure["pk"]["rps"] else None
         figure.update(
             group=target.group,
+            role=target.role,
             method=target.method,
             connections=conns,
             goal=target.goal,
@@ -530,13 +548,20 @@ def measure_import(rows: int, env: dict[str, str], work: Path) -> dict:
 
 
 @contextlib.contextmanager
-def server(env: dict[str, str], port: int, workers: int, log: Path):
+def server(env: dict[str, str], port: int, workers: int | None, threads: int | None, log: Path):
+    """gunicorn as production runs it: deploy/gunicorn.conf.py (its workers and threads unless
+    given, preloaded app, access log), bound to loopback."""
+    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    if workers:
+        env["GUNICORN_WORKERS"] = str(workers)
+    if threads:
+        env["GUNICORN_THREADS"] = str(threads)
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
-        "-w",
-        str(workers),
-        "-b",
-        f"127.0.0.1:{port}",
+        "-c",
+        str(ROOT / "deploy" / "gunicorn.conf.py"),
+        "--access-logfile",
+        str(log.with_name("access.log")),
         "--error-logfile",
         str(log),
         "campuspass.wsgi:application",
@@ -587,7 +612,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seconds", type=int, help="length of one wrk round")
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--connections", type=int)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (deploy/gunicorn.conf.py: 2 per core)")
+    parser.add_argument(
+        "--threads", type=int, help="threads per gunicorn worker (deploy/gunicorn.conf.py: 2)"
+    )
     parser.add_argument("--import-rows", type=int)
     parser.add_argument("--notify-rate", type=float, default=50.0, help="payment notifications per second")
     parser.add_argument("--notify-seconds", type=int)
@@ -655,7 +683,7 @@ def main(argv: list[str] | None = None) -> dict:
     port = free_port()
     env.update(flow_bench.bench_environment(f"http://127.0.0.1:{port}"))
     flow = {}
-    with server(env, port, options.workers, work / "gunicorn.log") as base:
+    with server(env, port, options.workers, options.threads, work / "gunicorn.log") as base:
         web = measure_web(wrk, base, targets, info, options, work)
         from bench import notify
 
@@ -692,7 +720,7 @@ def main(argv: list[str] | None = None) -> dict:
                 logs=work,
             )
             flow["reference_bare_rps"] = bare["rps"] if bare else None
-        exports = measure_exports(base, info, repeat=1 if options.quick else 3) if not options.only else {}
+        exports = measure_exports(base, info, repeat=options.rounds) if not options.only else {}
     for name, figure in web.items():
         figure.update(queries.get(name, {}))
     imported = measure_import(options.import_rows, env, work) if not options.only else {}
@@ -704,7 +732,9 @@ def main(argv: list[str] | None = None) -> dict:
         "machine_after": machine(),
         "database": info["vendor"],
         "server": {
-            "gunicorn_workers": options.workers,
+            "gunicorn_workers": options.workers or 2 * (os.cpu_count() or 1),
+            "gunicorn_threads": options.threads or 2,
+            "gunicorn_config": "deploy/gunicorn.conf.py",
             "settings": "bench.settings (production + reference views)",
         },
         "load": {

@@ -8,7 +8,6 @@ import tempfile
 from urllib.parse import quote
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import FileResponse
 from django.shortcuts import render
@@ -20,6 +19,7 @@ from campuspass.core.audit_catalogue import label as catalogue_label
 from campuspass.core.audit_catalogue import labels as catalogue_labels
 from campuspass.core.fieldrules import parse_id
 from campuspass.core.models import LogEntry
+from campuspass.core.paging import CappedPaginator
 from campuspass.registry.models import Staff
 from campuspass.registry.selectors import Query, plate_q
 from campuspass.renewals.models import RenewalOrder
@@ -102,7 +102,7 @@ def _decorate(entry: LogEntry) -> LogEntry:
 def audit_log(request):
     form = AuditFilterForm(request.GET or None)
     entries = filter_entries(form.cleaned_data if form.is_valid() else {})
-    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
     for entry in page.object_list:
         _decorate(entry)
     query = request.GET.copy()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Exists, IntegerField, OuterRef, Prefetch, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from campuspass.core.errors import CampusPassError
 from campuspass.core.money import yuan
+from campuspass.core.paging import page_by_ids
 from campuspass.renewals.models import Payment, Refund, RenewalOrder
 from campuspass.renewals.selectors_reconcile import reconciliation_day
 from campuspass.renewals.services.ledger import unclaimed_payments
@@ -118,7 +118,7 @@ def refunds(request):
     tab = request.GET.get("tab", "")
     if tab not in querysets:
         tab = next((t for t in ("attention", "unclaimed", "failed") if querysets[t].exists()), "pending")
-    page = Paginator(querysets[tab], PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_by_ids(querysets[tab], request.GET.get("page"), PAGE_SIZE)
     if tab == "attention":
         page.object_list = alert_rows(page.object_list)
     for row in page.object_list:

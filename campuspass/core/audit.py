@@ -219,7 +219,10 @@ def label_of(name: str, action: catalogue.AuditAction | None = None, model=None)
 
 
 def _model_of(entry: LogEntry) -> type[models.Model] | None:
-    return entry.content_type.model_class() if entry.content_type_id else None
+    # get_for_id is cached per process: a page of 50 entries no longer reads its types 50 times
+    return (
+        ContentType.objects.get_for_id(entry.content_type_id).model_class() if entry.content_type_id else None
+    )
 
 
 def describe(entry: LogEntry) -> list[str]:

@@ -18,17 +18,16 @@ from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminDateWidget
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Max, Min, Q
 from django.http import FileResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from campuspass.core.errors import CampusPassError, FieldError
+from campuspass.core.paging import CappedPaginator
 from campuspass.core.phones import mask_phone
 
 from . import fields, services
@@ -91,21 +90,6 @@ class VehicleTypeFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         value = self.value()
         return queryset.filter(vehicle_type=value) if value else queryset
-
-
-class CappedPaginator(Paginator):
-    """Counts at most ``cap`` rows (``SELECT COUNT(*) FROM (… LIMIT cap + 1)``): a million-row list
-    is not counted in full on every page (issue 13). Past the cap the list shows the first pages
-    and asks for a narrower search."""
-
-    cap = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        object_list = self.object_list
-        if hasattr(object_list, "order_by"):
-            return object_list.order_by()[: self.cap].count()
-        return len(object_list)
 
 
 class NormalisedSearchMixin:

@@ -90,7 +90,12 @@ class Pass(models.Model):
         verbose_name = "通行证"
         verbose_name_plural = "通行证"
         ordering = ["-year", "number"]
-        indexes = [models.Index(Upper("number"), name="pass_number_upper_idx")]  # decision 0038
+        indexes = [
+            models.Index(Upper("number"), name="pass_number_upper_idx"),  # decision 0038
+            # the list's own order (newest year first, then number): the first page without sorting
+            # a million passes
+            models.Index(fields=["-year", "number"], name="pass_year_desc_number_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["year", "number"], name="pass_unique_number_per_year"),
             models.UniqueConstraint(fields=["year", "vehicle"], name="pass_unique_vehicle_per_year"),

@@ -409,6 +409,12 @@ class Payment(models.Model):
             ),
             models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="payment_amount_positive"),
         ]
+        indexes = [
+            # 退款管理 → 待处理款项 and its count: the few unclaimed payments among hundreds of thousands.
+            models.Index(
+                fields=["paid_at", "id"], condition=models.Q(state="unclaimed"), name="payment_unclaimed_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_method_display()} {self.reference}"
@@ -504,6 +510,10 @@ class Refund(models.Model):
                 condition=models.Q(status__in=["pending", "processing", "failed", "abnormal"]),
                 name="one_live_refund_per_payment",
             ),
+        ]
+        indexes = [
+            # 退款管理's tabs (and their counts) are lists of one or two statuses in request order.
+            models.Index(fields=["status", "created_at"], name="refund_status_created_idx"),
         ]
 
     def __str__(self) -> str:

@@ -46,3 +46,11 @@ def reconcile_bills_task() -> dict:
 def purge_id_photos_task() -> int:
     """Daily: delete ID photos past their retention period, and uploads no order refers to."""
     return purge_id_photos()
+
+
+@task()
+def refresh_dashboard_task(campaign_id: int) -> bool:
+    """Asked by a dashboard view that found its board stale: compute the next one into the cache."""
+    from .selectors_dashboard import refresh_campaign_dashboard
+
+    return refresh_campaign_dashboard(campaign_id)

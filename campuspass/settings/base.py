@@ -108,7 +108,13 @@ def database_config(url: str, environ=os.environ) -> dict:
     PostgreSQL connections are kept open between requests (`DATABASE_CONN_MAX_AGE` seconds, default
     60; Django checks them before reuse): opening one per request cost more than the request itself
     (issue 13). Behind pgbouncer in transaction mode set `DATABASE_CONN_MAX_AGE=0` and
-    `DATABASE_DISABLE_SERVER_SIDE_CURSORS=1`."""
+    `DATABASE_DISABLE_SERVER_SIDE_CURSORS=1`.
+
+    PostgreSQL's JIT compiler is off for our connections (`DATABASE_JIT`, default `off`): it spent
+    ~110 ms compiling each large-table query of a screen that then ran in milliseconds (issue 13).
+    `on` leaves it on; `server` sends nothing and leaves it to the server's own setting — behind
+    pgbouncer, which refuses the `options` startup parameter, use `server` and
+    `ALTER DATABASE campuspass SET jit = off`."""
     is_sqlite = url.startswith("sqlite:")
     raw_age = environ.get("DATABASE_CONN_MAX_AGE", "").strip()
     if raw_age.lower() in {"none", "forever"}:
@@ -124,6 +130,11 @@ def database_config(url: str, environ=os.environ) -> dict:
     config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=conn_max_age != 0)
     if environ.get("DATABASE_DISABLE_SERVER_SIDE_CURSORS", "").strip().lower() in {"1", "true", "yes", "on"}:
         config["DISABLE_SERVER_SIDE_CURSORS"] = True
+    jit = environ.get("DATABASE_JIT", "off").strip().lower() or "off"
+    if jit not in {"off", "on", "server"}:
+        raise ImproperlyConfigured(f"DATABASE_JIT must be off, on or server, not {jit!r}")
+    if config["ENGINE"] == "django.db.backends.postgresql" and jit != "server":
+        config.setdefault("OPTIONS", {})["options"] = f"-c jit={jit}"
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {
             "init_command": (

@@ -77,3 +77,45 @@ def test_without_changes_the_board_is_reused_past_the_window_but_not_for_long(se
     ):
         cached_campaign_dashboard(campaign)
     assert order_scans(captured.captured_queries) != []
+
+
+def test_a_stale_board_is_shown_at_once_and_the_worker_computes_the_next(settings):
+    """Past the window a view does not scan the orders itself (a second or more at 500,000 orders):
+    it shows the board it has and asks the task worker, once, for the next one."""
+    from django_tasks_db.models import DBTaskResult
+
+    from campuspass.renewals.tasks import refresh_dashboard_task
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    campaign = make_campaign()
+    paid_order(campaign)
+    first = cached_campaign_dashboard(campaign)
+    paid_order(campaign)  # audited: the version moves
+    later = timezone.now() + dt.timedelta(seconds=20)
+    with time_machine.travel(later), CaptureQueriesContext(connection) as captured:
+        board = cached_campaign_dashboard(campaign)
+        again = cached_campaign_dashboard(campaign)
+    assert order_scans(captured.captured_queries) == []
+    assert board.count("paid") == again.count("paid") == 1  # the board it had
+    assert board.computed_at == first.computed_at
+    asked = DBTaskResult.objects.filter(task_path=refresh_dashboard_task.module_path)
+    assert [task.args_kwargs["args"] for task in asked] == [[campaign.pk]]  # asked once
+    with time_machine.travel(later):
+        refresh_dashboard_task.call(campaign.pk)  # what the worker runs
+        with CaptureQueriesContext(connection) as captured:
+            fresh = cached_campaign_dashboard(campaign)
+    assert order_scans(captured.captured_queries) == []
+    assert fresh.count("paid") == 2 and fresh.computed_at > first.computed_at
+
+
+def test_with_no_worker_a_long_stale_board_is_computed_by_the_view(settings):
+    from campuspass.renewals.selectors_dashboard import STALE_LIMIT
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    campaign = make_campaign()
+    paid_order(campaign)
+    cached_campaign_dashboard(campaign)
+    paid_order(campaign)
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=15 * STALE_LIMIT + 1)):
+        board = cached_campaign_dashboard(campaign)
+    assert board.count("paid") == 2

@@ -128,10 +128,12 @@ def test_every_target_is_a_real_page_that_answers(bench_settings, campaign):
 def test_result_file_and_report(tmp_path):
     from bench.report import write_report
 
-    rounds = [{"requests": 10, "rps": 5.0, "p50_ms": 3.0, "p99_ms": 9.0, "max_ms": 9.5, "errors": 0}]
+    rounds = [
+        {"requests": 10, "rps": 5.0, "p50_ms": 3.0, "p95_ms": 7.0, "p99_ms": 9.0, "max_ms": 9.5, "errors": 0}
+    ]
     figure = summarise(rounds)
     figure.update(bare=summarise(rounds), pk=summarise(rounds), ratio_bare=1.0, ratio_pk=1.0)
-    figure.update(group="back office", goal="≤ 200 ms", statements=4, status=200)
+    figure.update(group="back office", goal="≤ 200 ms", statements=4, status=200, connections=32)
     assert figure["rps"] == 5.0 and figure["errors"] == 0 and figure["requests"] == 10
     machine = {
         "cpus": 2,
@@ -173,7 +175,7 @@ def test_result_file_and_report(tmp_path):
     write_report(result, doc)
     text = doc.read_text()
     assert "Measured under load" in text and "[6.0, 5.0, 4.0]" in text
-    assert "| dashboard /office/ | 5 | 3.0 | 9.0 | 1.0 | 1.0 | 4 | 200 | 0 | ≤ 200 ms |" in text
+    assert "| dashboard /office/ | 5 | 32 | 3.0 | 7.0 | 9.0 | 1.0 | 1.0 | 4 | 200 | 0 | ≤ 200 ms |" in text
     assert ISSUE_TABLE[0][1] in text
     assert (tmp_path / "performance" / "web.png").stat().st_size > 1000
     assert (tmp_path / "performance" / "references.png").exists()

@@ -37,3 +37,24 @@ def test_unlimited_and_explicit_ages():
 def test_a_malformed_age_is_refused_with_its_name(bad):
     with pytest.raises(ImproperlyConfigured, match="DATABASE_CONN_MAX_AGE"):
         database_config(PG, environ={"DATABASE_CONN_MAX_AGE": bad})
+
+
+def test_postgres_jit_is_off_unless_the_operator_says_otherwise():
+    assert database_config(PG, environ={})["OPTIONS"]["options"] == "-c jit=off"
+    assert database_config(PG, environ={"DATABASE_JIT": "on"})["OPTIONS"]["options"] == "-c jit=on"
+    # behind pgbouncer: no startup option at all (it refuses `options`); the server's setting rules
+    assert "options" not in database_config(PG, environ={"DATABASE_JIT": "server"}).get("OPTIONS", {})
+    assert "options" not in database_config("sqlite:////tmp/x.sqlite3", environ={})["OPTIONS"]
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_JIT"):
+        database_config(PG, environ={"DATABASE_JIT": "maybe"})
+
+
+@pytest.mark.django_db
+def test_the_connection_runs_without_jit_on_postgres():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"

@@ -33,7 +33,12 @@ def test_a_notification_is_one_transaction(client):
     assert not sqls[nonce_at - 1].startswith("SAVEPOINT")  # the nonce needs no savepoint
     if connection.vendor == "postgresql":  # SQLite's test connection does not show BEGIN/COMMIT alike
         assert sqls.count("COMMIT") == 1, sqls
-        assert len(sqls) <= 24, "\n".join(sqls)
+        assert len(sqls) <= 22, "\n".join(sqls)
+    # The handler locks the order once and reads the ledger once (it read both twice).
+    order_reads = [sql for sql in sqls if sql.startswith("SELECT") and 'FROM "renewals_renewalorder"' in sql]
+    assert len(order_reads) == 1, order_reads
+    ledger_reads = [sql for sql in sqls if sql.startswith("SELECT") and 'FROM "renewals_payment"' in sql]
+    assert len(ledger_reads) == 1, ledger_reads
     order.refresh_from_db()
     assert order.status == RenewalOrder.Status.PAID
     # The same signed request again (same nonce): a replay, refused, nothing of it kept but the log.

@@ -102,15 +102,21 @@ def payment_record(
     paid_at: dt.datetime | None = None,
     payer_openid: str = "",
     note: str = "",
+    order_has_payment: bool | None = None,
 ) -> Payment:
     """Record money paid for `order` (locked by the caller, inside its transaction). The order takes
     it when it is waiting for payment; otherwise it is UNCLAIMED (and refunded at once when the
-    campaign refunds automatically). Raises ReceiptUsed for a counter receipt already recorded."""
+    campaign refunds automatically). Raises ReceiptUsed for a counter receipt already recorded.
+    `order_has_payment`: whether the order has taken a payment already, when the caller has just
+    read that under the same lock (None: read it here)."""
     from .orders import order_pay
 
-    payable = (
-        order.status == S.PENDING_PAYMENT and not order.payments.filter(state=Payment.State.APPLIED).exists()
-    )
+    if order.status != S.PENDING_PAYMENT:
+        payable = False
+    elif order_has_payment is not None:
+        payable = not order_has_payment
+    else:
+        payable = not order.payments.filter(state=Payment.State.APPLIED).exists()
     payment = _insert(
         Payment(
             campaign_id=order.campaign_id,

@@ -316,20 +316,33 @@ def order_mark_paid(
     method: str = Payment.Method.WECHAT,
     acting_user: Any = None,
     source: str,
+    locked: RenewalOrder | None = None,
 ) -> tuple[RenewalOrder, bool]:
     """Apply a confirmed WeChat payment (notification or query) through the ledger. Returns
     (order, changed); a payment already recorded is a no-op. Money the order cannot take (it is
     closed, or already paid by another payment) is recorded too, as UNCLAIMED, for finance to give
-    back (`services.refunds`). Raises PaymentMismatch for a wrong amount or an unknown order."""
+    back (`services.refunds`). Raises PaymentMismatch for a wrong amount or an unknown order.
+    `locked`: the order, when the caller has already locked it in its transaction (the payment
+    notification does, to check the notice against it): it is not read a second time."""
     from .ledger import payment_record
 
     with transaction.atomic():
-        try:
-            order = lock(RenewalOrder, None, out_trade_no=out_trade_no)
-        except RenewalOrder.DoesNotExist:
-            raise PaymentMismatch(f"找不到商户订单号 {out_trade_no}。", code="unknown_order") from None
-        if transaction_id and Payment.objects.filter(method=method, reference=transaction_id).exists():
+        if locked is not None and locked.out_trade_no == out_trade_no:
+            order = locked
+        else:
+            try:
+                order = lock(RenewalOrder, None, out_trade_no=out_trade_no)
+            except RenewalOrder.DoesNotExist:
+                raise PaymentMismatch(f"找不到商户订单号 {out_trade_no}。", code="unknown_order") from None
+        # One read of the ledger answers both questions: is this payment recorded already, and has
+        # the order taken another one (issue 13: the notification's path read it twice).
+        seen = Payment.objects.filter(order=order, state=Payment.State.APPLIED)
+        if transaction_id:
+            seen = seen | Payment.objects.filter(method=method, reference=transaction_id)
+        prior = list(seen.values_list("method", "reference", "order_id", "state")[:10])
+        if transaction_id and any(m == method and r == transaction_id for m, r, _, _ in prior):
             return order, False
+        order_has_payment = any(o == order.pk and st == Payment.State.APPLIED for _, _, o, st in prior)
         if amount_fen != order.amount_fen:
             log_action(
                 actor=acting_user,
@@ -349,6 +362,7 @@ def order_mark_paid(
             payer_openid=payer_openid,
             acting_user=acting_user,
             source=source,
+            order_has_payment=order_has_payment,
         )
         changed = payment.state == Payment.State.APPLIED
     return order, changed

@@ -32,6 +32,7 @@ from campuspass.payments.providers import (
 from campuspass.payments.terms import freeze_terms, frozen_expiry
 
 from ..models import Payment, Refund, RenewalOrder
+from ..transitions import lock
 from .orders import PaymentMismatch, new_out_trade_no, order_close, order_mark_paid
 from .refunds import refund_apply_result
 
@@ -291,8 +292,15 @@ def apply_payment_notification(notification: Notification) -> str:
     if notification.event_type != "TRANSACTION.SUCCESS" or resource.get("trade_state") != "SUCCESS":
         return f"ignored {notification.event_type}"
     out_trade_no = str(resource.get("out_trade_no", ""))
-    order = RenewalOrder.objects.select_related("staff").filter(out_trade_no=out_trade_no).first()
-    if order is None:
+    with transaction.atomic(savepoint=False):  # the endpoint's savepoint holds the handler
+        return _apply_payment_resource(notification, resource, out_trade_no)
+
+
+def _apply_payment_resource(notification: Notification, resource: dict, out_trade_no: str) -> str:
+    # The order is locked once here and handed to the ledger (issue 13: it was read twice).
+    try:
+        order = lock(RenewalOrder, None, out_trade_no=out_trade_no)
+    except RenewalOrder.DoesNotExist:
         log_action(
             actor=None, action="payments.notification.unknown_order", data={"out_trade_no": out_trade_no}
         )
@@ -323,6 +331,7 @@ def apply_payment_notification(notification: Notification) -> str:
             paid_at=parse_time(resource.get("success_time")),
             payer_openid=str((resource.get("payer") or {}).get("openid", "")),
             source="notification",
+            locked=order,
         )
     except CampusPassError as exc:
         # E.g. paid after the order was closed: recorded by the service; finance refunds it.
