@@ -39,7 +39,8 @@ lint: install
 	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 
-## make bench: the product benchmark at the quick size (20,000 passes; a few minutes) on a fresh
+## make bench: the product benchmark at the quick size (20,000 passes; a few minutes; pages with wrk,
+## then the whole renewal flow with 4 and 8 concurrent staff) on a fresh
 ## SQLite file, or on BENCH_DATABASE_URL (WIPED first) with BENCH_REDIS_URL; writes
 ## bench/results.json and docs/performance.md with its plots (docs/performance/)
 bench: install

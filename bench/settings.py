@@ -29,3 +29,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
+# The flow benchmark (bench/flow.py): the payment simulator's task workers post their notifications
+# to this run's loopback server (plain HTTP; the production check above wants https and has passed).
+if os.environ.get("BENCH_SITE_URL"):
+    SITE_URL = os.environ["BENCH_SITE_URL"].rstrip("/")

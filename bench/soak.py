@@ -296,7 +296,27 @@ BEHAVIOURS = [
 
 
 class StaffClient:
-    def __init__(self, n: int, plate: str, phone: str, site: str, cert: str, stats: Stats, sms: SmsBox, stop):
+    """One staff member on their phone. The soak gives each a behaviour from BEHAVIOURS and a person's
+    pauses between pages; `bench/flow.py` (the flow benchmark of `make bench`) asks for the plain
+    "normal" walk with no pauses (`behaviour`, `think`), a shorter wait for the SMS and no 重新获取
+    (`sms_wait`, `resends`: a missing code is an error there, not something to sit out)."""
+
+    def __init__(
+        self,
+        n: int,
+        plate: str,
+        phone: str,
+        site: str,
+        cert: str | bool,
+        stats: Stats,
+        sms: SmsBox,
+        stop,
+        *,
+        behaviour: str | None = None,
+        think: tuple[float, float] = (0.2, 1.2),
+        sms_wait: float = 45.0,
+        resends: int = 2,
+    ):
         import requests
 
         rng = random.Random(1000 + n)
@@ -304,6 +324,12 @@ class StaffClient:
         self.stats, self.sms, self.stop = stats, sms, stop
         population = [b for b, weight in BEHAVIOURS for _ in range(weight)]
         self.behaviour = population[n % len(population)] if n < len(population) else rng.choice(population)
+        if behaviour is not None:
+            self.behaviour = behaviour
+        self.think_range, self.sms_wait, self.resends = think, sms_wait, resends
+        self.sms_wait_s: float | None = None  # lookup POST sent → its code read from the SMS file
+        self.result_text = ""  # the result page (支付结果) as last seen
+        self.requests = 0  # answered requests of this staff member
         self.delivery = rng.random() < 0.3
         self.address = f"医学部{n // 40 + 1}号楼{n % 40 + 101}室"
         self.ip = f"10.{100 + n // 65000}.{(n // 250) % 250 + 1}.{n % 250 + 1}"
@@ -326,7 +352,9 @@ class StaffClient:
         return buffer.getvalue()
 
     def think(self) -> None:
-        time.sleep(self.rng.uniform(0.2, 1.2))
+        low, high = self.think_range
+        if high > 0:
+            time.sleep(self.rng.uniform(low, high))
 
     def call(self, step: str, method: str, path: str, *, data=None, files=None, referer: str | None = None):
         """One request as a person makes it: a 502/503/504 or a dead connection (an app server was
@@ -358,6 +386,7 @@ class StaffClient:
                 time.sleep(1 + attempt)
                 continue
             self.stats.add(step, time.perf_counter() - started, response.status_code)
+            self.requests += 1
             if response.status_code in (502, 503, 504):
                 with self.stats.lock:
                     self.stats.retries += 1
@@ -400,8 +429,10 @@ class StaffClient:
             expect=r"/m/verify/",
             referer="/m/lookup/?for=lookup",
         )
-        code = self.sms.wait_code(self.phone, asked, 45)
-        for _ in range(2):  # no code: 重新获取 once the minute has passed
+        code = self.sms.wait_code(self.phone, asked, self.sms_wait)
+        if code:
+            self.sms_wait_s = time.time() - asked
+        for _ in range(self.resends):  # no code: 重新获取 once the minute has passed
             if code:
                 break
             time.sleep(max(0.0, asked + 62 - time.time()))
@@ -414,7 +445,7 @@ class StaffClient:
                 expect=r"/m/verify/",
                 referer="/m/verify/",
             )
-            code = self.sms.wait_code(self.phone, asked, 45)
+            code = self.sms.wait_code(self.phone, asked, self.sms_wait)
         if not code:
             raise Failed("no SMS code")
         token, _ = self.form("verify", "/m/verify/")
@@ -480,6 +511,7 @@ class StaffClient:
             page = self.call("result", "GET", result)
             if page.status_code != 200:
                 raise Failed(f"result: {page.status_code}")
+            self.result_text = page.text
         return "paid"
 
     def _to_cashier(self) -> str:
