@@ -17,6 +17,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import time
@@ -24,12 +25,16 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from campuspass.core.fieldrules import parse_int
 
 from .models import Gate, GateNonce
+
+logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 300
 NONCE_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -117,17 +122,36 @@ def verify(request) -> Caller:
     expected = sign(secret, request.method, request.path, request.GET, timestamp, nonce, request.body)
     if not hmac.compare_digest(expected.encode(), signature.encode()):
         raise Refused("signature", "签名不正确，请按接口文档核对待签名字符串和密钥。")
-    try:
-        with transaction.atomic():
-            GateNonce.objects.create(key_id=gate.key_id, nonce=nonce)
-    except IntegrityError:
-        raise Refused("replay", "该 nonce 已使用过，请每次请求生成新的 nonce。") from None
+    if not first_use(gate.key_id, nonce):
+        raise Refused("replay", "该 nonce 已使用过，请每次请求生成新的 nonce。")
     now = timezone.now()
     if gate.last_heartbeat_at is None or (now - gate.last_heartbeat_at).total_seconds() > 60:
         Gate.objects.filter(pk=gate.pk).update(last_heartbeat_at=now)
     return Caller(gate)
 
 
+NONCE_SECONDS = 2 * WINDOW_SECONDS  # a nonce is remembered past the last second its timestamp passes
+
+
+def first_use(key_id: str, nonce: str) -> bool:
+    """Record a nonce of a key; False if it was used before. With Redis (settings.GATE_NONCE_STORE
+    "cache": the shared default cache) one SET NX EX; otherwise an INSERT into GateNonce, whose unique
+    constraint refuses the second use. A Redis that does not answer refuses the request (503): a
+    replay must never slip through because the store that knows the nonce is away."""
+    if settings.GATE_NONCE_STORE == "cache":
+        try:
+            return cache.add(f"gate-nonce:{key_id}:{nonce}", 1, timeout=NONCE_SECONDS)
+        except (RedisError, OSError):
+            logger.warning("gates: nonce store (Redis) unavailable, request refused")
+            raise Refused("unavailable", "服务暂时不可用，请稍后重试。", status=503) from None
+    try:
+        with transaction.atomic():
+            GateNonce.objects.create(key_id=key_id, nonce=nonce)
+    except IntegrityError:
+        return False
+    return True
+
+
 def prune_nonces() -> int:
-    cutoff = timezone.now() - dt.timedelta(seconds=2 * WINDOW_SECONDS)
+    cutoff = timezone.now() - dt.timedelta(seconds=NONCE_SECONDS)
     return GateNonce.objects.filter(created_at__lt=cutoff).delete()[0]
