@@ -14,6 +14,7 @@ sent as X-Gate-Key, X-Gate-Timestamp (Unix seconds, within ±300 s), X-Gate-Nonc
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -26,7 +27,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -108,16 +109,18 @@ def verify(request) -> Caller:
         raise Refused(
             "missing_headers", "缺少签名头：X-Gate-Key、X-Gate-Timestamp、X-Gate-Nonce、X-Gate-Signature。"
         )
-    gate = Gate.objects.select_related("group").filter(key_id=key_id[:32]).first()
-    if gate is None:
-        raise Refused("unknown_key", "密钥 ID 不存在，请在保卫处后台“道闸同步”中查看本设备的密钥。")
-    if gate.key_revoked_at is not None or not gate.enabled:
-        raise Refused("key_revoked", "本设备的密钥已被吊销或设备已停用，请联系保卫处重新签发。")
+    # The checks that need no database first.
     when = parse_int(timestamp, maximum=2**40)  # ASCII digits only: "²".isdigit() is true, int("²") fails
     if when is None or abs(time.time() - when) > WINDOW_SECONDS:
         raise Refused("timestamp", "时间戳无效或与服务器相差超过 300 秒，请校准设备时钟。")
     if not NONCE_RE.fullmatch(nonce):
         raise Refused("nonce_format", "X-Gate-Nonce 应为 16–64 位字母、数字、- 或 _。")
+    try:  # one indexed read, every request: a revoked key or disabled gate is refused at once
+        gate = Gate.objects.select_related("group").get(key_id=key_id[:32])
+    except Gate.DoesNotExist:
+        raise Refused("unknown_key", "密钥 ID 不存在，请在保卫处后台“道闸同步”中查看本设备的密钥。") from None
+    if gate.key_revoked_at is not None or not gate.enabled:
+        raise Refused("key_revoked", "本设备的密钥已被吊销或设备已停用，请联系保卫处重新签发。")
     secret = derive_secret(gate.key_id, gate.key_salt)
     expected = sign(secret, request.method, request.path, request.GET, timestamp, nonce, request.body)
     if not hmac.compare_digest(expected.encode(), signature.encode()):
@@ -144,8 +147,11 @@ def first_use(key_id: str, nonce: str) -> bool:
         except (RedisError, OSError):
             logger.warning("gates: nonce store (Redis) unavailable, request refused")
             raise Refused("unavailable", "服务暂时不可用，请稍后重试。", status=503) from None
+    # In autocommit the INSERT is its own transaction; inside one, a savepoint keeps a refused
+    # duplicate from breaking the caller's transaction.
+    guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     try:
-        with transaction.atomic():
+        with guard:
             GateNonce.objects.create(key_id=key_id, nonce=nonce)
     except IntegrityError:
         return False
