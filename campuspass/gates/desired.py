@@ -12,6 +12,7 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from campuspass.core import plate_kinds
+from campuspass.core.compiled import CompiledRead
 from campuspass.registry.models import Pass, Vehicle
 
 from .models import DenyEntry, Gate, GateEntry, PassSuspension
@@ -110,10 +111,13 @@ def _registry_rows(plate: str):
     )
 
 
+_REGISTRY_ROWS = CompiledRead(_registry_rows, 1)  # the SQL built once, not per check (issue 13)
+
+
 def plate_state(plate: str, today: dt.date | None = None) -> PlateState:
     """Read in one query for a registered plate, two for any other (the deny list)."""
     today = today or timezone.localdate()
-    rows = list(_registry_rows(plate))
+    rows = _REGISTRY_ROWS.rows(plate)
     if not rows:
         colour, plate_type = plate_kinds.infer_kind(plate)
         deny_colour = (
