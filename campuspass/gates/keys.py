@@ -31,9 +31,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from campuspass.core.compiled import CompiledRead
 from campuspass.core.fieldrules import parse_int
 
-from .models import Gate, GateNonce
+from .models import Gate, GateGroup, GateNonce
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,29 @@ class Refused(Exception):  # noqa: N818 - read as "the request was refused"
         self.code, self.message, self.status = code, message, status
 
 
+_GATE_COLUMNS = [f.attname for f in Gate._meta.concrete_fields]
+_GROUP_COLUMNS = [f.attname for f in GateGroup._meta.concrete_fields]
+_GATE_READ = CompiledRead(
+    lambda key_id: (
+        Gate.objects.filter(key_id=key_id)
+        .order_by()
+        .values_list(*_GATE_COLUMNS, *(f"group__{name}" for name in _GROUP_COLUMNS))
+    ),
+    1,
+)
+
+
+def gate_by_key(key_id: str) -> Gate | None:
+    """The gate of a device key with its group, in one indexed read whose SQL is built once."""
+    rows = _GATE_READ.rows(key_id)
+    if not rows:
+        return None
+    split = len(_GATE_COLUMNS)
+    gate = Gate.from_db("default", _GATE_COLUMNS, rows[0][:split])
+    gate.group = GateGroup.from_db("default", _GROUP_COLUMNS, rows[0][split:]) if gate.group_id else None
+    return gate
+
+
 @dataclass(frozen=True)
 class Caller:
     gate: Gate
@@ -115,9 +139,8 @@ def verify(request) -> Caller:
         raise Refused("timestamp", "时间戳无效或与服务器相差超过 300 秒，请校准设备时钟。")
     if not NONCE_RE.fullmatch(nonce):
         raise Refused("nonce_format", "X-Gate-Nonce 应为 16–64 位字母、数字、- 或 _。")
-    try:  # one indexed read, every request: a revoked key or disabled gate is refused at once
-        gate = Gate.objects.select_related("group").get(key_id=key_id[:32])
-    except Gate.DoesNotExist:
+    gate = gate_by_key(key_id[:32])  # read every request: a revoked key or disabled gate stops at once
+    if gate is None:
         raise Refused("unknown_key", "密钥 ID 不存在，请在保卫处后台“道闸同步”中查看本设备的密钥。") from None
     if gate.key_revoked_at is not None or not gate.enabled:
         raise Refused("key_revoked", "本设备的密钥已被吊销或设备已停用，请联系保卫处重新签发。")
