@@ -8,7 +8,7 @@ Request signature (HMAC-SHA256, base64) over six lines joined by "\\n":
     METHOD, path, canonical query (pairs sorted, RFC 3986 percent-encoding), timestamp, nonce,
     SHA-256 of the body in lower-case hex (of the empty string for GET)
 sent as X-Gate-Key, X-Gate-Timestamp (Unix seconds, within ±300 s), X-Gate-Nonce (16–64 characters
-[A-Za-z0-9_-], never accepted twice for a key) and X-Gate-Signature.
+[A-Za-z0-9_-], never accepted twice for a key: Redis or GateNonce, decision 0039) and X-Gate-Signature.
 """
 
 from __future__ import annotations
