@@ -141,7 +141,7 @@ def verify(request) -> Caller:
         raise Refused("nonce_format", "X-Gate-Nonce 应为 16–64 位字母、数字、- 或 _。")
     gate = gate_by_key(key_id[:32])  # read every request: a revoked key or disabled gate stops at once
     if gate is None:
-        raise Refused("unknown_key", "密钥 ID 不存在，请在保卫处后台“道闸同步”中查看本设备的密钥。") from None
+        raise Refused("unknown_key", "密钥 ID 不存在，请在保卫处后台“道闸同步”中查看本设备的密钥。")
     if gate.key_revoked_at is not None or not gate.enabled:
         raise Refused("key_revoked", "本设备的密钥已被吊销或设备已停用，请联系保卫处重新签发。")
     secret = derive_secret(gate.key_id, gate.key_salt)
