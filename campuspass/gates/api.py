@@ -67,7 +67,7 @@ class CheckIn(Schema):
 
 @api.get(
     "/check",
-    response={200: CheckOut, 400: ErrorOut, 401: ErrorOut},
+    response={200: CheckOut, 400: ErrorOut, 401: ErrorOut, 503: ErrorOut},
     summary="车牌放行查询",
     description="reason_code：" + "；".join(f"{k} {v}" for k, v in desired.REASON_CODES.items()),
 )
@@ -112,7 +112,7 @@ class FeedIn(Schema):
 
 @api.get(
     "/whitelist",
-    response={200: FeedOut, 400: ErrorOut, 401: ErrorOut},
+    response={200: FeedOut, 400: ErrorOut, 401: ErrorOut, 503: ErrorOut},
     summary="白名单（全量或自游标起增量）",
     description=(
         "full=true：全部 normal/suspended 条目（分页：以 next_cursor 续取直至 has_more=false）；"
@@ -144,7 +144,11 @@ class HeartbeatOut(Schema):
     server_time: dt.datetime
 
 
-@api.get("/heartbeat", response={200: HeartbeatOut, 401: ErrorOut}, summary="心跳（同时返回服务器时间）")
+@api.get(
+    "/heartbeat",
+    response={200: HeartbeatOut, 401: ErrorOut, 503: ErrorOut},
+    summary="心跳（同时返回服务器时间）",
+)
 def heartbeat(request):
     return {"server_time": timezone.now()}
 
@@ -163,7 +167,7 @@ class CrossingsOut(Schema):
 
 @api.post(
     "/crossings",
-    response={200: CrossingsOut, 400: ErrorOut, 401: ErrorOut},
+    response={200: CrossingsOut, 400: ErrorOut, 401: ErrorOut, 503: ErrorOut},
     summary="上报过车记录（保留 90 天）",
 )
 def crossings(request, events: list[CrossingIn]):

@@ -8,10 +8,11 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from campuspass.core import plate_kinds
+from campuspass.core.compiled import CompiledRead
 from campuspass.registry.models import Pass, Vehicle
 
 from .models import DenyEntry, Gate, GateEntry, PassSuspension
@@ -66,26 +67,78 @@ class GateWant:
 NOTHING = GateWant(GateEntry.ListType.NONE)
 
 
-def _usable_passes(plate: str):
-    """Approved passes of the plate whose renewal order (when one issued them) still stands: a pass of
-    a refunded order no longer opens a gate."""
-    return Pass.objects.filter(vehicle__plate=plate, review_status=Pass.ReviewStatus.APPROVED).filter(
-        Q(issued_by_order__isnull=True) | Q(issued_by_order__status="approved")
+def _usable(review_status: str, order_status: str | None) -> bool:
+    """An approved pass whose renewal order (when one issued it) still stands: a pass of a refunded
+    order no longer opens a gate."""
+    return review_status == Pass.ReviewStatus.APPROVED and order_status in (None, "approved")
+
+
+@dataclass
+class _Found:
+    pk: int
+    valid_from: dt.date | None
+    valid_to: dt.date | None
+    suspended: bool
+    groups: set[str]
+
+
+def _registry_rows(plate: str):
+    """One query: the vehicle, its open deny entry, and per pass its review status, its renewal
+    order's status, its dates, whether an open suspension stops it and its gate groups (one row per
+    pass and group; a vehicle without passes gives one row of NULLs for them), passes by start date.
+    No row: no vehicle has this plate."""
+    open_deny = DenyEntry.objects.filter(plate=OuterRef("plate"), lifted_at__isnull=True)
+    open_suspension = PassSuspension.objects.filter(pass_obj=OuterRef("passes__pk"), lifted_at__isnull=True)
+    return (
+        Vehicle.objects.filter(plate=plate)
+        .annotate(
+            deny_colour=Subquery(open_deny.values("plate_colour")[:1]),
+            suspended=Exists(open_suspension),
+        )
+        .order_by("passes__valid_from", "passes__pk")
+        .values_list(
+            "plate_colour",
+            "plate_type",
+            "deny_colour",
+            "passes__pk",
+            "passes__review_status",
+            "passes__issued_by_order__status",
+            "passes__valid_from",
+            "passes__valid_to",
+            "suspended",
+            "passes__gate_groups__code",
+        )
     )
+
+
+_REGISTRY_ROWS = CompiledRead(_registry_rows, 1)  # the SQL built once, not per check (issue 13)
 
 
 def plate_state(plate: str, today: dt.date | None = None) -> PlateState:
+    """Read in one query for a registered plate, two for any other (the deny list)."""
     today = today or timezone.localdate()
-    vehicle = Vehicle.objects.filter(plate=plate).only("plate_colour", "plate_type").first()
-    colour, plate_type = (
-        (vehicle.plate_colour, vehicle.plate_type) if vehicle else plate_kinds.infer_kind(plate)
-    )
-    deny = DenyEntry.objects.filter(plate=plate, lifted_at__isnull=True).first()
-    if deny is not None:
-        return PlateState(plate, deny.plate_colour, plate_type, DENIED)
-    if vehicle is None:
+    rows = _REGISTRY_ROWS.rows(plate)
+    if not rows:
+        colour, plate_type = plate_kinds.infer_kind(plate)
+        deny_colour = (
+            DenyEntry.objects.filter(plate=plate, lifted_at__isnull=True)
+            .values_list("plate_colour", flat=True)
+            .first()
+        )
+        if deny_colour is not None:
+            return PlateState(plate, deny_colour, plate_type, DENIED)
         return PlateState(plate, colour, plate_type, UNKNOWN)
-    passes = list(_usable_passes(plate).order_by("valid_from"))
+    colour, plate_type, deny_colour = rows[0][:3]
+    if deny_colour is not None:
+        return PlateState(plate, deny_colour, plate_type, DENIED)
+    found: dict[int, _Found] = {}
+    for *_, pk, review_status, order_status, valid_from, valid_to, suspended, group in rows:
+        if pk is None or not _usable(review_status, order_status):
+            continue
+        entry = found.setdefault(pk, _Found(pk, valid_from, valid_to, bool(suspended), set()))
+        if group is not None:
+            entry.groups.add(group)
+    passes = list(found.values())  # usable passes by valid_from (NULLs where the database puts them)
     current = [
         p
         for p in passes
@@ -94,17 +147,15 @@ def plate_state(plate: str, today: dt.date | None = None) -> PlateState:
     upcoming = [p for p in passes if p.valid_from is not None and p.valid_from > today]
     if current:
         permit = max(current, key=lambda p: p.valid_to or dt.date.max)
-        groups = tuple(sorted(permit.gate_groups.values_list("code", flat=True))) or None
-        suspended = PassSuspension.objects.filter(pass_obj=permit, lifted_at__isnull=True).exists()
         next_change = permit.valid_to + dt.timedelta(days=1) if permit.valid_to else None
         return PlateState(
             plate,
             colour,
             plate_type,
-            SUSPENDED if suspended else OK,
+            SUSPENDED if permit.suspended else OK,
             permit.valid_from,
             permit.valid_to,
-            groups,
+            tuple(sorted(permit.groups)) or None,
             permit.pk,
             next_change,
         )

@@ -8,15 +8,17 @@ Request signature (HMAC-SHA256, base64) over six lines joined by "\\n":
     METHOD, path, canonical query (pairs sorted, RFC 3986 percent-encoding), timestamp, nonce,
     SHA-256 of the body in lower-case hex (of the empty string for GET)
 sent as X-Gate-Key, X-Gate-Timestamp (Unix seconds, within ±300 s), X-Gate-Nonce (16–64 characters
-[A-Za-z0-9_-], never accepted twice for a key) and X-Gate-Signature.
+[A-Za-z0-9_-], never accepted twice for a key: Redis or GateNonce, decision 0039) and X-Gate-Signature.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import time
@@ -24,12 +26,17 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
+from campuspass.core.compiled import CompiledRead
 from campuspass.core.fieldrules import parse_int
 
-from .models import Gate, GateNonce
+from .models import Gate, GateGroup, GateNonce
+
+logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 300
 NONCE_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -87,6 +94,29 @@ class Refused(Exception):  # noqa: N818 - read as "the request was refused"
         self.code, self.message, self.status = code, message, status
 
 
+_GATE_COLUMNS = [f.attname for f in Gate._meta.concrete_fields]
+_GROUP_COLUMNS = [f.attname for f in GateGroup._meta.concrete_fields]
+_GATE_READ = CompiledRead(
+    lambda key_id: (
+        Gate.objects.filter(key_id=key_id)
+        .order_by()
+        .values_list(*_GATE_COLUMNS, *(f"group__{name}" for name in _GROUP_COLUMNS))
+    ),
+    1,
+)
+
+
+def gate_by_key(key_id: str) -> Gate | None:
+    """The gate of a device key with its group, in one indexed read whose SQL is built once."""
+    rows = _GATE_READ.rows(key_id)
+    if not rows:
+        return None
+    split = len(_GATE_COLUMNS)
+    gate = Gate.from_db("default", _GATE_COLUMNS, rows[0][:split])
+    gate.group = GateGroup.from_db("default", _GROUP_COLUMNS, rows[0][split:]) if gate.group_id else None
+    return gate
+
+
 @dataclass(frozen=True)
 class Caller:
     gate: Gate
@@ -103,31 +133,54 @@ def verify(request) -> Caller:
         raise Refused(
             "missing_headers", "缺少签名头：X-Gate-Key、X-Gate-Timestamp、X-Gate-Nonce、X-Gate-Signature。"
         )
-    gate = Gate.objects.select_related("group").filter(key_id=key_id[:32]).first()
-    if gate is None:
-        raise Refused("unknown_key", "密钥 ID 不存在，请在保卫处后台“道闸同步”中查看本设备的密钥。")
-    if gate.key_revoked_at is not None or not gate.enabled:
-        raise Refused("key_revoked", "本设备的密钥已被吊销或设备已停用，请联系保卫处重新签发。")
+    # The checks that need no database first.
     when = parse_int(timestamp, maximum=2**40)  # ASCII digits only: "²".isdigit() is true, int("²") fails
     if when is None or abs(time.time() - when) > WINDOW_SECONDS:
         raise Refused("timestamp", "时间戳无效或与服务器相差超过 300 秒，请校准设备时钟。")
     if not NONCE_RE.fullmatch(nonce):
         raise Refused("nonce_format", "X-Gate-Nonce 应为 16–64 位字母、数字、- 或 _。")
+    gate = gate_by_key(key_id[:32])  # read every request: a revoked key or disabled gate stops at once
+    if gate is None:
+        raise Refused("unknown_key", "密钥 ID 不存在，请在保卫处后台“道闸同步”中查看本设备的密钥。")
+    if gate.key_revoked_at is not None or not gate.enabled:
+        raise Refused("key_revoked", "本设备的密钥已被吊销或设备已停用，请联系保卫处重新签发。")
     secret = derive_secret(gate.key_id, gate.key_salt)
     expected = sign(secret, request.method, request.path, request.GET, timestamp, nonce, request.body)
     if not hmac.compare_digest(expected.encode(), signature.encode()):
         raise Refused("signature", "签名不正确，请按接口文档核对待签名字符串和密钥。")
-    try:
-        with transaction.atomic():
-            GateNonce.objects.create(key_id=gate.key_id, nonce=nonce)
-    except IntegrityError:
-        raise Refused("replay", "该 nonce 已使用过，请每次请求生成新的 nonce。") from None
+    if not first_use(gate.key_id, nonce):
+        raise Refused("replay", "该 nonce 已使用过，请每次请求生成新的 nonce。")
     now = timezone.now()
     if gate.last_heartbeat_at is None or (now - gate.last_heartbeat_at).total_seconds() > 60:
         Gate.objects.filter(pk=gate.pk).update(last_heartbeat_at=now)
     return Caller(gate)
 
 
+NONCE_SECONDS = 2 * WINDOW_SECONDS  # a nonce is remembered past the last second its timestamp passes
+
+
+def first_use(key_id: str, nonce: str) -> bool:
+    """Record a nonce of a key; False if it was used before. With Redis (settings.GATE_NONCE_STORE
+    "cache": the shared default cache) one SET NX EX; otherwise an INSERT into GateNonce, whose unique
+    constraint refuses the second use. A Redis that does not answer refuses the request (503): a
+    replay must never slip through because the store that knows the nonce is away."""
+    if settings.GATE_NONCE_STORE == "cache":
+        try:
+            return cache.add(f"gate-nonce:{key_id}:{nonce}", 1, timeout=NONCE_SECONDS)
+        except (RedisError, OSError):
+            logger.warning("gates: nonce store (Redis) unavailable, request refused")
+            raise Refused("unavailable", "服务暂时不可用，请稍后重试。", status=503) from None
+    # In autocommit the INSERT is its own transaction; inside one, a savepoint keeps a refused
+    # duplicate from breaking the caller's transaction.
+    guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    try:
+        with guard:
+            GateNonce.objects.create(key_id=key_id, nonce=nonce)
+    except IntegrityError:
+        return False
+    return True
+
+
 def prune_nonces() -> int:
-    cutoff = timezone.now() - dt.timedelta(seconds=2 * WINDOW_SECONDS)
+    cutoff = timezone.now() - dt.timedelta(seconds=NONCE_SECONDS)
     return GateNonce.objects.filter(created_at__lt=cutoff).delete()[0]

@@ -188,6 +188,11 @@ if REDIS_URL:
     }
     SESSION_CACHE_ALIAS = "sessions"
 
+# Nonces of signed gate requests (gates/keys.py, decision 0027 addendum): one SET NX EX on the shared
+# Redis cache when there is one, else a row in GateNonce (the per-process memory cache would let a
+# replay through on another worker).
+GATE_NONCE_STORE = "cache" if REDIS_URL else "database"
+
 # The dashboard's numbers are reused while no audited change happened, and for at most this many
 # seconds while changes stream in (renewals.selectors_dashboard.cached_campaign_dashboard; issue 13).
 DASHBOARD_CACHE_SECONDS = 15

@@ -173,3 +173,19 @@ def test_a_timestamp_in_other_digits_is_refused_not_a_server_error(client, devic
     headers["X-Gate-Timestamp"] = stamp
     response = ask(client, device, {"plate": "京A12345"}, headers=headers)
     assert (response.status_code, response.json()["code"]) == (401, "timestamp")
+
+
+def test_disabling_the_gate_or_moving_it_to_another_group_counts_from_the_next_request(
+    client, device, make_permit
+):
+    """The gate row is read on every request (no cache): changes of the row apply at once."""
+    gate, key_id, secret = device
+    permit = make_permit()
+    services.set_pass_groups(permit=permit, codes=["east"], acting_user=None)
+    assert ask(client, device, {"plate": "京A12345"}).json()["reason_code"] == "ok"
+    gate.group = GateGroup.objects.create(code="west", name="西门")
+    gate.save()
+    assert ask(client, device, {"plate": "京A12345"}).json()["reason_code"] == "out_of_scope"
+    type(gate).objects.filter(pk=gate.pk).update(enabled=False)  # a bulk write sends no signal
+    response = ask(client, device, {"plate": "京A12345"})
+    assert (response.status_code, response.json()["code"]) == (401, "key_revoked")
