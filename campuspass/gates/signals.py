@@ -40,9 +40,9 @@ def _order_saved(sender, instance, update_fields=None, **kwargs):
     # An order bears on a gate only through the pass it issued (a refunded order's pass no longer
     # opens one): created, consent given, paid, closed or rejected orders have none, and asking the
     # task worker to refresh their plates cost three tasks per renewal (issue 13's flow benchmark).
-    if update_fields is not None and "new_pass" in update_fields:
-        plate_changed(instance.plate)
-    elif instance.new_pass_id and (update_fields is None or "status" in update_fields):
+    pass_link_changed = update_fields is not None and "new_pass" in update_fields
+    issued_pass_moved = instance.new_pass_id and (update_fields is None or "status" in update_fields)
+    if pass_link_changed or issued_pass_moved:
         plate_changed(instance.plate)
 
 

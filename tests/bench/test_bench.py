@@ -177,6 +177,21 @@ def test_result_file_and_report(tmp_path):
     assert "Measured under load" in text and "[6.0, 5.0, 4.0]" in text
     assert "| dashboard /office/ | 5 | 32 | 3.0 | 7.0 | 9.0 | 1.0 | 1.0 | 4 | 200 | 0 | ≤ 200 ms |" in text
     assert ISSUE_TABLE[0][1] in text
+    # the goals table reads each goal off the run: 7 ms ≤ 200 ms is met, 30 ms ≤ 100 ms too
+    assert "| dashboard ≤ 200 ms at 500,000 orders | — | p50 3 / p95 7 ms at 32 connections — met |" in text
+    assert "| payment notifications p99 ≤ 100 ms in every run | — | p99 30 ms — met |" in text
+    # with a full-size run beside it, both are on the page, each with its own plots
+    full = json.loads(json.dumps(result))
+    full["size"] = "full"
+    full["notifications"][0]["p99_ms"] = 250.0
+    write_report(result, doc, other=full)
+    text = doc.read_text()
+    assert "## Full size: 10 passes" in text and "## Quick size (`make bench`): 10 passes" in text
+    assert (
+        "| payment notifications p99 ≤ 100 ms in every run | p99 250 ms — **not met** | p99 30 ms — met |"
+        in text
+    )
+    assert (tmp_path / "performance" / "full-web.png").exists()
     assert (tmp_path / "performance" / "web.png").stat().st_size > 1000
     assert (tmp_path / "performance" / "references.png").exists()
     assert (tmp_path / "performance" / "notifications.png").exists()
