@@ -47,8 +47,9 @@ bench: install
 	$(PY) bench/run.py --quick
 
 ## make bench-full: 1,000,000 passes and 500,000 orders (PostgreSQL: set BENCH_DATABASE_URL)
+BENCH_FULL_ARGS ?=
 bench-full: install
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_FULL_ARGS)
 
 ## make bench-import: import 100,000-row CSV and XLSX files into fresh SQLite; bench/import.json
 bench-import: install
