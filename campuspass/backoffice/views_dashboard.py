@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -105,6 +108,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             net=yuan(board.net_fen),
             waited=waiting_for(board.oldest_waiting_paid_at),
             now=timezone.now(),
+            # older than the reuse window: the task worker is computing the next board
+            stale_after=timezone.now() - dt.timedelta(seconds=max(1, settings.DASHBOARD_CACHE_SECONDS * 4)),
             can_review=can(request.user, "review"),
             can_counter=can(request.user, "counter"),
             can_delivery=can(request.user, "delivery"),

@@ -16,15 +16,20 @@ class CappedPaginator(Paginator):
     cap = 10_000
 
     @cached_property
-    def count(self) -> int:
+    def _bounded(self) -> int:
+        """The rows, counted up to one past the cap (which tells exactly 10,000 from more)."""
         object_list = self.object_list
         if hasattr(object_list, "order_by"):
-            return object_list.order_by()[: self.cap].count()
+            return object_list.order_by()[: self.cap + 1].count()
         return len(object_list)
 
     @property
+    def count(self) -> int:
+        return min(self._bounded, self.cap) if hasattr(self.object_list, "order_by") else self._bounded
+
+    @property
     def is_capped(self) -> bool:
-        return self.count >= self.cap
+        return hasattr(self.object_list, "order_by") and self._bounded > self.cap
 
 
 def page_by_ids(queryset: QuerySet, number, per_page: int) -> Page:

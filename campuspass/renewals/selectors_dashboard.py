@@ -193,9 +193,9 @@ def _board_key(campaign_pk: int) -> str:
 
 
 # A stale board is shown while the task worker computes the next one, for at most this many times
-# ``DASHBOARD_CACHE_SECONDS`` (5 minutes by default); past that (no worker running) the view computes
-# it itself.
-STALE_LIMIT = 20
+# ``DASHBOARD_CACHE_SECONDS`` (2 minutes by default); past that (no worker running, or nobody looked
+# for a while) the view computes it itself. The screen says when its numbers were computed.
+STALE_LIMIT = 8
 
 
 def cached_campaign_dashboard(campaign: Campaign) -> CampaignDashboard:
@@ -209,10 +209,10 @@ def cached_campaign_dashboard(campaign: Campaign) -> CampaignDashboard:
     ``DASHBOARD_CACHE_SECONDS`` (15 s). ``board.computed_at`` says when it was computed.
 
     A stale board is still shown at once, and the task worker is asked to compute the next one
-    (``refresh_campaign_dashboard``; one request per board at a time): at 500,000 orders the
+    (``refresh_campaign_dashboard``; one request per board at a time; only with a shared cache): at 500,000 orders the
     aggregates take a second or more, which no person should wait for at every refresh. Only the
     first view of the day (or after the cache was lost, or with no worker for ``STALE_LIMIT``
-    windows) computes the board itself. ``DASHBOARD_CACHE_SECONDS = 0`` turns the cache off (the
+    windows, or without a shared cache) computes the board itself. ``DASHBOARD_CACHE_SECONDS = 0`` turns the cache off (the
     test settings)."""
     from django.conf import settings
     from django.core.cache import cache
@@ -239,12 +239,20 @@ def cached_campaign_dashboard(campaign: Campaign) -> CampaignDashboard:
         if age < seconds or (cached_version == version and age < seconds * 4):
             board.campaign = campaign
             return board
-        if age < seconds * STALE_LIMIT and _ask_for_refresh(campaign.pk, key, seconds):
+        if age < seconds * STALE_LIMIT and _cache_is_shared() and _ask_for_refresh(campaign.pk, key, seconds):
             fresher = _cached_board(key)  # an immediate task backend has computed it already
             board = fresher if fresher is not None and fresher.computed_at > board.computed_at else board
             board.campaign = campaign
             return board
     return _compute_and_keep(campaign, key, version, seconds)
+
+
+def _cache_is_shared() -> bool:
+    """The task worker's board reaches the web processes only through a shared cache (Redis); with
+    the per-process memory cache (one host without REDIS_URL) the view computes the board itself."""
+    from django.conf import settings
+
+    return "locmem" not in settings.CACHES["default"]["BACKEND"].lower()
 
 
 def _cached_board(key: str) -> CampaignDashboard | None:

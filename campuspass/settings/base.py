@@ -134,7 +134,9 @@ def database_config(url: str, environ=os.environ) -> dict:
     if jit not in {"off", "on", "server"}:
         raise ImproperlyConfigured(f"DATABASE_JIT must be off, on or server, not {jit!r}")
     if config["ENGINE"] == "django.db.backends.postgresql" and jit != "server":
-        config.setdefault("OPTIONS", {})["options"] = f"-c jit={jit}"
+        # added to any `options` the URL gives (?options=-c statement_timeout=…), never replacing them
+        options = config.setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} -c jit={jit}".strip()
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {
             "init_command": (

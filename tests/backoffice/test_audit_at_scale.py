@@ -54,3 +54,11 @@ def test_a_long_log_is_counted_up_to_the_cap(office_client, monkeypatch, passes)
     assert "共 10 条以上" in page
     narrow = client.get(reverse("backoffice:audit"), {"plate": "京A00001"}).content.decode()
     assert "以上" not in narrow.split("最新的在前")[0]
+
+
+def test_exactly_the_cap_is_not_more_than_the_cap(office_client, monkeypatch, passes):
+    client, _ = office_client(ADMIN)
+    entries(passes, 5)
+    monkeypatch.setattr(CappedPaginator, "cap", LogEntry.objects.count())
+    page = client.get(reverse("backoffice:audit")).content.decode()
+    assert f"共 {LogEntry.objects.count()} 条，" in page

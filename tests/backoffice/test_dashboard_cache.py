@@ -79,7 +79,14 @@ def test_without_changes_the_board_is_reused_past_the_window_but_not_for_long(se
     assert order_scans(captured.captured_queries) != []
 
 
-def test_a_stale_board_is_shown_at_once_and_the_worker_computes_the_next(settings):
+@pytest.fixture
+def shared_cache(monkeypatch):
+    """The web and the worker processes share the cache (Redis in production); in the test both run
+    in this process, so the memory cache stands in for it."""
+    monkeypatch.setattr("campuspass.renewals.selectors_dashboard._cache_is_shared", lambda: True)
+
+
+def test_a_stale_board_is_shown_at_once_and_the_worker_computes_the_next(settings, shared_cache):
     """Past the window a view does not scan the orders itself (a second or more at 500,000 orders):
     it shows the board it has and asks the task worker, once, for the next one."""
     from django_tasks_db.models import DBTaskResult
@@ -108,7 +115,38 @@ def test_a_stale_board_is_shown_at_once_and_the_worker_computes_the_next(setting
     assert fresh.count("paid") == 2 and fresh.computed_at > first.computed_at
 
 
-def test_with_no_worker_a_long_stale_board_is_computed_by_the_view(settings):
+def test_without_a_shared_cache_the_view_computes_a_stale_board_itself(settings):
+    """One host without Redis: the worker's board would land in its own memory, never the web's."""
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    campaign = make_campaign()
+    paid_order(campaign)
+    cached_campaign_dashboard(campaign)
+    paid_order(campaign)
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=20)):
+        board = cached_campaign_dashboard(campaign)
+    assert board.count("paid") == 2
+    assert not DBTaskResult.objects.exists()
+
+
+def test_the_screen_says_when_its_numbers_were_computed(office_client, shared_cache, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    campaign = make_campaign()
+    paid_order(campaign)
+    client, _ = office_client(FINANCE)
+    url = reverse("backoffice:dashboard")
+    computed = timezone.now().replace(microsecond=0) + dt.timedelta(seconds=1)
+    with time_machine.travel(computed, tick=False):
+        client.get(url, {"year": campaign.year})
+    paid_order(campaign)
+    with time_machine.travel(computed + dt.timedelta(seconds=90), tick=False):
+        page = client.get(url, {"year": campaign.year}).content.decode()
+    # the Beijing time the board shown was computed, not the time of the view
+    assert f"数据截至 {timezone.localtime(computed):%H:%M:%S}" in page and "正在更新" in page
+
+
+def test_with_no_worker_a_long_stale_board_is_computed_by_the_view(settings, shared_cache):
     from campuspass.renewals.selectors_dashboard import STALE_LIMIT
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

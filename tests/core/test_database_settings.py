@@ -45,6 +45,8 @@ def test_postgres_jit_is_off_unless_the_operator_says_otherwise():
     # behind pgbouncer: no startup option at all (it refuses `options`); the server's setting rules
     assert "options" not in database_config(PG, environ={"DATABASE_JIT": "server"}).get("OPTIONS", {})
     assert "options" not in database_config("sqlite:////tmp/x.sqlite3", environ={})["OPTIONS"]
+    given = database_config(PG + "?options=-c%20statement_timeout%3D5000", environ={})
+    assert given["OPTIONS"]["options"] == "-c statement_timeout=5000 -c jit=off"
     with pytest.raises(ImproperlyConfigured, match="DATABASE_JIT"):
         database_config(PG, environ={"DATABASE_JIT": "maybe"})
 
