@@ -50,7 +50,14 @@ from django.utils import timezone
 
 from campuspass.core import plate_kinds
 from campuspass.core.audit import actor_label_for, json_value, log_action
-from campuspass.core.bulk import bulk_cursor, db_converter, insert_many, insert_returning_keys, update_many
+from campuspass.core.bulk import (
+    bulk_cursor,
+    insert_constant,
+    insert_converter,
+    insert_many,
+    insert_returning_keys,
+    update_many,
+)
 from campuspass.core.errors import FieldError
 from campuspass.core.models import LogEntry
 
@@ -648,14 +655,18 @@ class Importer:
             self.report.unchanged += 1
 
     def _flush(self, pending: Pending) -> None:
-        now = connection.ops.adapt_datetimefield_value(self.now)
+        now = connection.ops.adapt_datetimefield_value(self.now)  # for the UPDATEs
         day = connection.ops.adapt_datefield_value
+        # For the inserts (COPY on PostgreSQL): the timestamp prepared once, dates and audit data
+        # as the text COPY sends (core/bulk.py).
+        created = insert_constant(Staff, "created_at", self.now)
+        new_day = insert_converter(Pass, "valid_from")
 
         insert_returning_keys(
             Staff,
             ["staff_no", *STAFF_FIELDS, "created_at", "updated_at"],
             pending.new_staff,
-            lambda s: (s.staff_no, s.name, s.department, s.mobile, s.status, now, now),
+            lambda s: (s.staff_no, s.name, s.department, s.mobile, s.status, created, created),
         )
         update_many(
             Staff,
@@ -674,8 +685,8 @@ class Importer:
                 v.plate_colour,
                 v.plate_type,
                 v.owner.pk,
-                now,
-                now,
+                created,
+                created,
             ),
         )
         update_many(
@@ -707,15 +718,15 @@ class Importer:
                 p.vehicle.pk,
                 p.holder.pk,
                 p.review_status,
-                day(p.valid_from),
-                day(p.valid_to),
+                new_day(p.valid_from),
+                new_day(p.valid_to),
                 Pass.Source.IMPORT.value,
-                now,
-                now,
+                created,
+                created,
             ),
         )
         content_types = ContentType.objects.get_for_models(Staff, Vehicle, Pass)
-        audit_data = db_converter(LogEntry, "data")
+        audit_data = insert_converter(LogEntry, "data")
         insert_many(
             LogEntry,
             [
@@ -733,7 +744,7 @@ class Importer:
             ],  # fmt: skip
             (
                 (
-                    now,
+                    created,
                     self.actor_id,
                     self.actor_label,
                     action,
