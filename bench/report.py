@@ -201,7 +201,8 @@ def import_pg_memory_lines() -> list[str]:
         "log) and the process waited for a core.",
         "Peak RSS was 223 MB: within 400 MB but not flat (151 MB at 300,000 rows). Pass 1 alone stays",
         "flat (117 MB at 1,000,000 rows, 118 MB at 300,000; the scratch file's cache is bounded), and a",
-        "30,000-row dry run leaves no cyclic garbage, so the growth is in pass 2 — not found yet.",
+        "1,000,000-row dry run (pass 2 without writing) peaks at 153 MB with 90 s of CPU and 95 s wall:",
+        "the growth is in what writing adds (COPY, journal, keys of written records) — not found yet.",
         "",
     ]
     return lines
@@ -444,7 +445,7 @@ def write_report(result: dict, doc: Path) -> None:
         "- **Import**: the per-file maps are in a scratch file and the lookups take the B-trees; the import",
         "  process's CPU is about 0.12 ms per row (116 s at 1,000,000 rows), but 1,000,000 rows ≤ 2 min is",
         "  not shown: the server's index and foreign-key work per row is as large, and the peak RSS grew",
-        "  from 151 MB (300,000 rows) to 223 MB (1,000,000) in pass 2, cause not found yet (see above).",
+        "  from 151 MB (300,000 rows) to 223 MB (1,000,000) while writing, cause not found yet (see above).",
         "- **Not yet in the benchmark**: the whole renewal flow end to end (OTP read from the SMS file, photo,",
         "  consent, pay, notification) with concurrent staff; the issue's 3.1–3.5 renewals/s stands unmeasured here.",
         "- **The payment handler itself** (`renewals/services/payments.py`, issue 10's files) reads the order",
