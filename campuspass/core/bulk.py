@@ -10,8 +10,10 @@ Django's exceptions and `connection.execute_wrapper` hooks still apply."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
@@ -40,6 +42,45 @@ def db_converter(model: type[models.Model], field_name: str) -> Callable[[Any], 
 
         return convert_json
     return lambda value: prepare(value, db)
+
+
+def insert_converter(model: type[models.Model], field_name: str) -> Callable[[Any], Any]:
+    """`db_converter` for values that only go to `insert_many` / `insert_returning_keys`. On
+    PostgreSQL those are written with COPY in its text format, so a JSON value can be handed over as
+    the very text psycopg's Jsonb dumper would write for it (`json.dumps` with the field's encoder,
+    as Django's `adapt_json_value` sets it up) and a date as its ISO text (psycopg's date dumper
+    writes `str(date)`): the same bytes reach the server, without a Jsonb wrapper per value and
+    psycopg's per-value dispatch. Elsewhere, and for other fields, exactly `db_converter`."""
+    field = model._meta.get_field(field_name)
+    if connection.vendor == "postgresql":
+        if isinstance(field, models.JSONField):
+            prepare = db_converter(model, field_name)
+            dumps = json.dumps if field.encoder is None else partial(json.dumps, cls=field.encoder)
+
+            def json_text(value: Any) -> Any:
+                if value.__class__ is dict or value.__class__ is list:
+                    return dumps(value)
+                return prepare(value)
+
+            return json_text
+        if field.get_internal_type() == "DateField":
+            return lambda value: None if value is None else str(value)
+    return db_converter(model, field_name)
+
+
+def insert_constant(model: type[models.Model], field_name: str, value: Any) -> Any:
+    """A value written on every row of an `insert_many` / `insert_returning_keys` (the import's
+    timestamp), prepared once. On PostgreSQL: the text psycopg's own dumper writes into COPY for it,
+    so the server receives the same text as before; dumping a timezone-aware datetime on every row
+    cost about 2.4 µs a time, a second of CPU per 100,000 imported rows. Elsewhere `db_value`."""
+    value = db_value(model, field_name, value)
+    if connection.vendor != "postgresql" or value is None:
+        return value
+    from psycopg.adapt import PyFormat, Transformer
+
+    connection.ensure_connection()
+    dumped = Transformer(connection.connection).get_dumper(value, PyFormat.TEXT).dump(value)
+    return bytes(dumped).decode(connection.connection.info.encoding)
 
 
 @contextmanager

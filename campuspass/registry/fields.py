@@ -46,7 +46,9 @@ def cell_text(value: object) -> str:
     """Any input as text: full-width folded (NFKC), control and invisible characters removed,
     surrounding space stripped; Excel numbers as their digits, Excel dates as ISO dates."""
     if value.__class__ is str:  # the common case first
-        if value.isascii() and value.isprintable():
+        if value.isprintable() and (value.isascii() or unicodedata.is_normalized("NFKC", value)):
+            # Printable: no control or invisible character (those are all unprintable); already in
+            # NFKC: what the long way below would give, stripped (names and plates in Chinese).
             return value.strip()
         text = value
     elif value is None:

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import gc
 import hashlib
 import logging
 import os
 import pickle
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -48,12 +50,19 @@ from django.utils import timezone
 
 from campuspass.core import plate_kinds
 from campuspass.core.audit import actor_label_for, json_value, log_action
-from campuspass.core.bulk import bulk_cursor, db_converter, insert_many, insert_returning_keys, update_many
+from campuspass.core.bulk import (
+    bulk_cursor,
+    insert_constant,
+    insert_converter,
+    insert_many,
+    insert_returning_keys,
+    update_many,
+)
 from campuspass.core.errors import FieldError
 from campuspass.core.models import LogEntry
 
 from . import fields
-from .import_scratch import ImportScratch, pass_key, plate_key, staff_key
+from .import_scratch import ImportScratch, pass_key, plate_key
 from .models import Pass, Staff, Vehicle
 from .reading import ImportFileError, Table, open_table
 
@@ -337,7 +346,12 @@ class Importer:
         self.staff_final: dict[str, tuple] = {}  # staff_no -> (row, values…) of its last valid row
         self.seen_numbers: dict[tuple[int, str], int] = {}
         self.seen_plates: dict[tuple[int, str], int] = {}
-        self.accepted: list[tuple[str, int]] = []  # this chunk's new first-accepted rows
+        # This chunk's accepted rows: ((year, number), (year, plate), row); those of them that another
+        # row repeats (tracked_*) are written to the scratch file's first-accepted table.
+        self.accepted: list[tuple[tuple[int, str], tuple[int, str], int]] = []
+        self.tracked_numbers: set[tuple[int, str]] = set()
+        self.tracked_plates: set[tuple[int, str]] = set()
+        self.uses: dict[str, tuple[int, bool]] = {}  # the chunk's plate and pass keys: (last row, repeated)
         self.now = timezone.now()
         self.actor_id = acting_user.pk if getattr(acting_user, "is_authenticated", False) else None
         self.actor_label = actor_label_for(acting_user)
@@ -354,15 +368,29 @@ class Importer:
 
     def apply_chunk(self, rows: list[ParsedRow], *, write: bool = True) -> None:
         scratch = self.scratch
+        # The staff's final values (their row is also the last row using the staff number), and for
+        # the chunk's plates and pass numbers the last row using each and whether more than one row
+        # does: two statements for the chunk.
         self.staff_final = scratch.staff_finals({r.staff_no for r in rows})
+        row_keys = [_row_keys(r) for r in rows]
+        self.uses = uses = scratch.last_uses({key for keys in row_keys for key in keys})
+        # Only a pass number or plate that more than one row uses can repeat an earlier accepted
+        # row: only those are looked up in (and later written to) the first-accepted table.
+        self.tracked_numbers = {
+            (r.year, r.number) for r, (_, number) in zip(rows, row_keys, strict=True) if uses[number][1]
+        }
+        self.tracked_plates = {
+            (r.year, r.plate) for r, (plate, _) in zip(rows, row_keys, strict=True) if uses[plate][1]
+        }
         first = scratch.first_accepted(
-            {key for r in rows for key in (_number_key(r.year, r.number), _plate_key(r.year, r.plate))}
+            [_number_key(*key) for key in self.tracked_numbers]
+            + [_plate_key(*key) for key in self.tracked_plates]
         )
         self.seen_numbers = {
-            (r.year, r.number): first[key] for r in rows if (key := _number_key(r.year, r.number)) in first
+            key: first[text] for key in self.tracked_numbers if (text := _number_key(*key)) in first
         }
         self.seen_plates = {
-            (r.year, r.plate): first[key] for r in rows if (key := _plate_key(r.year, r.plate)) in first
+            key: first[text] for key in self.tracked_plates if (text := _plate_key(*key)) in first
         }
         self.accepted = []
         staff_by_no = self.staff_by_no
@@ -445,39 +473,48 @@ class Importer:
             self._flush(pending)
             for permit in pending.new_passes:
                 self.loaded[permit.pk] = permit
-        scratch.store_first_accepted(self.accepted)
+        tracked_numbers, tracked_plates = self.tracked_numbers, self.tracked_plates
+        scratch.store_first_accepted(
+            [(_number_key(*number), row) for number, _, row in self.accepted if number in tracked_numbers]
+            + [(_plate_key(*plate), row) for _, plate, row in self.accepted if plate in tracked_plates]
+        )
         if rows:
-            self._forget(rows)
+            self._forget(rows, row_keys)
 
-    def _forget(self, rows: list[ParsedRow]) -> None:
+    def _forget(self, rows: list[ParsedRow], row_keys: list[tuple[str, str]]) -> None:
         """Drop the records no later row can reach. A later chunk finds a record only by a key of one
         of its rows: staff number, plate (vehicles, and passes by vehicle) or pass number. A pass is
         kept while its number, its plate now or its plate when loaded is still to come, so a later
         chunk never reads from the database a pass this import has moved (in a dry run the database
-        would not know). Which keys are still to come is asked of the scratch file, in one query."""
-        permits = []
-        keys = set()
+        would not know). Whether a key is still to come: for the chunk's own keys, from what
+        apply_chunk read (`staff_final`, `uses`); any other key of a pass (a plate it was loaded
+        with) is asked of the scratch file, in one query."""
+        last_row = rows[-1].row
+        pass_by_number, pass_by_plate = self.pass_by_number, self.pass_by_plate
+        permits: dict[int, Record] = {}
         for row in rows:
-            keys.update(_row_keys(row))
             for permit in (
-                self.pass_by_number.get((row.year, row.number)),
-                self.pass_by_plate.get((row.year, row.plate)),
+                pass_by_number.get((row.year, row.number)),
+                pass_by_plate.get((row.year, row.plate)),
             ):
                 if permit is not None:
-                    permits.append(permit)
-                    keys.update(_pass_keys(permit))
-        ahead = self.scratch.used_after(keys, rows[-1].row)
-        for row in rows:
-            if staff_key(row.staff_no) not in ahead:
-                self.staff_by_no.pop(row.staff_no, None)
-            if plate_key(row.plate) not in ahead:
-                self.vehicles.pop(row.plate, None)
-        for permit in permits:
-            self._forget_pass(permit, ahead)
+                    permits[id(permit)] = permit
+        uses = self.uses
+        permit_keys = [(permit, _pass_keys(permit)) for permit in permits.values()]
+        unknown = {key for _, keys in permit_keys for key in keys if key not in uses}
+        ahead = self.scratch.used_after(unknown, last_row) if unknown else set()
+        ahead.update(key for key, (row, _) in uses.items() if row > last_row)
+        staff_final, staff_by_no, vehicles = self.staff_final, self.staff_by_no, self.vehicles
+        for row, (plate, _) in zip(rows, row_keys, strict=True):
+            if staff_final[row.staff_no][0] <= last_row:
+                staff_by_no.pop(row.staff_no, None)
+            if plate not in ahead:
+                vehicles.pop(row.plate, None)
+        for permit, keys in permit_keys:
+            if ahead.isdisjoint(keys):
+                self._forget_pass(permit)
 
-    def _forget_pass(self, permit: Record, ahead: set[str]) -> None:
-        if not ahead.isdisjoint(_pass_keys(permit)):
-            return
+    def _forget_pass(self, permit: Record) -> None:
         plate = permit.vehicle.plate
         loaded_plate = permit.__dict__.get("loaded_plate", plate)
         year = permit.year
@@ -510,8 +547,7 @@ class Importer:
             return True
         self.seen_numbers[number_key] = row.row
         self.seen_plates[plate_key] = row.row
-        self.accepted.append((_number_key(*number_key), row.row))
-        self.accepted.append((_plate_key(*plate_key), row.row))
+        self.accepted.append((number_key, plate_key, row.row))
         return False
 
     def _apply_row(self, row, staff_by_no, vehicles, pass_by_number, pass_by_plate, pending: Pending) -> None:
@@ -646,14 +682,18 @@ class Importer:
             self.report.unchanged += 1
 
     def _flush(self, pending: Pending) -> None:
-        now = connection.ops.adapt_datetimefield_value(self.now)
+        now = connection.ops.adapt_datetimefield_value(self.now)  # for the UPDATEs
         day = connection.ops.adapt_datefield_value
+        # For the inserts (COPY on PostgreSQL): the timestamp prepared once, dates and audit data
+        # as the text COPY sends (core/bulk.py).
+        created = insert_constant(Staff, "created_at", self.now)
+        new_day = insert_converter(Pass, "valid_from")
 
         insert_returning_keys(
             Staff,
             ["staff_no", *STAFF_FIELDS, "created_at", "updated_at"],
             pending.new_staff,
-            lambda s: (s.staff_no, s.name, s.department, s.mobile, s.status, now, now),
+            lambda s: (s.staff_no, s.name, s.department, s.mobile, s.status, created, created),
         )
         update_many(
             Staff,
@@ -672,8 +712,8 @@ class Importer:
                 v.plate_colour,
                 v.plate_type,
                 v.owner.pk,
-                now,
-                now,
+                created,
+                created,
             ),
         )
         update_many(
@@ -705,15 +745,15 @@ class Importer:
                 p.vehicle.pk,
                 p.holder.pk,
                 p.review_status,
-                day(p.valid_from),
-                day(p.valid_to),
+                new_day(p.valid_from),
+                new_day(p.valid_to),
                 Pass.Source.IMPORT.value,
-                now,
-                now,
+                created,
+                created,
             ),
         )
         content_types = ContentType.objects.get_for_models(Staff, Vehicle, Pass)
-        audit_data = db_converter(LogEntry, "data")
+        audit_data = insert_converter(LogEntry, "data")
         insert_many(
             LogEntry,
             [
@@ -731,7 +771,7 @@ class Importer:
             ],  # fmt: skip
             (
                 (
-                    now,
+                    created,
                     self.actor_id,
                     self.actor_label,
                     action,
@@ -789,6 +829,7 @@ def _settle_chunk(chunk: list[ParsedRow], report: ImportReport, spill, scratch: 
     finals = scratch.staff_finals({row.staff_no for row in chunk})
     changed: dict[str, tuple] = {}
     last: dict[str, int] = {}
+    repeated: set[str] = set()
     for parsed in chunk:
         row_number = parsed.row
         final = _final_staff(row_number, parsed.staff)
@@ -807,9 +848,11 @@ def _settle_chunk(chunk: list[ParsedRow], report: ImportReport, spill, scratch: 
             )
         finals[parsed.staff_no] = changed[parsed.staff_no] = final
         for key in _row_keys(parsed):
+            if key in last:
+                repeated.add(key)
             last[key] = row_number
-    scratch.store_staff_finals(changed)
-    scratch.store_last_use(last)
+    scratch.store_staff_finals(changed)  # the staff number's last row is its final values' row
+    scratch.store_last_use(last, repeated)
     pickle.dump(chunk, spill, protocol=pickle.HIGHEST_PROTOCOL)
 
 
@@ -825,10 +868,11 @@ def _staff_values(final: tuple) -> dict[str, Any]:
     return values
 
 
-def _row_keys(row: ParsedRow) -> tuple[str, str, str]:
-    """The keys by which a later chunk can reach this row's records (see Importer._forget), as the
-    scratch file spells them: the staff number, the plate and the year with the pass number."""
-    return (staff_key(row.staff_no), plate_key(row.plate), pass_key(row.year, row.number))
+def _row_keys(row: ParsedRow) -> tuple[str, str]:
+    """The keys by which a later chunk can reach this row's vehicle and pass (see Importer._forget),
+    as the scratch file's last-use table spells them: the plate, and the year with the pass number.
+    (The staff number's last row is kept with its final values.)"""
+    return (plate_key(row.plate), pass_key(row.year, row.number))
 
 
 def _pass_keys(permit: Record) -> tuple[str, str, str]:
@@ -1030,6 +1074,38 @@ def _btree_lookups() -> Iterator[None]:
                 cursor.execute("RESET enable_bitmapscan")
 
 
+GC_THRESHOLD0 = 50_000  # during an import: the youngest generation is collected every 50,000 allocations
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, ...] = ()
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """The garbage collector took about an eighth of the import's CPU: every few hundred allocations
+    it traversed the youngest objects, and every few chunks the whole heap (Django, the models, the
+    modules: hundreds of thousands of objects that live as long as the process). For the import's
+    duration the objects that exist before it are frozen (left out of every collection) and the
+    youngest generation is collected less often. What the import allocates is still collected
+    (reference counting frees almost all of it at once; the collector still runs, less often), so
+    memory stays bounded. Restored afterwards; nested or concurrent imports share one freeze."""
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(GC_THRESHOLD0, *_gc_saved[1:])
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_saved)
+                gc.unfreeze()
+
+
 def _apply_all(importer, spill, report, progress, total, *, write, after_chunk=None) -> None:
     done = report.total_rows
     statistics = _PlannerStatistics() if write else None
@@ -1110,7 +1186,11 @@ def import_passes(
     path = Path(path)
     file_name = file_name or path.name
     report = ImportReport(file=file_name, dry_run=dry_run)
-    with tempfile.TemporaryFile(prefix="campuspass-import-") as spill, ImportScratch() as scratch:
+    with (
+        _fewer_collections(),
+        tempfile.TemporaryFile(prefix="campuspass-import-") as spill,
+        ImportScratch() as scratch,
+    ):
         with open_table(path, year_given=year is not None) as table:
             estimate = table.total_rows
             read_total = 2 * estimate if estimate else None

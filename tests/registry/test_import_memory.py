@@ -91,9 +91,15 @@ def test_far_apart_rows_still_answer_for_the_whole_file(tmp_path):
 
 def test_the_scratch_file_is_removed_afterwards(tmp_path):
     with ImportScratch() as scratch:
-        scratch.store_last_use({"s1": 3, "v京A1": 7})
+        scratch.store_last_use({"p2018:1": 3, "v京A1": 7, "v京A2": 4}, repeated={"v京A2"})
+        scratch.store_last_use({"v京A1": 8})  # a later chunk's row
         scratch.store_first_accepted([("n2018:X", 2), ("n2018:X", 9)])
-        assert scratch.used_after(["s1", "v京A1", "missing"], 5) == {"v京A1"}
+        assert scratch.used_after(["p2018:1", "v京A1", "missing"], 5) == {"v京A1"}
+        assert scratch.last_uses(["p2018:1", "v京A1", "v京A2", "missing"]) == {
+            "p2018:1": (3, False),
+            "v京A1": (8, True),  # used in two chunks
+            "v京A2": (4, True),  # used twice in one chunk
+        }
         assert scratch.first_accepted(["n2018:X"]) == {"n2018:X": 2}  # the first one stays
         path = scratch.path
     assert not os.path.exists(path)
@@ -133,3 +139,23 @@ def test_the_imports_plate_lookup_uses_the_unique_btree_not_the_trigram_index():
         after = cursor.fetchone()[0]
     assert "vehicle_plate_trgm" not in inside and "Index Scan using registry_vehicle_plate" in inside
     assert after == "on"  # reset for whatever the connection does next
+
+
+def test_only_pass_numbers_and_plates_that_repeat_go_to_the_first_accepted_table(tmp_path, monkeypatch):
+    written = []
+    store = ImportScratch.store_first_accepted
+
+    def spy(self, accepted):
+        accepted = list(accepted)
+        written.extend(key for key, _ in accepted)
+        store(self, accepted)
+
+    monkeypatch.setattr(ImportScratch, "store_first_accepted", spy)
+    rows = distinct_rows(30)
+    rows.append(row(**{**rows[3], "车牌号": "京E00001"}))  # row 32: the pass number of row 5 again
+    report = import_passes(path=write_csv(tmp_path / "dup.csv", rows))
+
+    assert [(item["row"], item["field"]) for item in report.rejected] == [(32, "通行证编号")]
+    assert "第5行" in report.rejected[0]["reason"]
+    # Row 5's number and plate (the plate is used by row 5 only, but its number by two rows).
+    assert written == ["n2018:YXB201800003"]
