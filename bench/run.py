@@ -627,10 +627,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--flow-seconds", type=float, help="the flow's window per number of staff")
     parser.add_argument("--flow-warmup", type=float, help="seconds of flow before each window")
     parser.add_argument("--flow-workers", type=int, help="task workers during the flow")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    parser.add_argument("--out", help="default bench/results.json (quick) or bench/results-full.json")
     parser.add_argument("--doc", default=str(ROOT / "docs" / "performance.md"))
     options = parser.parse_args(argv)
     size = SIZES["quick" if options.quick else "full"]
+    if options.out is None:
+        options.out = str(ROOT / "bench" / ("results.json" if options.quick else "results-full.json"))
     for key, value in size.items():
         if getattr(options, key) is None:
             setattr(options, key, value)
