@@ -169,10 +169,12 @@ def test_reviewer_undo_centred_zoom_and_ctrl_enter(office, shots, live_server, l
     # Ctrl+Enter in the note submits the rejection.
     page.keyboard.press("r")
     page.fill("#id_note", "照片中工号看不清")
-    page.keyboard.press("Control+Enter")
-    page.wait_for_url("**/office/review/**")
+    # The form's POST and the page it leads to: wait for that navigation itself (the review URL
+    # matched before the submit too), then for the database, up to 15 s on a loaded CI machine.
+    with page.expect_navigation(timeout=15_000):
+        page.keyboard.press("Control+Enter")
     page.wait_for_load_state()
-    for _ in range(30):
+    for _ in range(150):
         reload(second, page)
         if second.status == RenewalOrder.Status.REJECTED:
             break
