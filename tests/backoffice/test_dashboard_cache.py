@@ -119,6 +119,11 @@ def test_without_a_shared_cache_the_view_computes_a_stale_board_itself(settings)
     """One host without Redis: the worker's board would land in its own memory, never the web's."""
     from django_tasks_db.models import DBTaskResult
 
+    from campuspass.renewals.selectors_dashboard import _cache_is_shared
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert _cache_is_shared() is False
+
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     campaign = make_campaign()
     paid_order(campaign)
