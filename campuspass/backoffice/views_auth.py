@@ -134,8 +134,9 @@ password_change.public = True
 
 
 def _qr_data_uri(text: str) -> str:
-    svg = segno.make(text, error="m").svg_inline(scale=4)
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    # A standalone SVG image needs its namespace (svg_inline leaves it out, for SVG inside HTML):
+    # without it the browser drew nothing and the QR code of the TOTP step never showed.
+    return segno.make(text, error="m").svg_data_uri(scale=4)
 
 
 @sensitive_post_parameters("otp_token")

@@ -260,3 +260,22 @@ def test_an_administrator_resets_a_lost_authenticator_and_it_is_audited(office_c
     # not one's own
     client.post(reverse("backoffice:settings_user_action", args=[chief.pk]), {"action": "reset_otp"})
     assert TOTPDevice.objects.filter(user=chief).exists()
+
+
+def test_the_enrolment_qr_code_is_an_image_a_browser_draws(client, make_user):
+    """The QR code is a standalone SVG in a data: URI: it must carry the SVG namespace, or the browser
+    draws nothing (it did not, and the code could only be typed in)."""
+    import html
+    import re
+    import xml.etree.ElementTree as ET
+    from urllib.parse import unquote
+
+    make_user(FINANCE, "qrperson")
+    sign_in(client, "qrperson")
+    page = client.get("/office/otp/").content.decode()
+    image = re.search(r'<img src="([^"]+)"[^>]*id="otp-qr"', page)
+    uri = html.unescape(image.group(1))
+    assert uri.startswith("data:image/svg+xml")
+    svg = unquote(uri.partition(",")[2])
+    root = ET.fromstring(svg)  # noqa: S314 - the page's own SVG, made by segno
+    assert root.tag == "{http://www.w3.org/2000/svg}svg", root.tag
