@@ -612,11 +612,17 @@ def _goal_cells(result: dict | None) -> dict[str, str]:
         if figures:
             worst = max(f.get("p95_ms") or f["p99_ms"] for f in figures)
             cells[key] = f"worst p95 {worst:.0f} ms over {len(figures)} figure(s) — {verdict(worst <= 50)}"
-    if "dashboard /office/" in web:
-        f = web["dashboard /office/"]
+    dashboards = [
+        web[name] for name in ("dashboard /office/ (2 connections)", "dashboard /office/") if name in web
+    ]
+    if dashboards:  # the goal is read at 2 connections where measured (older runs: the run's connections)
+        f = dashboards[0]
         cells["dashboard"] = (
-            f"p50 {f['p50_ms']:.0f} / p95 {f.get('p95_ms') or f['p99_ms']:.0f} ms at {f.get('connections')} connections"
-            f" — {verdict((f.get('p95_ms') or f['p99_ms']) <= 200)}"
+            " · ".join(
+                f"p50 {d['p50_ms']:.0f} / p95 {d.get('p95_ms') or d['p99_ms']:.0f} ms at {d.get('connections')} connections"
+                for d in dashboards
+            )
+            + f" — {verdict((f.get('p95_ms') or f['p99_ms']) <= 200)}"
         )
     gate = next(iter(_figures(result, "gate check")), None)
     if gate:

@@ -279,7 +279,17 @@ def targets_for(info: dict, passes: int, *, per_kind: bool = True) -> list[Targe
             xff=True,
             goal="≤ 12 statements",
         ),
-        Target("dashboard /office/", "back office", ["/office/"], goal="≤ 200 ms"),
+        Target("dashboard /office/", "back office", ["/office/"], goal="throughput"),
+        # The dashboard's goal is its latency for the people who open it (the office's head, a
+        # colleague at the same moment): measured like the searches, at SEARCH_CONNECTIONS; the
+        # figure above is the same page at the run's connections (its throughput, latency = queue).
+        Target(
+            "dashboard /office/ (2 connections)",
+            "back office",
+            ["/office/"],
+            connections=SEARCH_CONNECTIONS,
+            goal="≤ 200 ms",
+        ),
         Target("review queue", "back office", ["/office/review/"]),
         Target("counter (empty)", "back office", ["/office/counter/"]),
         Target("counter pending", "back office", ["/office/counter/pending/"]),
