@@ -114,11 +114,27 @@ def test_the_planner_learns_the_tables_sizes_while_the_import_grows_them(tmp_pat
             cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'registry_pass'")
             return cursor.fetchone()[0]
 
+    def searched_statistics():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT tablename, attname, n_distinct, most_common_vals::text, histogram_bounds::text"
+                " FROM pg_stats WHERE (tablename, attname) IN"
+                " (('registry_staff', 'name'), ('registry_staff', 'staff_no'), ('registry_vehicle', 'plate'))"
+            )
+            return sorted(cursor.fetchall())
+
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE registry_pass")  # the planner knows of an empty table
     assert planner_rows() == 0
+    searched_before = searched_statistics()
     import_passes(path=write_csv(tmp_path / "grow.csv", distinct_rows(40)))
     assert planner_rows() >= 20  # analysed at least once on the way (at 10, then 20 rows written)
+    # … but not the substring-searched columns (statistics target 10,000: a whole-table read each
+    # time at a million rows) — their statistics are as before the import (none, or autovacuum's)
+    assert searched_statistics() == searched_before
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT attname FROM pg_stats WHERE tablename = 'registry_pass'")
+        assert {"number", "vehicle_id"} <= {name for (name,) in cursor.fetchall()}  # the lookups' keys
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the plans are PostgreSQL's")
