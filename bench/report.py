@@ -188,6 +188,20 @@ def flow_lines(flow: dict) -> list[str]:
     return lines
 
 
+def _import_table(runs: list[tuple[str, dict]]) -> list[str]:
+    """One row per import run: (label, the run's `imports.csv` item of bench/import_bench.py)."""
+    lines = [
+        "| code | rows | wall s | CPU s (import process) | peak RSS MB | load average (1/5/15) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, item in runs:
+        lines.append(
+            f"| {label} | {item['rows']:,} | {item['seconds']} | {item.get('cpu_seconds', '—')} "
+            f"| {item['peak_rss_mb']} | {item.get('load_average', '—')} |"
+        )
+    return lines
+
+
 def import_pg_lines() -> list[str]:
     """The registry import on PostgreSQL (`make bench-import-pg`): bench/import_pg.json, and the
     figure before the COPY path (bench/import_pg_before.json) when it is there."""
@@ -207,14 +221,8 @@ def import_pg_lines() -> list[str]:
         "database (every row new: staff, vehicle, pass and audit entries). The import process's CPU",
         "seconds move less with the shared machine's load than its wall clock; both are shown.",
         "",
-        "| code | rows | wall s | CPU s (import process) | peak RSS MB | load average (1/5/15) |",
-        "|---|---|---|---|---|---|",
     ]
-    for label, item in runs:
-        lines.append(
-            f"| {label} | {item['rows']:,} | {item['seconds']} | {item.get('cpu_seconds', '—')} "
-            f"| {item['peak_rss_mb']} | {item.get('load_average', '—')} |"
-        )
+    lines += _import_table(runs)
     lines += [
         "",
         "Extrapolated to 1,000,000 rows (every step is per chunk and by index, so time is linear):",
@@ -283,14 +291,8 @@ def import_pg_memory_lines() -> list[str]:
         "process's CPU on this machine moves by tens of per cent with the load: the code before was run",
         "again in the same session for a fair comparison (28.5 s then, 22.3 s in the earlier session).",
         "",
-        "| code | rows | wall s | CPU s (import process) | peak RSS MB | load average (1/5/15) |",
-        "|---|---|---|---|---|---|",
     ]
-    for label, item in runs:
-        lines.append(
-            f"| {label} | {item['rows']:,} | {item['seconds']} | {item.get('cpu_seconds', '—')} "
-            f"| {item['peak_rss_mb']} | {item.get('load_average', '—')} |"
-        )
+    lines += _import_table(runs)
     lines += [
         "",
         "Not measured: the old code at 300,000 rows (stopped at 23,000 rows after about 3 minutes, about",
