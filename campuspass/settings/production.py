@@ -11,6 +11,9 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set in the environment for production.")
 
 DEBUG = False
+# campuspass/wsgi.py imports every view and compiles every template as the application loads — in
+# gunicorn's master (preload_app), before it forks the workers (campuspass/core/warmup.py).
+WARM_UP_ON_LOAD = env_bool("WARM_UP_ON_LOAD", True)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
