@@ -233,3 +233,21 @@ def test_prepared_notifications_are_signed_payments_the_site_accepts(campaign, c
     assert response.status_code in (200, 204)
     assert RenewalOrder.objects.filter(status="pending_payment").count() == unpaid - 1
     assert percentile([5.0, 1.0, 3.0], 50) == 3.0 and percentile([], 99) == 0.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_generated_tables_are_vacuumed_as_a_registry_in_service_is():
+    from django.db import connection
+
+    from bench.generate import settle_postgresql
+
+    if connection.vendor != "postgresql":
+        pytest.skip("VACUUM and CHECKPOINT are PostgreSQL's")
+    Staff.objects.create(staff_no="V0001", name="王伟", mobile="13800000000")
+    settle_postgresql()  # outside a transaction: VACUUM (ANALYZE), then CHECKPOINT
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT last_vacuum IS NOT NULL, last_analyze IS NOT NULL FROM pg_stat_user_tables"
+            " WHERE relname = 'registry_staff'"
+        )
+        assert cursor.fetchone() == (True, True)
