@@ -91,9 +91,9 @@ def _tab_querysets():
         "pending": refunds.filter(status=R.PENDING).order_by("created_at"),
         "processing": refunds.filter(status=R.PROCESSING).order_by("created_at"),
         "done": refunds.filter(status__in=Refund.DONE_STATUSES).order_by("-finished_at", "-pk"),
-        "failed": refunds.filter(
-            Q(status__in=[R.FAILED, R.ABNORMAL]) | (Q(status=R.CLOSED) & ~Exists(later))
-        ).order_by("created_at", "pk"),
+        "failed": refunds.filter(status__in=[R.FAILED, R.ABNORMAL, R.CLOSED])  # refund_failed_idx, in order
+        .filter(Q(status__in=[R.FAILED, R.ABNORMAL]) | (Q(status=R.CLOSED) & ~Exists(later)))
+        .order_by("created_at", "pk"),
         "unrequested": RenewalOrder.objects.filter(status=S.REJECTED)
         .select_related("staff", "decided_by", "campaign")
         .prefetch_related(applied)
