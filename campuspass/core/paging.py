@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Page, Paginator
 from django.db import connections
 from django.db.models import QuerySet
@@ -86,7 +87,11 @@ def count_each(querysets: Mapping[str, QuerySet], cap: int | Mapping[str, int]) 
     for i, (name, queryset) in enumerate(querysets.items()):
         alias = alias or queryset.db
         inner = queryset.values("pk")[: caps[name] + 1]
-        sql, inner_params = inner.query.sql_with_params()
+        try:
+            sql, inner_params = inner.query.sql_with_params()
+        except EmptyResultSet:  # .none(), or a filter nothing can match: no rows, nothing to ask
+            parts.append("0")
+            continue
         parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS counted_{i})")  # noqa: S608 -- Django-compiled SQL, values as parameters
         params.extend(inner_params)
     with connections[alias].cursor() as cursor:
