@@ -3,8 +3,6 @@ with the same two checks as the counter, and a printable delivery list."""
 
 from __future__ import annotations
 
-import itertools
-
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404, redirect, render
@@ -84,9 +82,13 @@ def delivery(request):
     # LIST_LIMIT orders shown (27,000 pending deliveries rendered were 10 s and 29 MB; issue 13).
     every = delivery_buildings(rest)
     wanted = [(name, keys) for name, keys in every if not building or name == building]
-    shown = set(itertools.islice((pk for _, keys in wanted for pk in keys), LIST_LIMIT))
+    budget, picked = LIST_LIMIT, []  # (building, its keys listed, its count), in building order
+    for name, keys in wanted:
+        picked.append((name, keys[:budget], len(keys)))
+        budget = max(0, budget - len(keys))
+    shown = [pk for _, listed, _ in picked for pk in listed]
     rows = {order.pk: order for order in _rows(list(rest.filter(pk__in=shown)))} if shown else {}
-    groups = [(name, [rows[pk] for pk in keys if pk in rows], len(keys)) for name, keys in wanted]
+    groups = [(name, [rows[pk] for pk in listed if pk in rows], count) for name, listed, count in picked]
     groups = [group for group in groups if group[1]]
     pending = len(mine) + sum(len(keys) for _, keys in wanted)
     if unfiltered:  # `every` is of every pending delivery: its buildings are the filter's choices
