@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from campuspass.core.errors import CampusPassError
 from campuspass.core.money import yuan
-from campuspass.core.paging import page_by_ids
+from campuspass.core.paging import count_each, page_by_ids
 from campuspass.renewals.models import Payment, Refund, RenewalOrder
 from campuspass.renewals.selectors_reconcile import reconciliation_day
 from campuspass.renewals.services.ledger import unclaimed_payments
@@ -46,6 +46,11 @@ from .roles import role_required
 R = Refund.Status
 S = RenewalOrder.Status
 PAGE_SIZE = 50
+# Tab badges count up to 999 ("999+"); the open tab (and, when none is asked for, the ones that may
+# open) up to 10,000 for its pages, as CappedPaginator does. All seven in one statement, each an index
+# range read in the tab's own order, and the open tab is not counted again for its pages (issue 13).
+TAB_CAP = 999
+OPEN_TAB_CAP = 10_000
 
 TABS = [
     ("attention", "需要处理"),
@@ -85,10 +90,10 @@ def _tab_querysets():
         "unclaimed": unclaimed_payments().annotate(refunded_fen=_refunded_subquery("pk")),
         "pending": refunds.filter(status=R.PENDING).order_by("created_at"),
         "processing": refunds.filter(status=R.PROCESSING).order_by("created_at"),
-        "done": refunds.filter(status__in=Refund.DONE_STATUSES).order_by("-finished_at"),
-        "failed": refunds.filter(
-            Q(status__in=[R.FAILED, R.ABNORMAL]) | (Q(status=R.CLOSED) & ~Exists(later))
-        ).order_by("created_at"),
+        "done": refunds.filter(status__in=Refund.DONE_STATUSES).order_by("-finished_at", "-pk"),
+        "failed": refunds.filter(status__in=[R.FAILED, R.ABNORMAL, R.CLOSED])  # refund_failed_idx, in order
+        .filter(Q(status__in=[R.FAILED, R.ABNORMAL]) | (Q(status=R.CLOSED) & ~Exists(later)))
+        .order_by("created_at", "pk"),
         "unrequested": RenewalOrder.objects.filter(status=S.REJECTED)
         .select_related("staff", "decided_by", "campaign")
         .prefetch_related(applied)
@@ -116,9 +121,14 @@ def _back(request):
 def refunds(request):
     querysets = _tab_querysets()
     tab = request.GET.get("tab", "")
-    if tab not in querysets:
-        tab = next((t for t in ("attention", "unclaimed", "failed") if querysets[t].exists()), "pending")
-    page = page_by_ids(querysets[tab], request.GET.get("page"), PAGE_SIZE)
+    chosen = tab in querysets
+    caps = {key: OPEN_TAB_CAP if key == tab else TAB_CAP for key in querysets}
+    if not chosen:  # the first of these with rows is opened: count them far enough to page it
+        caps.update(attention=OPEN_TAB_CAP, unclaimed=OPEN_TAB_CAP, failed=OPEN_TAB_CAP, pending=OPEN_TAB_CAP)
+    counts = count_each(querysets, caps)
+    if not chosen:
+        tab = next((t for t in ("attention", "unclaimed", "failed") if counts[t].count), "pending")
+    page = page_by_ids(querysets[tab], request.GET.get("page"), PAGE_SIZE, count=counts[tab])
     if tab == "attention":
         page.object_list = alert_rows(page.object_list)
     for row in page.object_list:
@@ -136,7 +146,10 @@ def refunds(request):
             row.route = refund_route(row.payment)
             row.paid_yuan = yuan(row.payment.amount_fen)
             row.refunded_yuan = yuan(row.refunded_fen)
-    tabs = [{"key": key, "label": label, "count": querysets[key].count()} for key, label in TABS]
+    tabs = [
+        {"key": key, "label": label, "count": counts[key].count, "more": counts[key].capped}
+        for key, label in TABS
+    ]
     return render(
         request,
         "backoffice/refunds/refunds.html",

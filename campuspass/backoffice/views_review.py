@@ -91,28 +91,21 @@ def next_order(request: HttpRequest) -> HttpResponse:
 @role_required("review")
 @require_GET
 def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    order = get_object_or_404(RenewalOrder, pk=pk)
+    shown = RenewalOrder.objects.select_related(
+        "staff", "vehicle", "campaign", "previous_pass", "new_pass", "decided_by", "claimed_by", "id_photo"
+    )
+    order = get_object_or_404(shown, pk=pk)
     claim_error = ""
     if order.status == RenewalOrder.Status.PAID:
         try:
-            order = order_claim(order=order, acting_user=request.user)
+            claimed = order_claim(order=order, acting_user=request.user)
         except ClaimedByOther as exc:
             claim_error = exc.message
+            order = get_object_or_404(shown, pk=pk)  # as it is now, with the holder's claim
         except AlreadyDecided:
-            pass
-    order = get_object_or_404(
-        RenewalOrder.objects.select_related(
-            "staff",
-            "vehicle",
-            "campaign",
-            "previous_pass",
-            "new_pass",
-            "decided_by",
-            "claimed_by",
-            "id_photo",
-        ),
-        pk=pk,
-    )
+            order = get_object_or_404(shown, pk=pk)  # decided meanwhile: as it is now
+        else:  # the claim is this reviewer's: the row read above, with the claim as saved
+            order.claimed_by, order.claimed_until = request.user, claimed.claimed_until
     decidable = order.status == RenewalOrder.Status.PAID and not claim_error
     photo_deleted = order.id_photo is None or order.id_photo.deleted
     return render(
@@ -127,7 +120,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "reasons": RejectReason.objects.filter(active=True),
             "photo_deleted": photo_deleted,
             "can_photo": can(request.user, "photo"),
-            "counts": review_counts(acting_user=request.user),
+            "counts": review_counts(acting_user=request.user, held=False),  # the page shows two
             "next_url": _next_url(order.pk),
         },
     )

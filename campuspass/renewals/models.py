@@ -269,6 +269,21 @@ class RenewalOrder(models.Model):
         indexes = [
             models.Index(fields=["status", "paid_at"], name="order_status_paid_idx"),
             models.Index(Upper("out_trade_no"), name="order_trade_no_upper_idx"),  # decision 0038
+            # 退款管理 → 未申请退款: rejected orders by decision time (its page and its capped count).
+            models.Index(
+                fields=["decided_at", "id"], condition=models.Q(status="rejected"), name="order_rejected_idx"
+            ),
+            # 送证上门: the campaign's pending deliveries in list order, and 今日已送达 (a time range).
+            models.Index(
+                fields=["campaign", "decided_at", "id"],
+                condition=models.Q(status="approved", fulfilment_status__in=["to_deliver", "delivering"]),
+                name="order_pending_delivery_idx",
+            ),
+            models.Index(
+                fields=["handed_out_at"],
+                condition=models.Q(fulfilment_status="delivered"),
+                name="order_delivered_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -514,6 +529,18 @@ class Refund(models.Model):
         indexes = [
             # 退款管理's tabs (and their counts) are lists of one or two statuses in request order.
             models.Index(fields=["status", "created_at"], name="refund_status_created_idx"),
+            # 退款成功, newest first, and 退款失败/关闭/异常 (an OR no single range of the index above
+            # gives in order): read in their own order, a page or a capped count stops early.
+            models.Index(
+                fields=["finished_at", "id"],
+                condition=models.Q(status__in=["succeeded", "paid_out"]),
+                name="refund_done_idx",
+            ),
+            models.Index(
+                fields=["created_at", "id"],
+                condition=models.Q(status__in=["failed", "abnormal", "closed"]),
+                name="refund_failed_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,7 +8,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.test.utils import CaptureQueriesContext
 
-from campuspass.core.paging import page_by_ids
+from campuspass.core.paging import Tally, count_each, page_by_ids
 from campuspass.registry.models import Staff
 
 pytestmark = pytest.mark.django_db
@@ -42,3 +42,27 @@ def test_the_page_rows_are_read_by_their_keys_alone(staff):
     ]
     assert len(page.object_list) == 10
     assert len(row_reads) == 1 and " IN (" in row_reads[0]
+
+
+def test_count_each_counts_every_queryset_up_to_its_cap_in_one_statement(staff):
+    everyone = Staff.objects.order_by("staff_no")
+    some = Staff.objects.filter(name="员工1").order_by("staff_no")
+    with CaptureQueriesContext(connection) as captured:
+        counted = count_each({"all": everyone, "some": some, "none": Staff.objects.none()}, 5)
+    assert len(captured.captured_queries) == 1
+    assert counted["all"] == Tally(5, True) and str(counted["all"]) == "5+"
+    assert counted["some"] == Tally(some.count(), False) and str(counted["some"]) == str(some.count())
+    assert counted["none"] == Tally(0, False) and not counted["none"]
+    assert count_each({"all": everyone, "some": some}, {"all": 100, "some": 1}) == {
+        "all": Tally(23, False),
+        "some": Tally(1, True),
+    }
+
+
+def test_a_page_given_its_count_is_not_counted_again(staff):
+    with CaptureQueriesContext(connection) as captured:
+        page = page_by_ids(staff, 3, 10, count=Tally(23, False))
+    assert not [q for q in captured.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert page.paginator.num_pages == 3 and len(page.object_list) == 3 and not page.paginator.is_capped
+    page = page_by_ids(staff, 9, 10, count=Tally(20, True))  # capped: pages through the first 20
+    assert page.number == 2 and page.paginator.is_capped

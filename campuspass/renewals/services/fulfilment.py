@@ -14,6 +14,7 @@ its own axis.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -379,12 +380,30 @@ def pending_deliveries(*, campaign: Campaign | None) -> QuerySet[RenewalOrder]:
 
 
 def delivered_on(*, campaign: Campaign | None, day) -> int:
-    """How many passes were delivered (已送达) on `day`."""
+    """How many passes were delivered (已送达) on `day` (a range of handed_out_at: order_delivered_idx)."""
     if campaign is None:
         return 0
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
     return RenewalOrder.objects.filter(
-        campaign=campaign, fulfilment_status=H.DELIVERED, handed_out_at__date=day
+        campaign=campaign,
+        fulfilment_status=H.DELIVERED,
+        handed_out_at__gte=start,
+        handed_out_at__lt=start + dt.timedelta(days=1),
     ).count()
+
+
+def delivery_buildings(orders: QuerySet[RenewalOrder]) -> list[tuple[str, list[int]]]:
+    """[(building, order keys in the list's order)] of `orders`, buildings ordered as
+    group_by_building's, read as keys and addresses alone (no joins): a screen shows a bounded page of
+    rows but still knows every building and how many orders each has."""
+    names: dict[str, str] = {}
+    groups: dict[str, list[int]] = {}
+    for pk, address in orders.values_list("pk", "delivery_address"):
+        name = names.get(address)
+        if name is None:
+            name = names[address] = building_of(address)
+        groups.setdefault(name, []).append(pk)
+    return sorted(groups.items(), key=lambda item: (item[0] == OTHER_BUILDING, item[0]))
 
 
 def group_by_building(orders: Iterable[RenewalOrder]) -> list[tuple[str, list[RenewalOrder]]]:
