@@ -39,6 +39,25 @@ ORDER_MIX = [
     ("refund_failed", 1),
 ]
 MAX_PASSES = len(PLATE_LETTERS) * 100_000
+# Statuses a reviewer has decided (approved, or rejected and then refunded or not).
+DECIDED = {"approved", "rejected", "refunding", "refunded", "refund_failed"}
+BUILDINGS = ["行政", "教学", "科研", "实验", "图书馆", "附属医院门诊", "附属医院住院部", "基础医学"]
+
+
+def address_of(i: int) -> str:
+    """A campus address of the kind staff type in (building first: the delivery screen groups by it)."""
+    return f"{BUILDINGS[i % len(BUILDINGS)]}{i % 9 + 1}号楼{i % 6 + 1}层{100 + i % 40}室"
+
+
+def handover_of(status: str, fulfilment: str, i: int) -> tuple[str, bool]:
+    """An approved order's place on the fulfilment axis (decision 0034), spread as in the week after
+    review: at the counter 待领取 or 已领取, to deliver 待送证 or 已送达; "" before approval. Returns
+    (fulfilment_status, handed over)."""
+    if status != "approved":
+        return "", False
+    if fulfilment == "delivery":
+        return ("delivered", True) if i % 10 < 4 else ("to_deliver", False)
+    return ("collected", True) if i % 10 < 3 else ("to_collect", False)
 
 
 def plate_of(i: int) -> str:
@@ -117,9 +136,9 @@ def _write(model: type[Model], rows: Iterable[dict], now: dt.datetime) -> int:
     return count
 
 
-def _first_id(model: type[Model]) -> int:
+def _first_id(model: type[Model], **where) -> int:
     """The primary key of the first generated row (rows are generated in order, ids ascend)."""
-    return model.objects.order_by("pk").values_list("pk", flat=True).first()
+    return model.objects.filter(**where).order_by("pk").values_list("pk", flat=True).first()
 
 
 def settle_postgresql() -> None:
@@ -205,15 +224,42 @@ def generate(*, passes: int, orders: int, campaign, seed: int = 2019) -> dict:
         )
         pass0 = _first_id(Pass)
         timings["passes"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
         population = [s for s, w in ORDER_MIX for _ in range(w)]
         statuses = [rng.choice(population) for _ in range(orders)]
         span = max(int((now - campaign.window_start).total_seconds()), 60)
+        # Approval issues the new year's pass (renewals.services.orders.order_approve): one per
+        # approved order, numbered as the approvals number them, in order.
+        t0 = time.perf_counter()
+        approved = [i for i, status in enumerate(statuses) if status == "approved"]
+        prefix = f"{campaign.pass_number_prefix}{campaign.year}"
+        _write(
+            Pass,
+            (
+                {
+                    "year": campaign.year,
+                    "number": f"{prefix}{k + 1:05d}",
+                    "vehicle_id": vehicle0 + i,
+                    "holder_id": staff0 + i,
+                    "review_status": "approved",
+                    "valid_from": campaign.valid_from,
+                    "valid_to": campaign.valid_to,
+                    "source": "renewal",
+                }
+                for k, i in enumerate(approved)
+            ),
+            now,
+        )
+        first = _first_id(Pass, year=campaign.year) if approved else 0
+        new_pass_of = {i: first + k for k, i in enumerate(approved)}
+        timings["new passes"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
 
         def order(i: int) -> dict:
             status = statuses[i]
             created = campaign.window_start + dt.timedelta(seconds=rng.randrange(span))
             paid = status not in ("pending_payment", "closed")
+            fulfilment = "delivery" if i % 5 == 0 else "pickup"
+            handover, handed_out = handover_of(status, fulfilment, i)
             return {
                 "campaign_id": campaign.pk,
                 "previous_pass_id": pass0 + i,
@@ -226,7 +272,12 @@ def generate(*, passes: int, orders: int, campaign, seed: int = 2019) -> dict:
                 "amount_fen": campaign.price_fen,
                 "out_trade_no": f"CPB{i:012d}",
                 "paid_at": created + dt.timedelta(minutes=2) if paid else None,
-                "fulfilment": "delivery" if i % 5 == 0 else "pickup",
+                "fulfilment": fulfilment,
+                "delivery_address": address_of(i) if fulfilment == "delivery" else "",
+                "fulfilment_status": handover,
+                "new_pass_id": new_pass_of.get(i),
+                "decided_at": created + dt.timedelta(days=1) if status in DECIDED else None,
+                "handed_out_at": created + dt.timedelta(days=3) if handed_out else None,
                 "closed_at": created + dt.timedelta(minutes=15) if status == "closed" else None,
                 "created_at": created,
             }
@@ -287,6 +338,7 @@ def generate(*, passes: int, orders: int, campaign, seed: int = 2019) -> dict:
     return {
         "passes": passes,
         "orders": orders,
+        "new_passes": sum(1 for status in statuses if status == "approved"),
         "statuses": {s: statuses.count(s) for s, _ in ORDER_MIX},
         "seconds": {k: round(v, 2) for k, v in timings.items()},
         "database": connection.vendor,

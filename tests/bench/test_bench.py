@@ -40,7 +40,8 @@ def bench_settings(settings):
 def test_generator_writes_a_consistent_registry_and_orders(campaign):
     info = generate(passes=120, orders=60, campaign=campaign, seed=1)
 
-    assert (Staff.objects.count(), Vehicle.objects.count(), Pass.objects.count()) == (120, 120, 120)
+    assert (Staff.objects.count(), Vehicle.objects.count()) == (120, 120)
+    assert Pass.objects.filter(year=campaign.previous_year).count() == 120
     assert RenewalOrder.objects.filter(campaign=campaign).count() == 60
     assert info["passes"] == 120 and info["orders"] == 60
     assert sum(info["statuses"].values()) == 60
@@ -59,7 +60,24 @@ def test_generator_writes_a_consistent_registry_and_orders(campaign):
         assert order.previous_pass.holder_id == order.staff_id
         assert order.plate == order.vehicle.plate
         assert (order.paid_at is not None) == (order.status not in ("pending_payment", "closed"))
+        # approved orders are on the fulfilment axis as their way of fulfilment allows (the counter
+        # and delivery screens have rows to show); the others not yet
+        expected = {
+            ("approved", "pickup"): {"to_collect", "collected"},
+            ("approved", "delivery"): {"to_deliver", "delivered"},
+        }.get((order.status, order.fulfilment), {""})
+        assert order.fulfilment_status in expected
+        assert (order.handed_out_at is not None) == (order.fulfilment_status in ("collected", "delivered"))
+        assert bool(order.delivery_address) == (order.fulfilment == "delivery")
     assert not RenewalOrder.objects.values("previous_pass").annotate(n=Count("id")).filter(n__gt=1).exists()
+    approved = RenewalOrder.objects.filter(status="approved")
+    assert {"to_collect", "to_deliver"} <= set(approved.values_list("fulfilment_status", flat=True))
+    # approval issued each approved order its new pass (this campaign's year, same car and person)
+    assert info["new_passes"] == approved.count() == Pass.objects.filter(year=campaign.year).count()
+    for order in approved.select_related("new_pass"):
+        assert order.new_pass.year == campaign.year and order.new_pass.source == "renewal"
+        assert (order.new_pass.vehicle_id, order.new_pass.holder_id) == (order.vehicle_id, order.staff_id)
+    assert not RenewalOrder.objects.exclude(status="approved").filter(new_pass__isnull=False).exists()
     refunding = RenewalOrder.objects.filter(status__in=["refunding", "refunded", "refund_failed"])
     assert Refund.objects.count() == refunding.count()
     assert set(Refund.objects.values_list("order_id", flat=True)) == set(
