@@ -71,7 +71,9 @@ class LogEntryAdmin(_ReadOnly, admin.ModelAdmin):
     list_display = ["time", "actor_label", "action_text", "object_repr", "plate", "staff_no"]
     list_filter = [ActionFilter]
     search_fields = ["plate", "staff_no", "action"]  # answered by get_search_results below
-    search_help_text = "完整的车牌号或工号，或操作代码的开头（如 renewals.order）。按人、时间等查找请用“审计日志”页面。"
+    search_help_text = (
+        "完整的车牌号或工号，或操作代码的开头（如 renewals.order）。按人、时间等查找请用“审计日志”页面。"
+    )
     show_full_result_count = False
     paginator = CappedPaginator
     fields = [

@@ -42,6 +42,9 @@ class Campaign(models.Model):
     photo_retention_days = models.PositiveSmallIntegerField("审核后证件照片保留天数", default=30)
     auto_refund_on_reject = models.BooleanField("审核不通过时自动退款", default=False)
     pass_number_prefix = models.CharField("通行证编号前缀", max_length=16, default="YXB")
+    # The last pass number this campaign issued (services.orders._next_pass_number): the next one is
+    # found from it by key, not by reading every number of the year.
+    last_pass_number = models.CharField("最近发出的通行证编号", max_length=32, blank=True, editable=False)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 

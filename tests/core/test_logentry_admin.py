@@ -33,7 +33,9 @@ def test_the_action_filter_lists_chinese_labels_without_reading_the_log(admin_cl
     assert BY_CODE["registry.pass.imported"].label in page  # listed though the log has none yet
     log_reads = [q["sql"] for q in captured.captured_queries if "core_logentry" in q["sql"]]
     assert not any("DISTINCT" in sql for sql in log_reads), log_reads
-    assert not any(sql.startswith("SELECT COUNT(*) AS") and "LIMIT" not in sql for sql in log_reads), log_reads
+    assert not any(sql.startswith("SELECT COUNT(*) AS") and "LIMIT" not in sql for sql in log_reads), (
+        log_reads
+    )
 
 
 def test_filtering_by_an_action_also_finds_its_old_code(admin_client):

@@ -219,8 +219,6 @@ def onsite_pass_issue(
         ).first()
         if open_order is not None:
             raise CampusPassError(_open_order_message(open_order), code="order_exists")
-        # One pass number at a time per year, as in order_approve.
-        Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
         new_pass = registry.pass_create(
             year=campaign.year,
             number=_next_pass_number(campaign),
