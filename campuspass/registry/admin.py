@@ -26,6 +26,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from campuspass.core.changelists import LightRowsMixin
 from campuspass.core.errors import CampusPassError, FieldError
 from campuspass.core.paging import CappedPaginator
 from campuspass.core.phones import mask_phone
@@ -191,7 +192,7 @@ class PassForm(forms.ModelForm):
 # --- shared admin behaviour ----------------------------------------------------------------------------
 
 
-class ServiceAdmin(NormalisedSearchMixin, admin.ModelAdmin):
+class ServiceAdmin(LightRowsMixin, NormalisedSearchMixin, admin.ModelAdmin):
     """Saves through services.py; a refused save or delete is a Chinese message, never a 500."""
 
     service_fields: tuple[str, ...] = ()
