@@ -5,7 +5,8 @@ time drawing them than searching (docs/decisions/0038, addendum 2): per row it r
 checkbox through the form-widget templates, and for the row's link it reversed the change URL and
 resolved it again to merge the list's filters into it. ``LightRowsMixin`` draws the same HTML
 without either: the checkbox is one ``format_html`` and the link is the change URL reversed and
-given the list's filters once per page, with each row's key put in.
+given the list's filters once per page, with each row's key put in. A first page that holds the
+whole result is not counted separately.
 """
 
 from __future__ import annotations
@@ -36,6 +37,27 @@ class LightChangeList(ChangeList):
         self.row_filters = self.preserved_filters
         self.preserved_filters = ""
         self._row_url: tuple[str, str] | None = None
+
+    def get_results(self, request):
+        """The first page is read first, one row more than it shows: when that is the whole
+        result (a search's usual answer) the rows are the count and no COUNT statement is sent;
+        otherwise Django counts as before and the page's rows are the ones already read."""
+        if self.page_num != 1 or self.show_all or self.list_editable:
+            return super().get_results(request)
+        rows = list(self.queryset[: self.list_per_page + 1])
+        if len(rows) > self.list_per_page:
+            super().get_results(request)
+            self.result_list = rows[: self.list_per_page]
+            return None
+        self.paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
+        self.result_count = len(rows)
+        self.show_full_result_count = self.model_admin.show_full_result_count
+        self.full_result_count = self.root_queryset.count() if self.show_full_result_count else None
+        self.show_admin_actions = not self.show_full_result_count or bool(self.full_result_count)
+        self.result_list = rows
+        self.can_show_all = self.result_count <= self.list_max_show_all
+        self.multi_page = False
+        return None
 
     def url_for_result(self, result):
         pk = getattr(result, self.pk_attname)
