@@ -32,6 +32,13 @@ _ALNUM_ASCII = re.compile(r"[0-9A-Za-z]+")
 _FOUR_DIGITS = re.compile(r"[0-9]{4}")
 
 
+def _may_be_plate_part(cleaned: str) -> bool:
+    """4 to 8 characters of which at least 2 are ASCII letters or digits: a plate has 7 or 8
+    characters (a phone number is longer) and only its first and last may be Chinese (京, 学/警…),
+    so a name ("欧阳明月") is no part of one."""
+    return 4 <= len(cleaned) <= 8 and sum(ch.isascii() and ch.isalnum() for ch in cleaned) >= 2
+
+
 @dataclass(frozen=True)
 class Query:
     """A search box's text read once: what it can be a spelling of."""
@@ -58,8 +65,7 @@ class Query:
         return cls(
             text=text,
             plate=plate,
-            # a plate has 7 or 8 characters: a longer text (a phone number) is no part of one
-            plate_part=cleaned if plate is None and 4 <= len(cleaned) <= 8 else None,
+            plate_part=cleaned if plate is None and _may_be_plate_part(cleaned) else None,
             phone=phone,
             phone_tail=text if _FOUR_DIGITS.fullmatch(text) else None,
             staff_no_part=text if len(text) >= 3 and _ALNUM_ASCII.fullmatch(text) else None,
@@ -96,9 +102,9 @@ def _phone_tail(queryset: QuerySet, field: str, tail: str) -> QuerySet:
 
 
 def _may_be_name(query: Query) -> bool:
-    """Whether the text can be a 姓名: a whole plate or phone number, or any text with a digit in
-    it, is not looked up among the names (a name has no digits; issue 13, fewer statements)."""
-    return not (query.plate or query.phone or any(ch.isdigit() for ch in query.text))
+    """Whether the text can be a 姓名: a whole plate, a whole phone number or a run of digits alone
+    (a 工号, a phone's last digits) is not looked up among the names (issue 13, fewer statements)."""
+    return not (query.plate or query.phone or (query.text.isascii() and query.text.isdigit()))
 
 
 def plate_vehicles(query: Query, *, limit: int = 50) -> list[tuple[int, int]]:
