@@ -26,6 +26,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from campuspass.core.changelists import LightRowsMixin
 from campuspass.core.errors import CampusPassError, FieldError
 from campuspass.core.paging import CappedPaginator
 from campuspass.core.phones import mask_phone
@@ -34,7 +35,7 @@ from . import fields, services
 from .columns import HEADERS, OPTIONAL, REQUIRED
 from .exports import export_file_name, export_passes
 from .models import ImportJob, Pass, Staff, Vehicle
-from .selectors import Query, staff_ids
+from .selectors import Query, plate_vehicles, staff_ids
 from .tasks import confirm_import, get_progress, import_job_create
 from .uploads import ImportUploadForm
 
@@ -101,28 +102,19 @@ class NormalisedSearchMixin:
     show_full_result_count = False
     paginator = CappedPaginator
 
-    def search_condition(self, query: Query, people: list[int]) -> Q:  # pragma: no cover - overridden
+    def search_condition(self, query: Query, people: list[int], vehicles: list[int]) -> Q:  # pragma: no cover
         raise NotImplementedError
 
     def get_search_results(self, request, queryset, search_term):
         query = Query.read(search_term)
         if not query.text:
             return queryset, False
-        people = staff_ids(query, limit=SEARCH_LIMIT)
-        return queryset.filter(self.search_condition(query, people)), False
+        vehicles = plate_vehicles(query, limit=SEARCH_LIMIT)  # read once: owners and rows alike
+        people = staff_ids(query, limit=SEARCH_LIMIT, vehicles=vehicles)
+        return queryset.filter(self.search_condition(query, people, [pk for pk, _ in vehicles])), False
 
 
 SEARCH_LIMIT = 200
-
-
-def _plate_ids(query: Query) -> list[int]:
-    """Vehicles of a whole plate (unique index) or of a part of one (trigram index)."""
-    vehicles = Vehicle.objects.values_list("pk", flat=True)
-    if query.plate:
-        return list(vehicles.filter(plate=query.plate)[:SEARCH_LIMIT])
-    if query.plate_part:
-        return list(vehicles.filter(plate__contains=query.plate_part)[:SEARCH_LIMIT])
-    return []
 
 
 def _masked(mobile: str) -> str:
@@ -191,7 +183,7 @@ class PassForm(forms.ModelForm):
 # --- shared admin behaviour ----------------------------------------------------------------------------
 
 
-class ServiceAdmin(NormalisedSearchMixin, admin.ModelAdmin):
+class ServiceAdmin(LightRowsMixin, NormalisedSearchMixin, admin.ModelAdmin):
     """Saves through services.py; a refused save or delete is a Chinese message, never a 500."""
 
     service_fields: tuple[str, ...] = ()
@@ -254,7 +246,7 @@ class StaffAdmin(ServiceAdmin):
     search_fields = ("staff_no", "name")  # read by NormalisedSearchMixin (plate, phone, pass number too)
     readonly_fields = ("created_at", "updated_at")
 
-    def search_condition(self, query, people):
+    def search_condition(self, query, people, vehicles):
         return Q(pk__in=people)
 
     @admin.display(description="手机号")
@@ -301,8 +293,8 @@ class VehicleAdmin(ServiceAdmin):
     list_filter = (VehicleTypeFilter,)
     search_fields = ("plate", "owner__name", "owner__staff_no")  # read by NormalisedSearchMixin
 
-    def search_condition(self, query, people):
-        return Q(pk__in=_plate_ids(query)) | Q(owner_id__in=people)
+    def search_condition(self, query, people, vehicles):
+        return Q(pk__in=vehicles) | Q(owner_id__in=people)
 
     autocomplete_fields = ("owner",)
     readonly_fields = ("created_at", "updated_at")
@@ -366,9 +358,9 @@ class PassAdmin(ServiceAdmin):
     list_filter = (YearFilter, "review_status", "source")
     search_fields = ("number", "vehicle__plate", "holder__name", "holder__staff_no")  # NormalisedSearchMixin
 
-    def search_condition(self, query, people):
+    def search_condition(self, query, people, vehicles):
         number = "".join(query.text.split())
-        return Q(number__iexact=number) | Q(vehicle_id__in=_plate_ids(query)) | Q(holder_id__in=people)
+        return Q(number__iexact=number) | Q(vehicle_id__in=vehicles) | Q(holder_id__in=people)
 
     autocomplete_fields = ("vehicle", "holder")
     readonly_fields = ("created_at", "updated_at")

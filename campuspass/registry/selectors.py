@@ -25,10 +25,18 @@ from campuspass.core.fieldrules import strip_controls
 from campuspass.core.phones import InvalidPhone, normalize_phone
 from campuspass.core.plates import SEPARATORS, plate_search_variants
 
+from .fields import STAFF_NO_RE
 from .models import Staff
 
 _ALNUM_ASCII = re.compile(r"[0-9A-Za-z]+")
 _FOUR_DIGITS = re.compile(r"[0-9]{4}")
+
+
+def _may_be_plate_part(cleaned: str) -> bool:
+    """4 to 8 characters of which at least 2 are ASCII letters or digits: a plate has 7 or 8
+    characters (a phone number is longer) and only its first and last may be Chinese (京, 学/警…),
+    so a name ("欧阳明月") is no part of one."""
+    return 4 <= len(cleaned) <= 8 and sum(ch.isascii() and ch.isalnum() for ch in cleaned) >= 2
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,7 @@ class Query:
         return cls(
             text=text,
             plate=plate,
-            plate_part=cleaned if plate is None and len(cleaned) >= 4 else None,
+            plate_part=cleaned if plate is None and _may_be_plate_part(cleaned) else None,
             phone=phone,
             phone_tail=text if _FOUR_DIGITS.fullmatch(text) else None,
             staff_no_part=text if len(text) >= 3 and _ALNUM_ASCII.fullmatch(text) else None,
@@ -93,44 +101,94 @@ def _phone_tail(queryset: QuerySet, field: str, tail: str) -> QuerySet:
     return queryset.alias(_tail=Right(field, 4)).filter(_tail=tail)
 
 
-def staff_ids(query: Query, *, limit: int = 50) -> list[int]:
+def _may_be_name(query: Query) -> bool:
+    """Whether the text can be a 姓名: a whole plate, a whole phone number or a run of digits alone
+    (a 工号, a phone's last digits) is not looked up among the names (issue 13, fewer statements)."""
+    return not (query.plate or query.phone or (query.text.isascii() and query.text.isdigit()))
+
+
+def plate_vehicles(query: Query, *, limit: int = 50) -> list[tuple[int, int]]:
+    """(vehicle id, owner id) of the vehicles of a whole plate (unique index) or of a part of one
+    (trigram index): read once per search, for the owners here and for the admin's vehicle and
+    pass lists."""
+    from .models import Vehicle
+
+    vehicles = Vehicle.objects.values_list("pk", "owner_id")
+    if query.plate:
+        return list(vehicles.filter(plate=query.plate)[:limit])
+    if query.plate_part:
+        return list(vehicles.filter(plate__contains=query.plate_part)[:limit])
+    return []
+
+
+def numbered_passes(query: Query, *, limit: int = 50) -> list[tuple[int, int]]:
+    """(pass id, holder id) of the passes whose 通行证编号 the text is (any year, any case)."""
+    from .models import Pass
+
+    number = "".join(query.text.split())
+    if not number:
+        return []
+    return list(Pass.objects.filter(number__iexact=number).values_list("pk", "holder_id")[:limit])
+
+
+def staff_ids(
+    query: Query,
+    *,
+    limit: int = 50,
+    vehicles: list[tuple[int, int]] | None = None,
+    passes: list[tuple[int, int]] | None = None,
+) -> list[int]:
     """The ids of the staff members a query finds (at most `limit`): what ``staff_q`` means, asked as
     separate lookups that each use one index (issue 13, decision 0038) — exact and whole values
     first (工号, name, plate, phone, pass number; the phone's last 4 digits through RIGHT(mobile, 4)),
     then the parts (name, 工号 and plate substrings, through trigram indexes on PostgreSQL). One OR
-    across tables can use no index at all; a million-row registry then answers in seconds."""
+    across tables can use no index at all; a million-row registry then answers in seconds.
+
+    Lookups that cannot match are not asked (decision 0038, addendum 2): the 工号 only for text
+    that can be one (``STAFF_NO_RE``), the names only for text that can be a name, the passes of
+    a plate only when it has vehicles. `vehicles` and `passes`, when given, are ``plate_vehicles``
+    and ``numbered_passes`` already read by the caller, who needs them too."""
     if not query.text:
         return []
-    from .models import Pass, Vehicle
+    from .models import Pass
 
+    if vehicles is None:
+        vehicles = plate_vehicles(query, limit=limit)
     found: dict[int, None] = {}
     staff = Staff.objects.values_list("pk", flat=True)
-    compact = "".join(query.text.split())
-    lookups: list[QuerySet] = [
-        staff.filter(staff_no__iexact=query.text),
-        staff.filter(name=query.text),
-    ]
-    if query.plate:
-        vehicle = Vehicle.objects.filter(plate=query.plate).values_list("pk", flat=True)
-        lookups.append(Vehicle.objects.filter(plate=query.plate).values_list("owner_id", flat=True))
-        lookups.append(Pass.objects.filter(vehicle_id__in=vehicle).values_list("holder_id", flat=True))
+    name = _may_be_name(query)
+    lookups: list[QuerySet | list[int]] = []
+    if STAFF_NO_RE.fullmatch(query.text):
+        lookups.append(staff.filter(staff_no__iexact=query.text))
+    if name:
+        lookups.append(staff.filter(name=query.text))
+    if query.plate and vehicles:
+        lookups.append([owner for _, owner in vehicles])
+        lookups.append(
+            Pass.objects.filter(vehicle_id__in=[pk for pk, _ in vehicles]).values_list("holder_id", flat=True)
+        )
     if query.phone:
         lookups.append(staff.filter(mobile=query.phone))
     if query.phone_tail:
         lookups.append(_phone_tail(staff, "mobile", query.phone_tail))
-    lookups.append(Pass.objects.filter(number__iexact=compact).values_list("holder_id", flat=True))
-    if len(query.text) >= 3:
+    if passes is None:
+        lookups.append(
+            Pass.objects.filter(number__iexact="".join(query.text.split())).values_list(
+                "holder_id", flat=True
+            )
+        )
+    else:
+        lookups.append([holder for _, holder in passes])
+    if name and len(query.text) >= 3:
         lookups.append(staff.filter(name__contains=query.text))  # trigram index
-    elif len(query.text) == 2:
+    elif name and len(query.text) == 2:
         # Two characters make no trigram: the names that begin with them (surname and first
         # character of the given name), through the name's pattern index.
         lookups.append(staff.filter(name__startswith=query.text))
     if query.staff_no_part:
         lookups.append(staff.filter(staff_no__icontains=query.staff_no_part))
     if not query.plate and query.plate_part:
-        lookups.append(
-            Vehicle.objects.filter(plate__contains=query.plate_part).values_list("owner_id", flat=True)
-        )
+        lookups.append([owner for _, owner in vehicles])
     for lookup in lookups:
         for pk in lookup[:limit]:
             found.setdefault(pk)

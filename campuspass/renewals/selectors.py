@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -10,6 +11,9 @@ from campuspass.core.plates import is_local
 from campuspass.registry.models import Pass, Staff
 
 from .models import Campaign, RenewalOrder
+
+# WeChat Pay's 商户订单号: 6–32 letters, digits and _-|* (new_out_trade_no makes letters and digits).
+OUT_TRADE_NO_RE = re.compile(r"[0-9A-Za-z_\-|*]{6,32}")
 
 
 def current_campaign(at=None) -> Campaign | None:
@@ -137,8 +141,7 @@ def find_orders(raw: object, *, campaign: Campaign | None):
     """The campaign's orders of the staff members a query finds (registry.selectors: plate in any
     spelling or part, 工号 or part, name, whole phone or its last 4 digits, pass number), plus the
     order whose number (out_trade_no) or new pass number it is — all of that person's orders."""
-    from campuspass.registry.models import Pass
-    from campuspass.registry.selectors import Query, staff_ids
+    from campuspass.registry.selectors import Query, numbered_passes, staff_ids
 
     query = Query.read(raw)
     if not query.text or campaign is None:
@@ -146,13 +149,17 @@ def find_orders(raw: object, *, campaign: Campaign | None):
     orders = RenewalOrder.objects.filter(campaign=campaign)
     compact = "".join(query.text.split())
     # Separate indexed lookups (issue 13): the registry's readings, then the order's own numbers
-    # and plate; their staff members' orders of the campaign are the answer.
-    people = dict.fromkeys(staff_ids(query, limit=50))
+    # and plate; their staff members' orders of the campaign are the answer. The passes of the
+    # number are read once, for their holders and for the orders they are the new pass of; an
+    # order number is looked up only in text that can be one (decision 0038, addendum 2).
+    passes = numbered_passes(query, limit=50)
+    people = dict.fromkeys(staff_ids(query, limit=50, passes=passes))
     of_orders = orders.values_list("staff_id", flat=True)
-    lookups = [
-        of_orders.filter(out_trade_no__iexact=compact),
-        of_orders.filter(new_pass_id__in=Pass.objects.filter(number__iexact=compact).values("pk")),
-    ]
+    lookups = []
+    if OUT_TRADE_NO_RE.fullmatch(compact):
+        lookups.append(of_orders.filter(out_trade_no__iexact=compact))
+    if passes:
+        lookups.append(of_orders.filter(new_pass_id__in=[pk for pk, _ in passes]))
     if query.plate:
         lookups.append(of_orders.filter(plate=query.plate))
     elif query.plate_part:
