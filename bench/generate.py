@@ -249,6 +249,10 @@ def generate(*, passes: int, orders: int, campaign, seed: int = 2019) -> dict:
             ),
             now,
         )
+        if approved:  # what the approvals would have left on the campaign (orders._next_pass_number)
+            type(campaign).objects.filter(pk=campaign.pk).update(
+                last_pass_number=f"{prefix}{len(approved):05d}"
+            )
         first = _first_id(Pass, year=campaign.year) if approved else 0
         new_pass_of = {i: first + k for k, i in enumerate(approved)}
         timings["new passes"] = time.perf_counter() - t0
