@@ -87,9 +87,9 @@ BUDGET = {
     "result": (1, 2),
     # the notification still missing a few seconds later: order; the platform asked (simulator:
     # BEGIN, transaction, COMMIT); its backoff row cleared (one DELETE); the payment applied:
-    # BEGIN, order locked, ledger read, SAVEPOINT, payment INSERT, RELEASE, 2 audit entries,
-    # status UPDATE, COMMIT; the order read again for the page
-    "result_late": (16, 2),
+    # BEGIN, order locked, ledger read, SAVEPOINT, payment INSERT, RELEASE, status UPDATE, the
+    # payment's and the move's audit entries in one INSERT, COMMIT; the order read again for the page
+    "result_late": (15, 2),
 }
 
 

@@ -51,6 +51,7 @@ def move_order(
     reason: str = "",
     fields: tuple[str, ...] = (),
     data: dict | None = None,
+    audit_before: tuple = (),
 ) -> None:
     """One status move of a locked order through the ORDER table (`transitions.move`)."""
     move(
@@ -62,6 +63,7 @@ def move_order(
         reason=reason,
         fields=fields,
         data=data,
+        audit_before=audit_before,
     )
 
 
@@ -360,9 +362,12 @@ def order_mark_paid(
     return order, changed
 
 
-def order_pay(*, order: RenewalOrder, payment: Payment, acting_user: Any, source: str) -> None:
+def order_pay(
+    *, order: RenewalOrder, payment: Payment, acting_user: Any, source: str, audit_before: tuple = ()
+) -> None:
     """pending_payment → paid because `payment` (already in the ledger, applied to this locked
-    order) says so. Called by the ledger only."""
+    order) says so. Called by the ledger only (`audit_before`: its entry for the payment, written
+    with this move's in one INSERT)."""
     order.paid_at = payment.paid_at
     move_order(
         order,
@@ -377,6 +382,7 @@ def order_pay(*, order: RenewalOrder, payment: Payment, acting_user: Any, source
             "amount_fen": payment.amount_fen,
             "source": source,
         },
+        audit_before=audit_before,
     )
 
 
