@@ -73,6 +73,7 @@ UA = (
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 CODE_RE = re.compile(r"验证码 ?(\d{6})")
 ORDER_RE = re.compile(r"/m/orders/(\d+)/")
+REFRESH_RE = re.compile(r'<meta http-equiv="refresh" content="(\d+)">')  # the result page waiting
 
 
 def log(message: str) -> None:
@@ -509,6 +510,14 @@ class StaffClient:
             result = self.post("cashier_pay", cashier, confirm, expect=r"/result/")
         if self.behaviour != "no_result_page":
             page = self.call("result", "GET", result)
+            # 支付结果确认中 (the notification has not come yet) reloads itself, as the phone does;
+            # the page asks the platform itself once the notification is a few seconds late.
+            deadline = time.time() + 60
+            while (refresh := REFRESH_RE.search(page.text)) and time.time() < deadline:
+                if page.status_code != 200:
+                    break
+                time.sleep(float(refresh.group(1)))
+                page = self.call("result", "GET", result)
             if page.status_code != 200:
                 raise Failed(f"result: {page.status_code}")
             self.result_text = page.text

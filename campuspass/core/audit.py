@@ -61,10 +61,19 @@ def build_entry(
     return entry
 
 
-def log_action(**kwargs: Any) -> LogEntry:
-    """Write one audit entry. Keyword arguments as `build_entry`."""
+def log_action(*, before: Iterable[tuple[LogEntry, models.Model | None]] = (), **kwargs: Any) -> LogEntry:
+    """Write one audit entry. Keyword arguments as `build_entry`. `before`: entries of the same
+    transaction (unsaved, from `build_entry`, each with its object) written just before this one, in
+    the same INSERT — one statement for a change that is audited twice (a payment and the move it
+    makes, issue 13)."""
     entry = build_entry(**kwargs)
-    entry.save()
+    earlier = list(before)
+    if earlier:
+        LogEntry.objects.bulk_create([e for e, _ in earlier] + [entry])
+        for e, obj in earlier:
+            _log_move(e, obj)
+    else:
+        entry.save()
     _log_move(entry, kwargs.get("obj"))
     return entry
 

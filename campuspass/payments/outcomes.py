@@ -24,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from campuspass.core.audit import log_action
+from campuspass.core.bulk import delete_rows
 
 from .errors import CALLS, Answer, Reaction, backoff_delay, decide
 from .models import CallBackoff, PaymentAlert
@@ -39,7 +40,8 @@ def _check(call: str) -> None:
 def succeeded(call: str, key: str) -> None:
     """The platform answered `call` for `key`: its backoff (if any) is over."""
     _check(call)
-    CallBackoff.objects.filter(call=call, key=key).delete()
+    # One DELETE: most answers find no row, and QuerySet.delete() would wrap it in BEGIN … COMMIT.
+    delete_rows(CallBackoff.objects.filter(call=call, key=key))
 
 
 def failed(

@@ -60,14 +60,17 @@ class Eligibility:
     open_order: RenewalOrder | None = None
 
 
-def renewal_eligibility(*, plate: str, campaign: Campaign | None, at=None) -> Eligibility:
+def renewal_eligibility(*, plate: str, campaign: Campaign | None, at=None, lock: bool = False) -> Eligibility:
     """The one place that decides whether `plate` (normalised) may renew online in `campaign`.
-    Checks in the order of product.md section 5 and returns the first that fails."""
+    Checks in the order of product.md section 5 and returns the first that fails.
+    `lock` (inside a transaction: 提交订单): the previous pass is read FOR UPDATE, so two submits of
+    the same plate queue there, and the open order comes with its staff and campaign."""
     if campaign is None:
         return Eligibility(False, "no_campaign", "目前没有开放的通行证续费活动，请留意保卫处通知。")
     onsite = onsite_instructions(campaign)
+    passes = Pass.objects.select_for_update() if lock else Pass.objects
     previous = (
-        Pass.objects.select_related("holder", "vehicle")
+        passes.select_related("holder", "vehicle")
         .filter(year=campaign.previous_year, vehicle__plate=plate)
         .first()
     )
@@ -110,13 +113,12 @@ def renewal_eligibility(*, plate: str, campaign: Campaign | None, at=None) -> El
             f"已提交的订单仍可查看和申请退款。{onsite}",
             previous,
         )
-    open_order = (
-        RenewalOrder.objects.filter(
-            previous_pass=previous, campaign=campaign, status__in=RenewalOrder.OPEN_STATUSES
-        )
-        .order_by("-created_at")
-        .first()
+    open_orders = RenewalOrder.objects.filter(
+        previous_pass=previous, campaign=campaign, status__in=RenewalOrder.OPEN_STATUSES
     )
+    if lock:
+        open_orders = open_orders.select_related("staff", "campaign")
+    open_order = open_orders.order_by("-created_at").first()
     if open_order is not None and open_order.status not in RenewalOrder.UNPAID_STATUSES:
         return Eligibility(
             False,

@@ -166,9 +166,12 @@ def move(
     reason: str = "",
     fields: tuple[str, ...] = (),
     data: dict | None = None,
+    audit_before: tuple = (),
 ) -> None:
     """Move a row the caller has locked (`lock`) inside its transaction: check the table, save the
-    field (and `fields`) with update_fields, write one audit entry. Raises TransitionNotAllowed."""
+    field (and `fields`) with update_fields, write one audit entry (with `audit_before`, entries the
+    caller built for the same change, in one INSERT: `log_action(before=…)`). Raises
+    TransitionNotAllowed."""
     current = getattr(obj, axis.field)
     check_transition(current, target, axis)
     setattr(obj, axis.field, target)
@@ -185,4 +188,5 @@ def move(
         data={"axis": axis.name, "from": current, "to": target, **(data or {})},
         plate=plate,
         staff_no=staff_no,
+        before=audit_before,
     )

@@ -40,7 +40,7 @@ from campuspass.renewals.selectors import (
     renewal_eligibility,
 )
 from campuspass.renewals.services.orders import order_create, order_record_consent, order_set_fulfilment
-from campuspass.renewals.services.payments import expires_at, payment_start, payment_sync
+from campuspass.renewals.services.payments import expires_at, payment_start, payment_sync_on_return
 from campuspass.renewals.services.refunds import order_refund_route, order_refunds, refund_request
 from campuspass.selfservice.forms import HumanCheckForm
 from campuspass.verification import documents, otp
@@ -57,6 +57,7 @@ NEXT_KEY = "ss.next"  # the order page to open once plate and code are verified 
 _NEXT_RE = re.compile(r"/m/orders/[0-9]{1,12}/(?:[a-z-]+/){0,2}")
 OAUTH_TRIED_KEY = "ss.oauth_tried"  # the silent OAuth before the first code is tried once a session
 PURPOSES = {otp.PURPOSE_LOOKUP: "selfservice:record", otp.PURPOSE_ORDERS: "selfservice:orders"}
+RESULT_REFRESH_SECONDS = 1  # 支付结果确认中 reloads itself this often (cheap: no platform query each time)
 
 
 MSG_PAY_NEEDS_OFFICE = (
@@ -122,11 +123,13 @@ def _discard_pending_photo(request: HttpRequest) -> None:
 
 def own_order_as_paid(request: HttpRequest, pk: int) -> RenewalOrder:
     """The order with the payment platform's truth: an unpaid order that may have been paid is
-    queried first (the notification may be late or lost)."""
+    queried (the notification may be late or lost) — once it is a few seconds late, and at most
+    every few seconds per order (`payment_sync_on_return`, decision 0042)."""
     order = own_order(request, pk)
     if order.status == S.PENDING_PAYMENT:
-        payment_sync(order=order)
-        order = own_order(request, pk)
+        synced = payment_sync_on_return(order=order)
+        if synced is not order or synced.status != S.PENDING_PAYMENT:
+            order = own_order(request, pk)  # paid (or changed) meanwhile: the page shows it as it is
     return order
 
 
@@ -298,17 +301,6 @@ def verify(request):
     pending = request.session.get(PENDING_KEY)
     if not isinstance(pending, dict) or "plate" not in pending:
         return redirect("selfservice:lookup")
-    campaign = current_campaign()
-    context = {
-        "plate": pending["plate"],
-        "purpose": pending["purpose"],
-        "notice": pending.get("notice", ""),
-        "throttled": pending.get("throttled", False),
-        "resend_in": max(0, int(pending.get("resend_at", 0) - time.time())),
-        "resend_minutes": math.ceil(max(0, pending.get("resend_at", 0) - time.time()) / 60),
-        "phones": campaign.contact_phones if campaign else "",
-        "place": campaign.pickup_place if campaign else "",
-    }
     if request.method == "POST":
         result = otp.verify_code(
             plate=pending["plate"],
@@ -334,6 +326,18 @@ def verify(request):
             return redirect(PURPOSES[pending["purpose"]])
         _keep_form(request, "verify", {"error": result.message}, "error")
         return redirect("selfservice:verify")
+    # The campaign is read for the page only: the POST redirects either way (one statement less).
+    campaign = current_campaign()
+    context = {
+        "plate": pending["plate"],
+        "purpose": pending["purpose"],
+        "notice": pending.get("notice", ""),
+        "throttled": pending.get("throttled", False),
+        "resend_in": max(0, int(pending.get("resend_at", 0) - time.time())),
+        "resend_minutes": math.ceil(max(0, pending.get("resend_at", 0) - time.time()) / 60),
+        "phones": campaign.contact_phones if campaign else "",
+        "place": campaign.pickup_place if campaign else "",
+    }
     context.update(_kept_form(request, "verify"))
     return render(request, "selfservice/verify.html", context)
 
@@ -584,7 +588,12 @@ def pay(request, pk: int):
     if order.status != S.PENDING_PAYMENT:
         return redirect("selfservice:result", pk=pk)
     provider = get_provider()
-    context = {"order": order, "deadline": timezone.localtime(expires_at(order)), "provider": provider.name}
+    # The deadline (a read of the frozen terms) only for a page shown; 立即支付 reads them itself.
+    context = {
+        "order": order,
+        "deadline": lambda: timezone.localtime(expires_at(order)),
+        "provider": provider.name,
+    }
     if provider.name == "wechatpay" and not in_wechat(request):
         context["open_in_wechat"] = True
         return render(request, "selfservice/pay.html", context)
@@ -599,7 +608,7 @@ def pay(request, pk: int):
             return redirect(provider.oauth_url(settings.SITE_URL + reverse("selfservice:oauth"), state))
     result_url = reverse("selfservice:result", args=[pk])
     try:
-        payment = payment_start(order=order, openid=openid, return_url=result_url)
+        payment = payment_start(order=order, openid=openid, return_url=result_url, fresh=True)
     except PaymentProviderError as exc:
         if decide("jsapi", exc.code).reaction == Reaction.FINANCE:
             # Our configuration or the merchant account (finance sees the alert with its meaning):
@@ -640,10 +649,14 @@ def oauth_callback(request):
 def result(request, pk: int):
     """After payment: the truth from the provider, not from the browser."""
     order = own_order_as_paid(request, pk)
-    context = {"order": order, "next_step": next_step(order)}
+    # Called by the template only where it is shown (not while 支付结果确认中: no deadline read then).
+    context = {"order": order, "next_step": lambda: next_step(order)}
     if order.status == S.PENDING_PAYMENT and request.GET.get("cancelled") == "1":
-        # The cashier was closed with 取消支付 (the platform was asked above: it is still unpaid).
+        # The cashier was closed with 取消支付: unpaid, whatever the platform would say.
         context.update(cancelled=True, deadline=timezone.localtime(expires_at(order)))
+    elif order.status == S.PENDING_PAYMENT:
+        # 支付结果确认中: the page shows itself again until the notification (or a query) has come.
+        context["refresh_seconds"] = RESULT_REFRESH_SECONDS
     return render(request, "selfservice/result.html", context)
 
 

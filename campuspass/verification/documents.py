@@ -119,6 +119,8 @@ def owned(key: IdPhoto | str | None, *, plate: str | None) -> IdPhoto | None:
 
 def discard(key: IdPhoto | str | None) -> bool:
     """Delete a pending photo (a renewal being prepared) at once, unless an order uses it."""
+    if not key:
+        return False  # nothing pending: no transaction opened for it
     with transaction.atomic():
         photo = _lookup(key, lock=True)
         if photo is None or photo.deleted or photo.attached_at is not None:

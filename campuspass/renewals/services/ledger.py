@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from campuspass.core.audit import log_action
+from campuspass.core.audit import build_entry, log_action
 from campuspass.core.errors import CampusPassError
 
 from ..models import Campaign, Payment, Refund, RenewalOrder
@@ -68,7 +68,13 @@ def _insert(payment: Payment) -> Payment:
 
 
 def _log(payment: Payment, *, acting_user: Any, order: RenewalOrder | None = None, reason: str = "") -> None:
-    log_action(
+    log_action(**_entry_values(payment, acting_user=acting_user, order=order, reason=reason))
+
+
+def _entry_values(
+    payment: Payment, *, acting_user: Any, order: RenewalOrder | None = None, reason: str = ""
+) -> dict:
+    return dict(
         actor=acting_user,
         action="renewals.payment.recorded"
         if payment.state == Payment.State.APPLIED
@@ -135,8 +141,15 @@ def payment_record(
         )
     )
     if payable:
-        _log(payment, acting_user=acting_user, order=order)
-        order_pay(order=order, payment=payment, acting_user=acting_user, source=source)
+        # The payment's entry and the order's move to 待审核 are written in one INSERT.
+        recorded = build_entry(**_entry_values(payment, acting_user=acting_user, order=order))
+        order_pay(
+            order=order,
+            payment=payment,
+            acting_user=acting_user,
+            source=source,
+            audit_before=((recorded, payment),),
+        )
         return payment
     reason = (
         f"订单已{order.status_label}，这笔钱没有订单可用，需退回付款人"

@@ -51,6 +51,7 @@ def move_order(
     reason: str = "",
     fields: tuple[str, ...] = (),
     data: dict | None = None,
+    audit_before: tuple = (),
 ) -> None:
     """One status move of a locked order through the ORDER table (`transitions.move`)."""
     move(
@@ -62,6 +63,7 @@ def move_order(
         reason=reason,
         fields=fields,
         data=data,
+        audit_before=audit_before,
     )
 
 
@@ -86,22 +88,13 @@ def order_create(
     if not id_photo:
         raise CampusPassError("请先上传工作证（校园一卡通）照片，再提交订单。", code="photo_required")
     with transaction.atomic():
-        eligibility = renewal_eligibility(plate=plate, campaign=campaign)
+        # The pass locked so two submits of the same plate queue here instead of racing; the checks
+        # and the open order (at most one: a constraint) are read under that lock, once.
+        eligibility = renewal_eligibility(plate=plate, campaign=campaign, lock=True)
         if not eligibility.ok:
             raise NotEligible(eligibility.message, eligibility.code)
-        # Lock the pass so two submits of the same plate queue here instead of racing.
-        previous = (
-            Pass.objects.select_for_update()
-            .select_related("holder", "vehicle")
-            .get(pk=eligibility.previous_pass.pk)
-        )
-        existing = (
-            RenewalOrder.objects.filter(
-                previous_pass=previous, campaign=campaign, status__in=RenewalOrder.OPEN_STATUSES
-            )
-            .select_related("staff", "campaign")
-            .first()
-        )
+        previous = eligibility.previous_pass
+        existing = eligibility.open_order
         if existing is not None:
             return _resubmitted(
                 existing, id_photo=id_photo, fulfilment=fulfilment, delivery_address=delivery_address
@@ -282,10 +275,11 @@ def order_record_consent(
     """ "同意": record who agreed to which version, when and from which device. Raises CampusPassError."""
     with transaction.atomic():
         order = lock_order(order)
-        existing = ConsentRecord.objects.filter(order=order).first()
-        if existing is not None and order.status != S.AWAITING_CONSENT:
-            return existing  # a second tap or tab: the first agreement stands
         if order.status != S.AWAITING_CONSENT:
+            # Agreed once, the order left 待同意 (no way leads back): only then can a record exist.
+            existing = ConsentRecord.objects.filter(order=order).first()
+            if existing is not None:
+                return existing  # a second tap or tab: the first agreement stands
             raise CampusPassError("该订单已不是待支付状态，无需再同意知情同意书。", code="consent_not_needed")
         if consent_version.campaign_id != order.campaign_id:
             raise CampusPassError("知情同意书版本与订单不符，请刷新页面后重试。", code="consent_mismatch")
@@ -368,9 +362,12 @@ def order_mark_paid(
     return order, changed
 
 
-def order_pay(*, order: RenewalOrder, payment: Payment, acting_user: Any, source: str) -> None:
+def order_pay(
+    *, order: RenewalOrder, payment: Payment, acting_user: Any, source: str, audit_before: tuple = ()
+) -> None:
     """pending_payment → paid because `payment` (already in the ledger, applied to this locked
-    order) says so. Called by the ledger only."""
+    order) says so. Called by the ledger only (`audit_before`: its entry for the payment, written
+    with this move's in one INSERT)."""
     order.paid_at = payment.paid_at
     move_order(
         order,
@@ -385,6 +382,7 @@ def order_pay(*, order: RenewalOrder, payment: Payment, acting_user: Any, source
             "amount_fen": payment.amount_fen,
             "source": source,
         },
+        audit_before=audit_before,
     )
 
 

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +22,7 @@ from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
 from campuspass.payments import outcomes
 from campuspass.payments.errors import Reaction
+from campuspass.payments.models import PaymentTerms
 from campuspass.payments.notifications import check_payment_resource, check_refund_resource, parse_time
 from campuspass.payments.providers import (
     JsapiPayment,
@@ -29,7 +31,7 @@ from campuspass.payments.providers import (
     TradeState,
     get_provider,
 )
-from campuspass.payments.terms import freeze_terms, frozen_expiry
+from campuspass.payments.terms import UNREAD, freeze_terms, frozen_expiry, stored_terms
 
 from ..models import Payment, Refund, RenewalOrder
 from ..transitions import lock
@@ -41,16 +43,22 @@ S = RenewalOrder.Status
 # An unpaid order is first queried this long after it was created (the notification usually comes
 # within seconds; asking earlier only adds load).
 QUERY_AFTER = dt.timedelta(minutes=1)
+# The staff member's return from paying (result and order pages): the platform is asked only once
+# the notification is this late after 立即支付, then at most once per interval per order (0042).
+RESULT_QUERY_DELAY_SECONDS = 5
+RESULT_QUERY_INTERVAL_SECONDS = 5
 
 
 def notify_url(kind: str) -> str:
     return settings.SITE_URL + reverse(f"payments:notify_{kind}")
 
 
-def expires_at(order: RenewalOrder) -> dt.datetime:
+def expires_at(order: RenewalOrder, *, frozen: dt.datetime | None | object = UNREAD) -> dt.datetime:
     """The time_expire WeChat Pay was given for this order (frozen the first time it was sent), else
-    the one the campaign's timeout gives now."""
-    frozen = frozen_expiry(order.out_trade_no)
+    the one the campaign's timeout gives now. `frozen`: the stored time_expire (or None), when the
+    caller has just read the terms."""
+    if frozen is UNREAD:
+        frozen = frozen_expiry(order.out_trade_no)
     if frozen is not None:
         return frozen
     return (order.created_at + dt.timedelta(minutes=order.campaign.unpaid_timeout_minutes)).replace(
@@ -58,26 +66,36 @@ def expires_at(order: RenewalOrder) -> dt.datetime:
     )
 
 
-def payment_start(*, order: RenewalOrder, openid: str = "", return_url: str | None = None) -> JsapiPayment:
+def payment_start(
+    *, order: RenewalOrder, openid: str = "", return_url: str | None = None, fresh: bool = False
+) -> JsapiPayment:
     """ "立即支付": place the order with the provider (the same out_trade_no every time, so the
     platform can never take two payments for one order) and return what the page needs. Raises
-    CampusPassError when the order cannot be paid, PaymentProviderError when the platform refuses."""
-    order = RenewalOrder.objects.select_related("campaign", "staff").get(pk=order.pk)
+    CampusPassError when the order cannot be paid, PaymentProviderError when the platform refuses.
+    `fresh`: the caller has just read the order with its campaign and staff (not read again)."""
+    if not fresh:
+        order = RenewalOrder.objects.select_related("campaign", "staff").get(pk=order.pk)
     if order.status == S.AWAITING_CONSENT:
         raise CampusPassError("请先阅读并同意《知情同意书》，再进行支付。", code="consent_required")
     if order.status != S.PENDING_PAYMENT:
         raise CampusPassError(
             f"该订单当前状态为“{order.status_label}”，无需支付。请在“订单记录”中查看。", code="not_payable"
         )
-    if timezone.now() >= expires_at(order):
+    # The terms are read once: they give the deadline and, when frozen already, what is sent again.
+    stored = stored_terms(order.out_trade_no)
+    deadline = expires_at(order, frozen=stored.time_expire if stored is not None else None)
+    if timezone.now() >= deadline:
         payment_expire(order=order)
         raise CampusPassError(
             f"订单超过 {order.campaign.unpaid_timeout_minutes} 分钟未支付，已自动关闭。请重新提交订单。",
             code="order_expired",
         )
-    deadline = expires_at(order)
     try:
-        return _send_frozen_terms(order, openid=openid, deadline=deadline, return_url=return_url)
+        payment = _send_frozen_terms(
+            order, openid=openid, deadline=deadline, return_url=return_url, stored=stored
+        )
+        hold_result_query(order.out_trade_no)
+        return payment
     except PaymentProviderError as exc:  # (a CampusPassError too: caught first)
         if exc.code != "OUT_TRADE_NO_USED":
             raise
@@ -88,11 +106,18 @@ def payment_start(*, order: RenewalOrder, openid: str = "", return_url: str | No
         reason = "付款人的微信账号与首次发起支付时不同"
     # The terms of an out_trade_no can never change: close it and start a new one (decision 0010).
     order = payment_restart(order=order, reason=reason)
-    return _send_frozen_terms(order, openid=openid, deadline=deadline, return_url=return_url)
+    payment = _send_frozen_terms(order, openid=openid, deadline=deadline, return_url=return_url)
+    hold_result_query(order.out_trade_no)
+    return payment
 
 
 def _send_frozen_terms(
-    order: RenewalOrder, *, openid: str, deadline: dt.datetime, return_url: str | None
+    order: RenewalOrder,
+    *,
+    openid: str,
+    deadline: dt.datetime,
+    return_url: str | None,
+    stored: PaymentTerms | None | object = UNREAD,
 ) -> JsapiPayment:
     # The first send freezes the terms; every later press resends exactly those (decision 0010).
     terms = freeze_terms(
@@ -102,6 +127,7 @@ def _send_frozen_terms(
         time_expire=deadline,
         notify_url=notify_url("payment"),
         openid=openid,
+        stored=stored,
     )
     try:
         payment = get_provider().create_jsapi(
@@ -198,10 +224,46 @@ def _apply_trade_state(order: RenewalOrder, state: TradeState, *, source: str) -
     return order
 
 
-def payment_sync(*, order: RenewalOrder, source: str = "query") -> RenewalOrder:
+def result_query_key(out_trade_no: str) -> str:
+    return f"renewals:result-query:{out_trade_no}"
+
+
+def hold_result_query(out_trade_no: str) -> None:
+    """立即支付 has just placed `out_trade_no`: the staff member's return from paying does not ask the
+    platform for RESULT_QUERY_DELAY_SECONDS — the notification usually comes within them."""
+    delay = int(getattr(settings, "PAYMENT_RESULT_QUERY_DELAY_SECONDS", RESULT_QUERY_DELAY_SECONDS))
+    try:
+        cache.set(result_query_key(out_trade_no), 1, timeout=delay)
+    except Exception:  # noqa: BLE001 - without the cache the result page asks at once, as it did
+        logger.warning("could not hold the result query of order %s", out_trade_no[-6:])
+
+
+def payment_sync_on_return(*, order: RenewalOrder) -> RenewalOrder:
+    """The result and order pages of a staff member, while the order waits for payment and no
+    notification has come: ask the platform (WeChat Pay's rule — query the order when no
+    notification arrived), but not in the first RESULT_QUERY_DELAY_SECONDS after 立即支付 and at
+    most once per RESULT_QUERY_INTERVAL_SECONDS per order however often the page is shown or
+    refreshed (one cache key per order; decision 0042). `order`: just read, with campaign and staff.
+    Returns the order as it now is (the same object when nothing was asked or nothing changed)."""
+    if order.status != S.PENDING_PAYMENT:
+        return order
+    interval = int(getattr(settings, "PAYMENT_RESULT_QUERY_INTERVAL_SECONDS", RESULT_QUERY_INTERVAL_SECONDS))
+    try:
+        due = cache.add(result_query_key(order.out_trade_no), 1, timeout=interval)
+    except Exception:  # noqa: BLE001 - no cache: ask, as before the limit
+        due = True
+    if not due:
+        return order
+    return payment_sync(order=order, fresh=True)
+
+
+def payment_sync(*, order: RenewalOrder, source: str = "query", fresh: bool = False) -> RenewalOrder:
     """Ask the provider about an unpaid order and apply a payment it reports. Returns the order as it
-    now is. A platform that cannot be reached leaves the order unchanged (the page says so)."""
-    order = RenewalOrder.objects.select_related("campaign", "staff").get(pk=order.pk)
+    now is. A platform that cannot be reached leaves the order unchanged (the page says so).
+    `fresh`: the caller has just read the order with its campaign and staff (not read again; a
+    payment found is applied under the order's lock all the same)."""
+    if not fresh:
+        order = RenewalOrder.objects.select_related("campaign", "staff").get(pk=order.pk)
     if order.status != S.PENDING_PAYMENT:
         return order
     try:
