@@ -60,6 +60,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # GET /api/gate/v1/check only (exact path): answered here, the rest of the stack has nothing to do
+    # for an HMAC-signed machine call (decision 0039, addendum 2). Everything else passes through.
+    "campuspass.gates.fastpath.GateCheckMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Below WhiteNoise: only the application's own responses (static files keep their cache).
     "campuspass.core.headers.SecurityHeadersMiddleware",
