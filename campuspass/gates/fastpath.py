@@ -12,9 +12,10 @@ auth, messages, OTP, the sign-in perimeter and axes have nothing to do for it. W
 - the same checks in the same order (keys.verify: headers, timestamp, nonce format, gate row,
   revocation, HMAC, nonce in Redis → 503 when Redis is away, heartbeat) and the same answer
   (api.answer), as the same JSON bytes with the same status codes and Chinese messages;
-- the headers that say how to treat the answer: Cache-Control/Expires (never cached), the
-  Content-Security-Policy, X-Frame-Options and Permissions-Policy the later middleware would add
-  (computed once, they do not depend on the request).
+- the headers that say how to treat the answer: Content-Length, Cache-Control/Expires (never cached),
+  the Content-Security-Policy, X-Frame-Options and Permissions-Policy the later middleware would add
+  (computed once, they do not depend on the request). Left out: `Vary: Accept-Language, Cookie` and
+  `Content-Language`, which describe a negotiation this answer never makes.
 
 Anything it does not recognise as a plain check goes down the whole stack unchanged, before any
 side effect (no nonce is spent): another path or method, a missing or repeated parameter, another
@@ -76,6 +77,7 @@ class GateCheckMiddleware:
         for name, value in self.headers.items():
             response.headers[name] = value
         add_never_cache_headers(response)
+        response.headers["Content-Length"] = str(len(response.content))  # as CommonMiddleware sets it
         return response
 
     @staticmethod

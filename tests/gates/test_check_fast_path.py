@@ -20,6 +20,7 @@ PATH = "/api/gate/v1/check"
 FAST = "campuspass.gates.fastpath.GateCheckMiddleware"
 SAME_HEADERS = (
     "Content-Type",
+    "Content-Length",
     "Cache-Control",
     "X-Frame-Options",
     "Permissions-Policy",
@@ -73,6 +74,9 @@ def assert_same(fast, full):
     assert policy(fast) == policy(full)
     assert fast.has_header("Expires") and full.has_header("Expires")
     assert not fast.cookies and not full.cookies
+    # Only the negotiation headers of the locale and session middleware are left out.
+    assert set(fast.headers) <= set(full.headers)
+    assert set(full.headers) - set(fast.headers) <= {"Vary", "Content-Language"}
 
 
 def both(stacks, device, params, *, headers=None, fast_path=True, **kwargs):
