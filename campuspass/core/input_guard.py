@@ -21,7 +21,7 @@ MESSAGE = (
 EXEMPT_PREFIXES = ("/pay/notify/",)
 
 
-def _bad(query_dict, *, allow_newlines: bool) -> bool:
+def has_bad_fields(query_dict, *, allow_newlines: bool) -> bool:
     for key, values in query_dict.lists():
         if has_control_chars(key, allow_newlines=False):
             return True
@@ -37,7 +37,7 @@ class ControlCharacterMiddleware:
 
     def __call__(self, request):
         if not request.path.startswith(EXEMPT_PREFIXES):
-            bad = _bad(request.GET, allow_newlines=False) or has_control_chars(
+            bad = has_bad_fields(request.GET, allow_newlines=False) or has_control_chars(
                 request.path, allow_newlines=False
             )
             if (
@@ -49,7 +49,7 @@ class ControlCharacterMiddleware:
                     "multipart/form-data",
                 }
             ):
-                bad = _bad(request.POST, allow_newlines=True)
+                bad = has_bad_fields(request.POST, allow_newlines=True)
             if bad:
                 # rendered without the request: the context processors need what later middleware adds
                 return HttpResponse(render_to_string("400.html", {"message": MESSAGE}), status=400)

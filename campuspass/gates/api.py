@@ -72,9 +72,14 @@ class CheckIn(Schema):
     description="reason_code：" + "；".join(f"{k} {v}" for k, v in desired.REASON_CODES.items()),
 )
 def check(request, params: Query[CheckIn]):
-    gate = request.auth.gate
+    return answer(request.auth.gate, params.plate, params.colour)
+
+
+def answer(gate, plate: str, colour: str | None) -> dict:
+    """The check's answer for a verified gate (CheckOut's fields, in its order); raises CampusPassError
+    for a bad plate or colour. One definition for this view and the fast path (fastpath.py)."""
     try:
-        plate, colour = plate_kinds.plate_and_colour(params.plate, params.colour)
+        plate, colour = plate_kinds.plate_and_colour(plate, colour)
     except plate_kinds.InvalidPlate as exc:
         raise CampusPassError(exc.reason, code="plate") from None
     except ValueError as exc:

@@ -112,6 +112,15 @@ def _registry_rows(plate: str):
 
 
 _REGISTRY_ROWS = CompiledRead(_registry_rows, 1)  # the SQL built once, not per check (issue 13)
+# A plate without a vehicle: its open deny entry, if any (also built once).
+_DENY_COLOUR = CompiledRead(
+    lambda plate: (
+        DenyEntry.objects.filter(plate=plate, lifted_at__isnull=True)
+        .order_by("pk")
+        .values_list("plate_colour")[:1]
+    ),
+    1,
+)
 
 
 def plate_state(plate: str, today: dt.date | None = None) -> PlateState:
@@ -120,13 +129,9 @@ def plate_state(plate: str, today: dt.date | None = None) -> PlateState:
     rows = _REGISTRY_ROWS.rows(plate)
     if not rows:
         colour, plate_type = plate_kinds.infer_kind(plate)
-        deny_colour = (
-            DenyEntry.objects.filter(plate=plate, lifted_at__isnull=True)
-            .values_list("plate_colour", flat=True)
-            .first()
-        )
-        if deny_colour is not None:
-            return PlateState(plate, deny_colour, plate_type, DENIED)
+        denied = _DENY_COLOUR.rows(plate)
+        if denied:
+            return PlateState(plate, denied[0][0], plate_type, DENIED)
         return PlateState(plate, colour, plate_type, UNKNOWN)
     colour, plate_type, deny_colour = rows[0][:3]
     if deny_colour is not None:

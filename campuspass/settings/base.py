@@ -60,6 +60,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # GET /api/gate/v1/check only (exact path): answered here, the rest of the stack has nothing to do
+    # for an HMAC-signed machine call (decision 0039, addendum 2). Everything else passes through.
+    "campuspass.gates.fastpath.GateCheckMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Below WhiteNoise: only the application's own responses (static files keep their cache).
     "campuspass.core.headers.SecurityHeadersMiddleware",
@@ -154,9 +157,10 @@ DATABASES = {"default": database_config(os.environ.get("DATABASE_URL", DEFAULT_S
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# campuspass.core.cache.RedisCache: Django's backend keeping one redis client per pool (issue 13).
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+        "default": {"BACKEND": "campuspass.core.cache.RedisCache", "LOCATION": REDIS_URL},
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -165,7 +169,7 @@ else:
 # configured.
 CACHES["progress"] = (
     {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "campuspass.core.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "progress",
     }
@@ -184,7 +188,7 @@ CACHES["progress"] = (
 SESSION_ENGINE = "campuspass.core.sessions" if REDIS_URL else "django.contrib.sessions.backends.db"
 if REDIS_URL:
     CACHES["sessions"] = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "campuspass.core.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "session",
     }
