@@ -263,3 +263,21 @@ def test_other_paths_and_methods_are_untouched(stacks, device, later):
     assert fast.get(PATH + "/", {"plate": "京A12345"}).status_code in {301, 404}
     assert fast.get("/api/gate/v1/openapi.json").status_code == 200
     assert later == [heartbeat, PATH, PATH + "/", "/api/gate/v1/openapi.json"]
+
+
+def test_a_urlconf_without_the_gate_api_leaves_every_request_to_the_stack(settings, rf):
+    """Some sites and tests serve a URLconf without the gate API: the middleware then answers
+    nothing itself (it used to fail to load: 'gate-api' is not a registered namespace)."""
+    from django.http import HttpResponse
+    from django.urls import clear_url_caches
+
+    from campuspass.gates.fastpath import GateCheckMiddleware
+
+    settings.ROOT_URLCONF = "campuspass.payments.urls"
+    clear_url_caches()
+    try:
+        middleware = GateCheckMiddleware(lambda request: HttpResponse("stack"))
+        response = middleware(rf.get("/api/gate/v1/check", {"plate": "京A12345"}))
+    finally:
+        clear_url_caches()
+    assert middleware.path is None and response.content == b"stack"
