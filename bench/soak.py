@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import datetime as dt
 import hashlib
+import html
 import io
 import json
 import os
@@ -73,7 +74,9 @@ UA = (
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 CODE_RE = re.compile(r"验证码 ?(\d{6})")
 ORDER_RE = re.compile(r"/m/orders/(\d+)/")
-REFRESH_RE = re.compile(r'<meta http-equiv="refresh" content="(\d+)">')  # the result page waiting
+REFRESH_RE = re.compile(
+    r'<meta http-equiv="refresh" content="(\d+); url=([^"]*)">'
+)  # the result page waiting
 
 
 def log(message: str) -> None:
@@ -517,7 +520,7 @@ class StaffClient:
                 if page.status_code != 200:
                     break
                 time.sleep(float(refresh.group(1)))
-                page = self.call("result", "GET", result)
+                page = self.call("result", "GET", result.split("?")[0] + html.unescape(refresh.group(2)))
             if page.status_code != 200:
                 raise Failed(f"result: {page.status_code}")
             self.result_text = page.text

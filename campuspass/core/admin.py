@@ -95,7 +95,11 @@ class LogEntryAdmin(_ReadOnly, admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        condition = Q(staff_no=term) | Q(action__startswith=term)
+        # 工号 keep the case they were typed with: as typed, or upper-cased; renamed actions' old codes
+        condition = Q(staff_no__in={term, term.upper()}) | Q(action__startswith=term)
+        old_codes = codes_for_filter(term)
+        if old_codes:
+            condition |= Q(action__in=old_codes)
         plate = plate_search_variants(term)
         if plate:
             condition |= Q(plate=plate)

@@ -89,6 +89,10 @@ def warm_up() -> dict[str, int]:
             except (TemplateDoesNotExist, TemplateSyntaxError):
                 # Another engine's template, or a fragment that is not meant to stand alone.
                 failed += 1
+            except Exception:  # noqa: BLE001 - e.g. a third-party file that is not UTF-8
+                # Never a reason not to start: that template compiles on first use, as before.
+                logger.warning("template %s not compiled before forking", name, exc_info=True)
+                failed += 1
     connections.close_all()
     done = {"templates": compiled, "skipped": failed, "urls": urls, "namespaces": namespaces}
     logger.info("warmed up before forking: %s", done)

@@ -25,6 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from campuspass.core.errors import CampusPassError
+from campuspass.core.fieldrules import parse_int
 from campuspass.core.net import client_ip
 from campuspass.core.phones import mask_phone
 from campuspass.core.plates import InvalidPlate, normalize_plate
@@ -58,6 +59,9 @@ _NEXT_RE = re.compile(r"/m/orders/[0-9]{1,12}/(?:[a-z-]+/){0,2}")
 OAUTH_TRIED_KEY = "ss.oauth_tried"  # the silent OAuth before the first code is tried once a session
 PURPOSES = {otp.PURPOSE_LOOKUP: "selfservice:record", otp.PURPOSE_ORDERS: "selfservice:orders"}
 RESULT_REFRESH_SECONDS = 1  # 支付结果确认中 reloads itself this often (cheap: no platform query each time)
+# … this many times (a minute), then waits for the staff member's 刷新支付结果: a page left open on
+# an order that was never paid must not ask the platform every 5 s until the order closes.
+RESULT_REFRESH_LIMIT = 60
 
 
 MSG_PAY_NEEDS_OFFICE = (
@@ -655,8 +659,11 @@ def result(request, pk: int):
         # The cashier was closed with 取消支付: unpaid, whatever the platform would say.
         context.update(cancelled=True, deadline=timezone.localtime(expires_at(order)))
     elif order.status == S.PENDING_PAYMENT:
-        # 支付结果确认中: the page shows itself again until the notification (or a query) has come.
-        context["refresh_seconds"] = RESULT_REFRESH_SECONDS
+        # 支付结果确认中: the page shows itself again until the notification (or a query) has come,
+        # for a minute; ?n= counts its own reloads (刷新支付结果 starts again from 0).
+        reloads = parse_int(request.GET.get("n")) or 0
+        if 0 <= reloads < RESULT_REFRESH_LIMIT:
+            context.update(refresh_seconds=RESULT_REFRESH_SECONDS, refresh_next=reloads + 1)
     return render(request, "selfservice/result.html", context)
 
 

@@ -51,16 +51,17 @@ def test_nginx_waits_longer_for_the_downloads_built_before_their_first_byte():
     from django.urls import reverse
 
     blocks = _location_blocks()
-    exports = next(key for key in blocks if key.startswith("~ ^/office/"))
+    exports = next(key for key in blocks if key.startswith("~ ^/(office/"))
     pattern = re.compile(exports.removeprefix("~ "))
     downloads = [reverse("backoffice:exports-download", args=[kind]) for kind in ("fulfilment", "orders")]
     downloads += [
         reverse("backoffice:exports-download-csv", args=["orders"]),
         reverse("backoffice:audit_export"),
     ]
+    downloads.append(reverse("admin:registry_pass_export"))
     for url in downloads:  # the app's own download URLs reach that location
         assert pattern.match(url), url
-    for url in (reverse("backoffice:exports"), "/office/", "/m/"):  # and nothing else
+    for url in (reverse("backoffice:exports"), "/office/", "/m/", "/admin/registry/pass/"):  # only those
         assert not pattern.match(url), url
     assert "proxy_read_timeout 300s;" in blocks[exports] and "proxy_next_upstream off;" in blocks[exports]
     # Everything else: 60 s, and a down or restarting host's GETs go to the next one.

@@ -54,5 +54,9 @@ def test_the_search_box_finds_a_plate_in_any_spelling_a_staff_number_or_an_actio
     assert shown(admin_client.get(URL, {"q": "T0002"})) == {"registry.pass.imported"}
     assert shown(admin_client.get(URL, {"q": "renewals."})) == {"renewals.order.paid"}
     assert shown(admin_client.get(URL, {"q": "T000"})) == set()  # whole staff numbers only
+    assert shown(admin_client.get(URL, {"q": "t0002"})) == {"registry.pass.imported"}  # typed in lower case
+    old, new = next(iter(RENAMED.items()))
+    entry(old)
+    assert shown(admin_client.get(URL, {"q": new})) == {old}  # a renamed action's old entries too
     page = admin_client.get(URL, {"q": "无此人"}).content.decode()
     assert "审计日志" in page  # the help text points to the audit screen for everything else

@@ -64,3 +64,18 @@ def test_after_the_warm_up_reversing_a_namespaced_url_builds_no_resolver(monkeyp
     )
     assert reverse("selfservice:lookup") and reverse("backoffice:dashboard") and reverse("admin:index")
     assert populated == []  # in a fresh worker each of these built and populated a resolver
+
+
+def test_a_template_that_fails_to_compile_never_stops_the_start(monkeypatch, caplog):
+    engine = engines["django"]
+    real = engine.get_template
+
+    def broken(name):
+        if name == "selfservice/home.html":
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "not UTF-8")
+        return real(name)
+
+    monkeypatch.setattr(engine, "get_template", broken)
+    done = warmup.warm_up()
+    assert done["skipped"] >= 1 and done["templates"] > 100
+    assert "selfservice/home.html" in caplog.text

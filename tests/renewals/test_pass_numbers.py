@@ -25,14 +25,18 @@ def test_approvals_number_the_new_passes_one_after_another(fake_provider):
     assert Campaign.objects.get(pk=campaign.pk).last_pass_number == f"{prefix}00002"
 
 
-def test_a_number_taken_meanwhile_is_skipped_and_a_new_prefix_starts_from_its_own(fake_provider):
+def test_a_number_taken_meanwhile_sends_the_next_above_every_number_and_a_new_prefix_starts_anew(
+    fake_provider,
+):
     campaign = make_campaign()
     prefix = f"{campaign.pass_number_prefix}{campaign.year}"
     assert _next_pass_number(campaign) == f"{prefix}00001"
-    # e.g. this year's passes imported from a file in the meantime
-    taken = make_pass(year=campaign.year)
-    Pass.objects.filter(pk=taken.pk).update(number=f"{prefix}00002")
-    assert _next_pass_number(campaign) == f"{prefix}00003"
+    # e.g. this year's passes imported from a file in the meantime, numbered 00002 and 20000
+    for number in ("00002", "20000"):
+        taken = make_pass(year=campaign.year)
+        Pass.objects.filter(pk=taken.pk).update(number=f"{prefix}{number}")
+    assert _next_pass_number(campaign) == f"{prefix}20001"  # one read of the year, not 20,000 probes
+    assert _next_pass_number(campaign) == f"{prefix}20002"
     campaign.pass_number_prefix = "HD"
     campaign.save()
     make_pass(year=campaign.year)  # a number of the old prefix: not this prefix's

@@ -16,6 +16,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 S = RenewalOrder.Status
 
 
+@pytest.fixture(autouse=True)
+def long_windows(settings):
+    """The hold and the interval last an hour here: on a busy machine a few requests can take more
+    than 5 real seconds. The tests end a window by deleting its key, as the time would."""
+    settings.PAYMENT_RESULT_QUERY_DELAY_SECONDS = 3600
+    settings.PAYMENT_RESULT_QUERY_INTERVAL_SECONDS = 3600
+
+
 def queries(fake_provider, order) -> int:
     return fake_provider.calls.count(("query", order.out_trade_no))
 
@@ -40,9 +48,10 @@ def paying(placed, fake_provider):
 
 def test_just_after_paying_the_page_waits_for_the_notification_without_asking(client, fake_provider, paying):
     order = paying
-    for _ in range(3):  # the page and its own refreshes
-        page = client.get(f"/m/orders/{order.pk}/result/").content.decode()
-        assert "支付结果确认中" in page and '<meta http-equiv="refresh" content="1">' in page
+    page = client.get(f"/m/orders/{order.pk}/result/").content.decode()
+    for n in (1, 2, 3):  # the page and its own refreshes, each counting itself
+        assert "支付结果确认中" in page and f'<meta http-equiv="refresh" content="1; url=?n={n}">' in page
+        page = client.get(f"/m/orders/{order.pk}/result/", {"n": n}).content.decode()
     assert queries(fake_provider, order) == 0
     # The notification comes: the next refresh shows it, still without asking the platform.
     apply_payment_notification(fake_provider.payment_notification(order.out_trade_no))
@@ -83,3 +92,16 @@ def test_without_the_cache_the_page_asks_as_before(client, fake_provider, paying
     monkeypatch.setattr(cache, "add", down)
     page = client.get(f"/m/orders/{order.pk}/result/").content.decode()
     assert "支付成功" in page and queries(fake_provider, order) == 1
+
+
+def test_the_page_stops_reloading_itself_after_a_minute(client, fake_provider, placed):
+    """An order never paid, its result page left open: a minute of reloads, then the page waits for
+    刷新支付结果 — it does not ask the platform every interval until the order closes."""
+    order = placed
+    last = client.get(f"/m/orders/{order.pk}/result/", {"n": 59}).content.decode()
+    assert 'url=?n=60"' in last
+    page = client.get(f"/m/orders/{order.pk}/result/", {"n": 60}).content.decode()
+    assert "支付结果确认中" in page and "http-equiv" not in page and "刷新支付结果" in page
+    # the button starts a new minute
+    assert 'url=?n=1"' in client.get(f"/m/orders/{order.pk}/result/").content.decode()
+    assert 'url=?n=1"' in client.get(f"/m/orders/{order.pk}/result/", {"n": "x"}).content.decode()  # as 0

@@ -422,25 +422,25 @@ def _next_pass_number(campaign: Campaign) -> str:
     transaction ends.
 
     The campaign remembers the last number it issued, so a number costs a read of one pass by key
-    (the serial after the last; one taken meanwhile by an import of this year's passes or an edit is
-    skipped), not a read of every number of the year — 275,000 of them by the end of a week at the
-    benchmark's size (issue 13). Without a remembered number (a new campaign, or the prefix changed
-    since) the year's numbers are read once, as before."""
+    (the serial after the last), not a read of every number of the year — 275,000 of them by the end
+    of a week at the benchmark's size (issue 13). Without a remembered number (a new campaign, the
+    prefix changed since) or when the next one is taken (an import of this year's passes with the
+    same prefix, an edit), the year's numbers are read once and the number goes above all of them,
+    as before."""
     locked = Campaign.objects.select_for_update(no_key=True).only("last_pass_number").get(pk=campaign.pk)
     prefix = f"{campaign.pass_number_prefix}{campaign.year}"
     last = locked.last_pass_number
     serial = parse_int(last[len(prefix) :]) if last.startswith(prefix) else None
-    if serial is None:
-        numbers = Pass.objects.filter(year=campaign.year, number__startswith=prefix).values_list(
-            "number", flat=True
-        )
-        serial = max((parse_int(n[len(prefix) :]) or 0 for n in numbers), default=0)
     taken = Pass.objects.filter(year=campaign.year)
-    while True:
-        serial += 1
-        number = f"{prefix}{serial:05d}"
-        if not taken.filter(number=number).exists():
-            break
+    if serial is not None and not taken.filter(number=f"{prefix}{serial + 1:05d}").exists():
+        number = f"{prefix}{serial + 1:05d}"
+    else:
+        # No number remembered, or the next one was taken meanwhile (this year's passes imported
+        # with the same prefix, an edit): above every number of the year, as before — read once,
+        # then remembered again.
+        numbers = taken.filter(number__startswith=prefix).values_list("number", flat=True)
+        highest = max((parse_int(n[len(prefix) :]) or 0 for n in numbers), default=0)
+        number = f"{prefix}{highest + 1:05d}"
     Campaign.objects.filter(pk=campaign.pk).update(last_pass_number=number)
     campaign.last_pass_number = number
     return number
