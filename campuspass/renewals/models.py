@@ -287,6 +287,13 @@ class RenewalOrder(models.Model):
                 condition=models.Q(fulfilment_status="delivered"),
                 name="order_delivered_idx",
             ),
+            # 窗口领取's 待领取: the campaign's passes waiting at the counter in list order (its page
+            # and the header's capped count).
+            models.Index(
+                fields=["campaign", "decided_at", "id"],
+                condition=models.Q(status="approved", fulfilment_status="to_collect"),
+                name="order_pending_pickup_idx",
+            ),
         ]
 
     def __str__(self) -> str:

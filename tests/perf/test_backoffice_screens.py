@@ -15,7 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from campuspass.backoffice import roles, views_delivery, views_refunds
+from campuspass.backoffice import roles, views_counter, views_delivery, views_refunds
 from campuspass.payments import providers
 from campuspass.renewals.services import review
 from campuspass.renewals.services.fulfilment import order_assign_courier
@@ -180,6 +180,31 @@ def test_couriers_own_deliveries_and_the_rest(campaign, office_client, make_user
 SORT = re.compile(r"^\s*(->\s+)?Sort\s+\(cost.*\n\s*Sort Key: (\w+?)(_\d+)?\.", re.MULTILINE)
 
 
+# --- 窗口领取 ------------------------------------------------------------------------------------------
+
+
+def test_counter_counts_its_pickup_queue_up_to_a_cap_and_pages_it_by_key(
+    campaign,
+    office_client,  # noqa: F811
+    monkeypatch,
+):
+    client, _ = office_client(roles.COUNTER, "clerk")
+    approved_order(campaign)
+    _, one = read(client, reverse("backoffice:counter"))
+    _, one_list = read(client, reverse("backoffice:counter-pending"))
+    for _ in range(2):
+        approved_order(campaign)
+    monkeypatch.setattr(views_counter, "PENDING_COUNT_CAP", 2)
+    monkeypatch.setattr(views_counter, "PENDING_LIST_CAP", 2)
+    page, three = read(client, reverse("backoffice:counter"))
+    assert '<span id="pending-count">2+</span>' in page  # the header never counts the whole week
+    listing, three_list = read(client, reverse("backoffice:counter-pending"))
+    assert "共 2+ 个（列出前 2 个）" in listing
+    # the same statements for 3 waiting passes as for 1, the counts capped (LIMIT) in one statement
+    assert len(screen_sqls(three)) == len(screen_sqls(one)) and len(three_list) == len(one_list)
+    assert all("LIMIT" in sql for sql in counts(three + three_list))
+
+
 def bad_plans(sqls) -> list[str]:
     """Plans, with sequential scans and sorts discouraged, of the statements over big tables that
     still scan one of them sequentially or sort (no index gives the rows or their order)."""
@@ -216,12 +241,15 @@ def test_screens_read_by_indexes_in_their_own_order(
         pytest.skip("needs PostgreSQL")
     paid_order(campaign)
     delivery_order(campaign)
+    approved_order(campaign)  # waiting at the counter
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     pages = [
         (roles.REVIEWER, reverse("backoffice:review"), {}),
         (roles.REVIEWER, reverse("backoffice:review-order", args=[campaign.orders.first().pk]), {}),
         (roles.COUNTER, reverse("backoffice:delivery"), {}),
+        (roles.COUNTER, reverse("backoffice:counter"), {}),
+        (roles.COUNTER, reverse("backoffice:counter-pending"), {}),
         *[(roles.FINANCE, reverse("backoffice:refunds"), {"tab": tab}) for tab in ["", *TABS]],
     ]
     for n, (role, url, params) in enumerate(pages):
