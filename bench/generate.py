@@ -23,6 +23,8 @@ from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from campuspass.renewals.buildings import building_of
+
 PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚华建国志红文辉"
@@ -278,6 +280,7 @@ def generate(*, passes: int, orders: int, campaign, seed: int = 2019) -> dict:
                 "paid_at": created + dt.timedelta(minutes=2) if paid else None,
                 "fulfilment": fulfilment,
                 "delivery_address": address_of(i) if fulfilment == "delivery" else "",
+                "delivery_building": building_of(address_of(i)) if fulfilment == "delivery" else "",
                 "fulfilment_status": handover,
                 "new_pass_id": new_pass_of.get(i),
                 "decided_at": created + dt.timedelta(days=1) if status in DECIDED else None,

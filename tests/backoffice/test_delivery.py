@@ -1,6 +1,8 @@
 """送证上门 (issue 5, item 4): delivery requests grouped by building, assigned only to couriers, marked
 delivered with the same two checks, and a printable delivery list."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -262,3 +264,43 @@ def test_print_list_per_courier_and_a_courier_prints_only_their_own(campaign, of
 def test_delivery_is_not_for_finance(campaign, office_client):
     client, _ = office_client(roles.FINANCE)
     assert client.get(reverse("backoffice:delivery")).status_code == 403
+
+
+def test_the_building_is_kept_with_the_address_whenever_it_is_saved(campaign):
+    order = delivery_order(campaign, address="图书馆二楼东侧")
+    assert RenewalOrder.objects.get(pk=order.pk).delivery_building == "图书馆"
+    order.delivery_address = "逸夫楼3层301"
+    order.save(update_fields=["delivery_address"])  # only the address: its building goes with it
+    assert RenewalOrder.objects.get(pk=order.pk).delivery_building == "逸夫楼"
+
+
+def test_the_migration_fills_the_buildings_of_orders_saved_before_it(campaign):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("campuspass.renewals.migrations.0020_order_delivery_building")
+    order = delivery_order(campaign, address="行政2号楼1层122室")
+    RenewalOrder.objects.filter(pk=order.pk).update(delivery_building="")  # as before the column
+    migration.fill_buildings(apps, None)
+    assert RenewalOrder.objects.get(pk=order.pk).delivery_building == "行政2号楼"
+
+
+def test_the_screen_counts_buildings_in_the_database_and_lists_them_in_order(campaign, office_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for address in ("逸夫楼3层301", "行政2号楼1层122室", "3号岗亭", "逸夫楼5层502"):
+        delivery_order(campaign, address=address)
+    client, _ = office_client(roles.COUNTER, "clerk-b")
+    client.get(reverse("backoffice:delivery"))
+    with CaptureQueriesContext(connection) as captured:
+        page = client.get(reverse("backoffice:delivery")).content.decode()
+    # the buildings in name order, 其他 last, each with its count
+    headings = re.findall(r'<h2 style="margin-top:0">(\S+) <span class="muted small">(\d+) 个', page)
+    assert headings == [("行政2号楼", "1"), ("逸夫楼", "2"), ("其他", "1")]
+    reads = [q["sql"] for q in captured.captured_queries if '"delivery_address"' in q["sql"]]
+    assert all(" IN (" in sql for sql in reads), reads  # addresses only of the rows listed, by key
+    # the building filter keeps one building and its count
+    only = client.get(reverse("backoffice:delivery"), {"building": "逸夫楼"}).content.decode()
+    assert "逸夫楼5层502" in only and "行政2号楼1层122室" not in only

@@ -15,6 +15,7 @@ from bench.generate import ORDER_MIX, generate, mobile_of, name_of, plate_of, st
 from bench.run import ISSUE_TABLE, Target, count_queries, summarise, targets_for
 from campuspass.demo.loader import ensure_campaign
 from campuspass.registry.models import Pass, Staff, Vehicle
+from campuspass.renewals.buildings import building_of
 from campuspass.renewals.models import Refund, RenewalOrder
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +70,9 @@ def test_generator_writes_a_consistent_registry_and_orders(campaign):
         assert order.fulfilment_status in expected
         assert (order.handed_out_at is not None) == (order.fulfilment_status in ("collected", "delivered"))
         assert bool(order.delivery_address) == (order.fulfilment == "delivery")
+        assert order.delivery_building == (
+            building_of(order.delivery_address) if order.delivery_address else ""
+        )
     assert not RenewalOrder.objects.values("previous_pass").annotate(n=Count("id")).filter(n__gt=1).exists()
     approved = RenewalOrder.objects.filter(status="approved")
     assert {"to_collect", "to_deliver"} <= set(approved.values_list("fulfilment_status", flat=True))

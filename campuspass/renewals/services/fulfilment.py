@@ -15,20 +15,19 @@ its own axis.
 from __future__ import annotations
 
 import datetime as dt
-import re
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Case, Count, QuerySet, Value, When
 from django.utils import timezone
 
 from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
 from campuspass.core.roles import COURIER
 
+from ..buildings import OTHER_BUILDING, building_of
 from ..models import Campaign, RenewalOrder
 from ..transitions import FULFILMENT, lock_all, move
 from .orders import lock_order
@@ -323,30 +322,6 @@ def order_phone_reveal(*, order: RenewalOrder, acting_user: Any, where: str) -> 
 # --- reads for the counter and delivery screens --------------------------------------------------------
 # (selectors: they only read)
 
-_FLOOR_NUMERALS = "一二三四五六七八九十"
-_DIGIT_RE = re.compile(r"[0-9]")
-_FLOOR_OR_ROOM_RE = re.compile(r"[0-9]+\s*[层室]")
-_TRIM = " \t,，、;；:：#-—()（）"
-OTHER_BUILDING = "其他"
-
-
-def building_of(address: str) -> str:
-    """The building a campus address starts with, to group deliveries: "行政2号楼1层122室" →
-    "行政2号楼", "药学院 305室" → "药学院", "图书馆二楼" → "图书馆"; unknown → "其他"."""
-    text = unicodedata.normalize("NFKC", address or "").strip()
-    index = text.find("楼")
-    if index > 0:
-        head = text[:index]
-        without_floor = head.rstrip(_FLOOR_NUMERALS)
-        if without_floor != head:  # "图书馆二楼": a floor of the building before it
-            if without_floor.strip(_TRIM):
-                return without_floor.strip(_TRIM)
-        elif not _FLOOR_OR_ROOM_RE.search(head):  # "行政2号楼", "逸夫楼", not "3层楼道"
-            return text[: index + 1].strip(_TRIM)
-    match = _DIGIT_RE.search(text)
-    head = text[: match.start()] if match else text
-    return head.strip(_TRIM) or OTHER_BUILDING
-
 
 def search_orders(*, query: str, campaign: Campaign | None) -> QuerySet[RenewalOrder]:
     """The counter's search: `renewals.selectors.find_orders` (one reading of a search box)."""
@@ -392,18 +367,28 @@ def delivered_on(*, campaign: Campaign | None, day) -> int:
     ).count()
 
 
-def delivery_buildings(orders: QuerySet[RenewalOrder]) -> list[tuple[str, list[int]]]:
-    """[(building, order keys in the list's order)] of `orders`, buildings ordered as
-    group_by_building's, read as keys and addresses alone (no joins): a screen shows a bounded page of
-    rows but still knows every building and how many orders each has."""
-    names: dict[str, str] = {}
-    groups: dict[str, list[int]] = {}
-    for pk, address in orders.values_list("pk", "delivery_address"):
-        name = names.get(address)
-        if name is None:
-            name = names[address] = building_of(address)
-        groups.setdefault(name, []).append(pk)
-    return sorted(groups.items(), key=lambda item: (item[0] == OTHER_BUILDING, item[0]))
+def _building_order(name: str) -> tuple[bool, str]:
+    return (name == OTHER_BUILDING, name)
+
+
+def delivery_buildings(orders: QuerySet[RenewalOrder]) -> list[tuple[str, int]]:
+    """[(building, how many orders)] of `orders`, buildings in name order with "其他" last, counted in
+    the database by the building kept on each order (one statement, no address read)."""
+    counts: dict[str, int] = {}
+    for name, count in orders.order_by().values_list("delivery_building").annotate(n=Count("pk")):
+        key = name or OTHER_BUILDING
+        counts[key] = counts.get(key, 0) + count
+    return sorted(counts.items(), key=lambda item: _building_order(item[0]))
+
+
+def first_by_building(orders: QuerySet[RenewalOrder], limit: int) -> list[tuple[str, int]]:
+    """The first `limit` of `orders` as the delivery screen lists them — by building ("其他" last),
+    then in the list's order — as (building, order key), in one statement."""
+    other = Case(When(delivery_building__in=["", OTHER_BUILDING], then=Value(1)), default=Value(0))
+    rows = orders.order_by(other, "delivery_building", "decided_at", "pk").values_list(
+        "delivery_building", "pk"
+    )
+    return [(name or OTHER_BUILDING, pk) for name, pk in rows[:limit]]
 
 
 def group_by_building(orders: Iterable[RenewalOrder]) -> list[tuple[str, list[RenewalOrder]]]:
