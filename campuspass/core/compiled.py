@@ -6,6 +6,13 @@ A `CompiledRead` builds its queryset once per database connection settings with 
 its parameters, keeps the SQL, the parameter list and the columns' converters, and afterwards only
 swaps in the values, runs the SQL and converts the columns exactly as the ORM would (dates from
 SQLite's text and so on). The queryset stays the single definition of the read.
+
+On PostgreSQL with `DATABASE_PREPARED=on` (decision 0044) the read's parameters are bound on the
+server, so psycopg prepares the statement after `prepare_threshold` executions on a connection and
+PostgreSQL stops planning it on every request (planning took 0.5 ms of the gate check's 0.6). Only
+these reads: their arguments are compared with a column for equality, so a plan made for any value
+suits every value — unlike a search's `LIKE` pattern. Django's own cursors bind on the client and
+never prepare.
 """
 
 from __future__ import annotations
@@ -15,7 +22,34 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import QuerySet
+
+
+class _LoggedCursor(CursorDebugWrapper):
+    """Django's query log for the server-binding cursor: psycopg keeps no SQL text for the
+    execution of a prepared statement, so the logged SQL is composed as Django's own cursor sends it."""
+
+    def execute(self, sql, params=None):
+        with self.debug_sql(self.db.ops.compose_sql(sql, params), params):
+            return CursorWrapper.execute(self, sql, params)
+
+
+def _cursor(connection):
+    """A cursor binding its parameters on the server where statements are prepared (PostgreSQL with
+    a `prepare_threshold`, decision 0044), Django's own cursor elsewhere; wrapped like Django's
+    (query log, execute wrappers)."""
+    if (
+        connection.vendor != "postgresql"
+        or connection.settings_dict["OPTIONS"].get("prepare_threshold") is None
+    ):
+        return connection.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    raw = ServerBindingCursor(connection.connection)
+    return _LoggedCursor(raw, connection) if connection.queries_logged else CursorWrapper(raw, connection)
 
 
 @dataclass(frozen=True)
@@ -59,7 +93,7 @@ class CompiledRead:
         params = list(plan.params)
         for pos, n in plan.slots:
             params[pos] = arguments[n]
-        with connection.cursor() as cursor:
+        with _cursor(connection) as cursor:
             cursor.execute(plan.sql, params)
             rows = [list(row) for row in cursor.fetchall()]
         for row in rows:

@@ -104,6 +104,10 @@ TEMPLATES = [
 ]
 
 
+# executions of a hot read on one connection before psycopg prepares it (psycopg's own default)
+PREPARE_THRESHOLD = 5
+
+
 def database_config(url: str, environ=os.environ) -> dict:
     """Parse DATABASE_URL; SQLite gets WAL and IMMEDIATE transactions so writers queue instead of
     failing with "database is locked" halfway through a transaction.
@@ -117,7 +121,15 @@ def database_config(url: str, environ=os.environ) -> dict:
     ~110 ms compiling each large-table query of a screen that then ran in milliseconds (issue 13).
     `on` leaves it on; `server` sends nothing and leaves it to the server's own setting — behind
     pgbouncer, which refuses the `options` startup parameter, use `server` and
-    `ALTER DATABASE campuspass SET jit = off`."""
+    `ALTER DATABASE campuspass SET jit = off`.
+
+    The hot reads (`campuspass.core.compiled.CompiledRead`: the gate check's) are prepared on
+    PostgreSQL (`DATABASE_PREPARED`, default `on`): psycopg prepares one after it ran
+    `PREPARE_THRESHOLD` times on a connection and PostgreSQL reuses its plan instead of planning it on
+    every check (issue 13, decision 0044). Every other statement keeps Django's client-side binding
+    and is never prepared: a generic plan of a search (`LIKE %s … ORDER BY … LIMIT`) ran 100 times
+    slower than the plan made for its value. `off` prepares nothing; behind pgbouncer in transaction
+    mode use `off`, unless pgbouncer is 1.21 or newer with `max_prepared_statements` set."""
     is_sqlite = url.startswith("sqlite:")
     raw_age = environ.get("DATABASE_CONN_MAX_AGE", "").strip()
     if raw_age.lower() in {"none", "forever"}:
@@ -140,6 +152,13 @@ def database_config(url: str, environ=os.environ) -> dict:
         # added to any `options` the URL gives (?options=-c statement_timeout=…), never replacing them
         options = config.setdefault("OPTIONS", {})
         options["options"] = f"{options.get('options', '')} -c jit={jit}".strip()
+    prepared = environ.get("DATABASE_PREPARED", "on").strip().lower() or "on"
+    if prepared not in {"on", "off"}:
+        raise ImproperlyConfigured(f"DATABASE_PREPARED must be on or off, not {prepared!r}")
+    if config["ENGINE"] == "django.db.backends.postgresql" and prepared == "on":
+        # Django's own cursors (client-side binding) never prepare whatever the threshold; only
+        # CompiledRead's server-binding cursor does (decision 0044)
+        config.setdefault("OPTIONS", {})["prepare_threshold"] = PREPARE_THRESHOLD
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {
             "init_command": (

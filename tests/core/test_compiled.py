@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from campuspass.core.compiled import CompiledRead
 from campuspass.registry.models import Pass, Staff, Vehicle
+from campuspass.settings.base import PREPARE_THRESHOLD
 
 pytestmark = pytest.mark.django_db
 
@@ -62,3 +63,57 @@ def test_an_argument_the_orm_transforms_is_refused():
     read = CompiledRead(lambda q: Vehicle.objects.filter(plate__contains=q).values_list("pk"), 1)
     with pytest.raises(ValueError, match="as a parameter"):
         read.rows("A1")
+
+
+# Prepared statements (decision 0044): on PostgreSQL a CompiledRead binds its parameters on the
+# server, so psycopg prepares it after PREPARE_THRESHOLD executions on a connection; the ORM's own
+# statements (client-side binding) are never prepared; DATABASE_PREPARED=off prepares nothing.
+
+STAFF_NO_PARAMETER = '"registry_staff"."staff_no" = $1'
+
+
+def staff_pks(staff_no):
+    return Staff.objects.filter(staff_no=staff_no).values_list("pk", flat=True)
+
+
+def prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+@pytest.fixture
+def prepared(monkeypatch):
+    """DATABASE_PREPARED=on for this test's connection, whatever the environment says."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements: PostgreSQL only")
+    connection.ensure_connection()
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "prepare_threshold", PREPARE_THRESHOLD)
+    monkeypatch.setattr(connection.connection, "prepare_threshold", PREPARE_THRESHOLD)
+
+
+def test_a_compiled_read_is_prepared_after_the_threshold_the_orms_statements_never(prepared, two_plates):
+    read = CompiledRead(staff_pks, 1)
+    for n in range(PREPARE_THRESHOLD):
+        assert read.rows("80000001" if n == 0 else f"7000000{n}") == (
+            [[two_plates[0].holder_id]] if n == 0 else []
+        )
+    assert not [s for s in prepared_statements() if STAFF_NO_PARAMETER in s]
+    with CaptureQueriesContext(connection) as queries:
+        assert read.rows("80000001") == [[two_plates[0].holder_id]]  # one more: prepared
+        assert read.rows("80000001") == [[two_plates[0].holder_id]]  # and run as prepared
+    assert len([s for s in prepared_statements() if STAFF_NO_PARAMETER in s]) == 1
+    # the query log still shows the statement with its value
+    assert "'80000001'" in queries.captured_queries[-1]["sql"]
+    before = prepared_statements()
+    for _ in range(PREPARE_THRESHOLD * 2):
+        assert list(staff_pks("80000001")) == [two_plates[0].holder_id]
+    assert prepared_statements() == before
+
+
+def test_nothing_is_prepared_with_the_setting_off(prepared, monkeypatch, two_plates):
+    monkeypatch.delitem(connection.settings_dict["OPTIONS"], "prepare_threshold")
+    read = CompiledRead(staff_pks, 1)
+    for _ in range(PREPARE_THRESHOLD * 2):
+        assert read.rows("80000001") == [[two_plates[0].holder_id]]
+    assert not [s for s in prepared_statements() if STAFF_NO_PARAMETER in s]

@@ -60,3 +60,19 @@ def test_the_connection_runs_without_jit_on_postgres():
     with connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         assert cursor.fetchone()[0] == "off"
+
+
+def test_prepared_hot_reads_on_postgres_by_default_and_off_on_request():
+    # psycopg prepares only the server-binding cursor's statements (CompiledRead, decision 0044);
+    # the ORM keeps Django's client-side binding
+    config = database_config(PG, environ={})
+    assert config["OPTIONS"]["prepare_threshold"] == 5 and "server_side_binding" not in config["OPTIONS"]
+    assert database_config(PG, environ={"DATABASE_PREPARED": " ON "})["OPTIONS"]["prepare_threshold"] == 5
+    assert "prepare_threshold" not in database_config(PG, environ={"DATABASE_PREPARED": "off"})["OPTIONS"]
+    assert "prepare_threshold" not in database_config("sqlite:////tmp/x.sqlite3", environ={})["OPTIONS"]
+
+
+@pytest.mark.parametrize("bad", ["1", "yes", "maybe", "all"])
+def test_a_malformed_prepared_setting_is_refused(bad):
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_PREPARED must be on or off"):
+        database_config(PG, environ={"DATABASE_PREPARED": bad})
