@@ -292,6 +292,12 @@ class RenewalOrder(models.Model):
                 condition=models.Q(fulfilment_status="delivered"),
                 name="order_delivered_idx",
             ),
+            # 送证上门 by building: its counts per building and its first rows in building order.
+            models.Index(
+                fields=["campaign", "delivery_building", "decided_at", "id"],
+                condition=models.Q(status="approved", fulfilment_status__in=["to_deliver", "delivering"]),
+                name="order_delivery_building_idx",
+            ),
             # 窗口领取's 待领取: the campaign's passes waiting at the counter in list order (its page
             # and the header's capped count).
             models.Index(

@@ -257,3 +257,27 @@ def test_screens_read_by_indexes_in_their_own_order(
         _, sqls = read(client, url, params)
         bad = bad_plans(sqls)
         assert bad == [], (url, params, "\n\n".join(bad))
+
+
+@pytest.mark.postgres
+def test_delivery_reads_buildings_and_their_first_rows_from_the_building_index(campaign):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    from campuspass.renewals.services.fulfilment import first_by_building, pending_deliveries
+
+    for address in ("逸夫楼3层301", "行政2号楼1层122室", "逸夫楼5层502"):
+        delivery_order(campaign, address=address)
+    orders = pending_deliveries(campaign=campaign)
+    assert [name for name, _ in first_by_building(orders, 2)] == ["行政2号楼", "逸夫楼"]
+    named = orders.exclude(delivery_building__in=["", "其他"]).order_by(
+        "delivery_building", "decided_at", "pk"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE renewals_renewalorder")
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            plan = named.values_list("pk")[:200].explain()
+        finally:
+            cursor.execute("RESET enable_seqscan")
+    # read in the screen's order from the index: no sort of the pending deliveries
+    assert "order_delivery_building_idx" in plan and "Sort" not in plan, plan

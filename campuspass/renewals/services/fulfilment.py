@@ -20,7 +20,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Case, Count, QuerySet, Value, When
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from campuspass.core.audit import log_action
@@ -383,12 +383,24 @@ def delivery_buildings(orders: QuerySet[RenewalOrder]) -> list[tuple[str, int]]:
 
 def first_by_building(orders: QuerySet[RenewalOrder], limit: int) -> list[tuple[str, int]]:
     """The first `limit` of `orders` as the delivery screen lists them — by building ("其他" last),
-    then in the list's order — as (building, order key), in one statement."""
-    other = Case(When(delivery_building__in=["", OTHER_BUILDING], then=Value(1)), default=Value(0))
-    rows = orders.order_by(other, "delivery_building", "decided_at", "pk").values_list(
-        "delivery_building", "pk"
+    then in the list's order — as (building, order key): read in that order from the index of
+    pending deliveries by building (order_delivery_building_idx), the named buildings first and
+    "其他" only if they leave room (one statement, two at most)."""
+    other = ["", OTHER_BUILDING]
+    named = (
+        orders.exclude(delivery_building__in=other)
+        .order_by("delivery_building", "decided_at", "pk")
+        .values_list("delivery_building", "pk")[:limit]
     )
-    return [(name or OTHER_BUILDING, pk) for name, pk in rows[:limit]]
+    first = list(named)
+    if len(first) < limit:
+        rest = (
+            orders.filter(delivery_building__in=other)
+            .order_by("decided_at", "pk")
+            .values_list("pk", flat=True)
+        )
+        first += [(OTHER_BUILDING, pk) for pk in rest[: limit - len(first)]]
+    return first
 
 
 def group_by_building(orders: Iterable[RenewalOrder]) -> list[tuple[str, list[RenewalOrder]]]:
