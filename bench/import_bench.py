@@ -46,14 +46,14 @@ def make_files(rows: int, folder: Path, kinds: tuple[str, ...] = ("csv", "xlsx")
 
 def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     """Run a child process (its listing of rows goes nowhere: the report file has it); return
-    (seconds, peak RSS in MB, exit code). The child's CPU seconds (user + system) are kept in
+    (seconds, peak RSS in MB, exit code), measured by bench/peak.py (the child's own peak, not this
+    process's size inherited at exec). The child's CPU seconds (user + system) are kept in
     `run_child.cpu`: on a shared machine they move less with the load than the wall clock."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)  # noqa: S603
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    run_child.cpu = usage.ru_utime + usage.ru_stime
-    return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+    from bench.peak import measured
+
+    run = measured(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    run_child.cpu = run["cpu_seconds"]
+    return run["seconds"], run["peak_rss_mb"], run["exit_code"]
 
 
 def bench_one(kind: str, path: Path, rows: int, database_url: str | None = None) -> dict:

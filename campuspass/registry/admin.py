@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 
 from campuspass.core.changelists import LightRowsMixin
 from campuspass.core.errors import CampusPassError, FieldError
-from campuspass.core.paging import CappedPaginator
+from campuspass.core.paging import CappedPaginator, matching
 from campuspass.core.phones import mask_phone
 
 from . import fields, services
@@ -111,7 +111,7 @@ class NormalisedSearchMixin:
             return queryset, False
         vehicles = plate_vehicles(query, limit=SEARCH_LIMIT)  # read once: owners and rows alike
         people = staff_ids(query, limit=SEARCH_LIMIT, vehicles=vehicles)
-        return queryset.filter(self.search_condition(query, people, [pk for pk, _ in vehicles])), False
+        return matching(queryset, self.search_condition(query, people, [pk for pk, _ in vehicles])), False
 
 
 SEARCH_LIMIT = 200

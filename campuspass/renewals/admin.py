@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import Q
 from django.urls import reverse
 
+from campuspass.core.paging import matching
 from campuspass.core.phones import mask_phone
 from campuspass.registry.admin import SEARCH_LIMIT, CappedPaginator
 from campuspass.registry.selectors import Query, staff_ids
@@ -127,7 +128,7 @@ class RenewalOrderAdmin(ReadOnlyAdmin):
         paid = Payment.objects.filter(method__in=Payment.Method.values, reference=compact)
         paid = paid.values_list("order_id", flat=True)[:SEARCH_LIMIT]
         condition |= Q(pk__in=list(paid))
-        return queryset.filter(condition), False
+        return matching(queryset, condition), False
 
     list_select_related = ["staff"]
     exclude = ["id_photo"]

@@ -273,3 +273,22 @@ def test_generated_tables_are_vacuumed_as_a_registry_in_service_is():
             " WHERE relname = 'registry_staff'"
         )
         assert cursor.fetchone() == (True, True)
+
+
+def test_a_childs_peak_memory_is_its_own_not_the_parents():
+    """bench/peak.py: the import's peak RSS is measured from a small process — started straight from
+    the benchmark (hundreds of MB after generating the registry) a child's ru_maxrss carried the
+    parent's size and the import seemed to grow with the registry."""
+    import sys
+
+    from bench.peak import measured
+
+    ballast = bytearray(300 * 1024 * 1024)  # this process: 300 MB resident
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1
+    run = measured([sys.executable, "-c", "x = bytearray(20 * 1024 * 1024)"])
+    assert run["exit_code"] == 0
+    assert 20 < run["peak_rss_mb"] < 150, run  # the child's 20 MB and its interpreter, not our 300
+    failed = measured([sys.executable, "-c", "raise SystemExit(3)"])
+    assert failed["exit_code"] == 3
+    del ballast

@@ -66,3 +66,19 @@ def test_a_page_given_its_count_is_not_counted_again(staff):
     assert page.paginator.num_pages == 3 and len(page.object_list) == 3 and not page.paginator.is_capped
     page = page_by_ids(staff, 9, 10, count=Tally(20, True))  # capped: pages through the first 20
     assert page.number == 2 and page.paginator.is_capped
+
+
+def test_matching_finds_the_rows_first_in_a_limited_subquery_then_orders_them():
+    from django.db.models import Q
+
+    from campuspass.core.paging import matching
+    from campuspass.registry.models import Staff
+
+    for n in range(5):
+        Staff.objects.create(staff_no=f"M{n:04d}", name=f"职工{n}", mobile=f"1390000{n:04d}")
+    condition = Q(staff_no="M0001") | Q(mobile="13900000003")
+    found = matching(Staff.objects.order_by("-staff_no"), condition)
+    assert [s.staff_no for s in found] == ["M0003", "M0001"]  # the list's own order kept
+    sql = str(found.query)
+    assert "LIMIT 10000" in sql and sql.count("SELECT") == 2  # the matches' keys apart, bounded
+    assert [s.staff_no for s in matching(Staff.objects.all(), condition, limit=1)] in (["M0001"], ["M0003"])
