@@ -3,6 +3,7 @@ and bench/results-full.json (full size), or again from both by `python bench/rep
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -254,6 +255,10 @@ def import_pg_memory_lines() -> list[str]:
         (
             "after the CPU cuts: scratch file in one transaction, GC frozen, COPY text, fewer keys",
             "import_pg_cpu",
+        ),
+        (
+            "after the lookups-only ANALYZE (this session; peak from bench/peak.py, a quiet machine)",
+            "import_pg_analyze",
         ),
     ):
         for path in sorted(ROOT.glob(f"bench/{stem}-*.json"), key=lambda p: int(p.stem.rsplit("-", 1)[1])):
@@ -747,18 +752,28 @@ GOALS = [
 ]
 
 
+def _when(text: str | None) -> dt.datetime:
+    """A result file's measured_at (with its UTC offset) as an aware time; the epoch when unknown."""
+    try:
+        return dt.datetime.strptime(text or "", "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return dt.datetime.fromtimestamp(0, dt.UTC)
+
+
 def import_goal_cell() -> str:
     """The largest PostgreSQL import measured after the fixes (bench/import_pg*.json)."""
     best = None
     for path in sorted((ROOT / "bench").glob("import_pg*.json")):
         if "before" in path.name or "inmem" in path.name or "scratchonly" in path.name:
             continue
-        item = (json.loads(path.read_text()).get("imports") or {}).get("csv")
-        if item and (best is None or item["rows"] > best[1]["rows"]):
-            best = (path.name, item)
+        data = json.loads(path.read_text())
+        item = (data.get("imports") or {}).get("csv")
+        key = (item["rows"], _when(data.get("measured_at"))) if item else None
+        if item and (best is None or key > best[2]):  # the most rows; of those the latest run
+            best = (path.name, item, key)
     if best is None:
         return "—"
-    name, item = best
+    name, item, _ = best
     ok = item["rows"] >= 1_000_000 and item["seconds"] <= 120 and item["peak_rss_mb"] <= 400
     verdict = "met" if ok else "**not met**" if item["rows"] >= 1_000_000 else "not shown at 1,000,000"
     return f"{item['rows']:,} rows: {item['seconds']:.0f} s, {item['peak_rss_mb']:.0f} MB (`bench/{name}`) — {verdict}"
@@ -858,9 +873,9 @@ def write_report(result: dict, doc: Path, *, other: dict | None = None) -> None:
             for kind, e in (result.get("exports") or {}).items()
             if e.get("failures")
         ],
-        "- **Import**: the per-file maps are in a scratch file and the lookups take the B-trees; the import",
-        "  process's CPU is about 0.08–0.12 ms per row (82–116 s at 1,000,000 rows), but 1,000,000 rows",
-        "  ≤ 2 min is not shown: the server's index and foreign-key work per row is larger (per 100,000",
+        "- **Import**: 1,000,000 rows in 197 s on a quiet machine (load 1.2; 536 s last session on a busy",
+        "  one), peak 143 MB (`bench/import_pg_analyze-1000000.json`): memory is met, time is not. The",
+        "  import process used 71 s of CPU; the rest is the server's index and foreign-key work (per 100,000",
         "  rows on the server, from its statement log: COPY staff 2.0 s, audit entries 1.7 s, vehicles",
         "  1.4 s, passes 1.0 s, COMMIT with the deferred foreign-key checks 1.8 s, lookups 1.5 s, key",
         "  reservations 1.0 s), and the two run one after the other. Next: write a chunk while the next",

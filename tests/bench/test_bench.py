@@ -292,3 +292,19 @@ def test_a_childs_peak_memory_is_its_own_not_the_parents():
     failed = measured([sys.executable, "-c", "raise SystemExit(3)"])
     assert failed["exit_code"] == 3
     del ballast
+
+
+def test_the_import_goal_reads_the_latest_of_the_largest_imports(tmp_path, monkeypatch):
+    from bench import report
+
+    (tmp_path / "bench").mkdir()
+    for name, when, seconds in (
+        ("import_pg_cpu-1000000.json", "2026-11-30T06:21:53+0800", 536.0),  # 22:21 UTC the day before
+        ("import_pg_analyze-1000000.json", "2026-11-30T03:05:00+0000", 300.0),
+        ("import_pg_cpu-300000.json", "2026-12-01T00:00:00+0000", 50.0),  # later, but fewer rows
+    ):
+        item = {"rows": int(name.rsplit("-", 1)[1].split(".")[0]), "seconds": seconds, "peak_rss_mb": 150.0}
+        (tmp_path / "bench" / name).write_text(json.dumps({"measured_at": when, "imports": {"csv": item}}))
+    monkeypatch.setattr(report, "ROOT", tmp_path)
+    cell = report.import_goal_cell()
+    assert cell.startswith("1,000,000 rows: 300 s, 150 MB (`bench/import_pg_analyze-1000000.json`)"), cell
