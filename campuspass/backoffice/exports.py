@@ -27,8 +27,8 @@ from campuspass.core.money import yuan
 from campuspass.core.phones import mask_phone
 from campuspass.core.spreadsheets import csv_row, xlsx_row
 from campuspass.registry.exports import export_passes
+from campuspass.renewals.buildings import building_of
 from campuspass.renewals.models import Campaign, Payment, Refund, RenewalOrder
-from campuspass.renewals.services.fulfilment import building_of
 
 READ_CHUNK = 2000
 KINDS = {

@@ -9,9 +9,9 @@ from django.urls import reverse
 from campuspass.backoffice import roles
 from campuspass.core.errors import CampusPassError
 from campuspass.core.models import LogEntry
+from campuspass.renewals.buildings import building_of
 from campuspass.renewals.models import RenewalOrder
 from campuspass.renewals.services.fulfilment import (
-    building_of,
     group_by_building,
     order_assign_courier,
     order_hand_out,

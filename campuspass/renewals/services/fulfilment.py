@@ -27,7 +27,7 @@ from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
 from campuspass.core.roles import COURIER
 
-from ..buildings import OTHER_BUILDING, building_of
+from ..buildings import OTHER_BUILDING
 from ..models import Campaign, RenewalOrder
 from ..transitions import FULFILMENT, lock_all, move
 from .orders import lock_order
@@ -404,8 +404,8 @@ def first_by_building(orders: QuerySet[RenewalOrder], limit: int) -> list[tuple[
 
 
 def group_by_building(orders: Iterable[RenewalOrder]) -> list[tuple[str, list[RenewalOrder]]]:
-    """[(building, orders)], buildings in name order with "其他" last."""
+    """[(building, orders)], buildings in name order with "其他" last (the building kept on each order)."""
     groups: dict[str, list[RenewalOrder]] = {}
     for order in orders:
-        groups.setdefault(building_of(order.delivery_address), []).append(order)
-    return sorted(groups.items(), key=lambda item: (item[0] == OTHER_BUILDING, item[0]))
+        groups.setdefault(order.delivery_building or OTHER_BUILDING, []).append(order)
+    return sorted(groups.items(), key=lambda item: _building_order(item[0]))
