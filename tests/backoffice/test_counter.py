@@ -207,6 +207,22 @@ def test_counter_screen_shows_what_is_to_be_handed_out_with_a_masked_phone(campa
     assert "显示完整号码" in html
 
 
+def test_counter_shows_the_first_matches_and_asks_for_a_fuller_query_when_there_are_more(
+    campaign, office_client, monkeypatch
+):
+    from campuspass.backoffice import views_counter
+
+    monkeypatch.setattr(views_counter, "RESULT_LIMIT", 2)
+    client, _ = office_client(roles.COUNTER)
+    orders = [approved_order(campaign) for _ in range(3)]
+    html = client.get(reverse("backoffice:counter"), {"q": "职工"}).content.decode()
+    assert html.count('class="card order-card"') == 2
+    assert "找到超过 2 个订单，只显示前 2 个" in html and "手机号" in html
+    # exactly as many as shown: no "more" message
+    html = client.get(reverse("backoffice:counter"), {"q": orders[0].plate}).content.decode()
+    assert html.count('class="card order-card"') == 1 and "找到 1 个订单。" in html and "超过" not in html
+
+
 def test_counter_screen_says_when_nothing_is_found(campaign, office_client):
     client, _ = office_client(roles.COUNTER)
     response = client.get(reverse("backoffice:counter"), {"q": "京Z99999"})
