@@ -58,6 +58,7 @@ class _Plan:
     params: tuple
     slots: tuple[tuple[int, int], ...]  # (position in params, index of the caller's argument)
     converters: tuple[tuple[int, tuple, Any], ...]  # (column, converter functions, expression)
+    width: int  # number of columns
 
 
 class CompiledRead:
@@ -84,22 +85,92 @@ class CompiledRead:
                 (pos, tuple(convs), expression)
                 for pos, (convs, expression) in compiler.get_converters(columns).items()
             )
-            plan = self._plans[key] = _Plan(sql, tuple(params), slots, converters)
+            plan = self._plans[key] = _Plan(sql, tuple(params), slots, converters, compiler.col_count)
         return plan
+
+    def _params(self, plan: _Plan, arguments) -> list:
+        if len(arguments) != self.arity:
+            raise TypeError(f"this read takes {self.arity} argument(s), not {len(arguments)}")
+        params = list(plan.params)
+        for pos, n in plan.slots:
+            params[pos] = arguments[n]
+        return params
+
+    @staticmethod
+    def _convert(plan: _Plan, row: list, connection) -> list:
+        for pos, convs, expression in plan.converters:
+            value = row[pos]
+            for convert in convs:
+                value = convert(value, expression, connection)
+            row[pos] = value
+        return row
 
     def rows(self, *arguments) -> list[list]:
         connection = connections[self.using]
         plan = self._plan(connection)
-        params = list(plan.params)
-        for pos, n in plan.slots:
-            params[pos] = arguments[n]
         with _cursor(connection) as cursor:
-            cursor.execute(plan.sql, params)
-            rows = [list(row) for row in cursor.fetchall()]
-        for row in rows:
-            for pos, convs, expression in plan.converters:
-                value = row[pos]
-                for convert in convs:
-                    value = convert(value, expression, connection)
-                row[pos] = value
-        return rows
+            cursor.execute(plan.sql, self._params(plan, arguments))
+            return [self._convert(plan, list(row), connection) for row in cursor.fetchall()]
+
+
+def rows_together(
+    many: tuple[CompiledRead, tuple],
+    *single: tuple[CompiledRead, tuple],
+    order: tuple[tuple[int, str], ...] = (),
+):
+    """Several reads of the default database in one statement (one round trip; issue 13, the gate
+    check): `many` may give any number of rows, each of `single` at most one (it is cut to its first).
+    Returns `(rows of many, row or None for each of single)`, the same values each read's `rows()`
+    gives, in the same order.
+
+    The statement joins the reads side by side, `(SELECT 1) LEFT JOIN (read) ON TRUE ...`, each read
+    wrapped with a leading 1 that tells a row from an absent one; the single reads give one row, so
+    the result has one row per row of `many` (in its order, the only side with more than one row) or
+    one row when it has none).
+
+    `many`'s own ORDER BY does not survive the join on every database (SQLite may read the joined
+    side first), so its order is given again as `order`: pairs (index of a column of its
+    values_list, "ASC" or "DESC"), applied to the joined rows with each database's default NULL
+    placement, as the ORM's order_by() does. A `many` with an ordering and no `order` is refused."""
+    reads = [many, *single]
+    connection = connections[many[0].using]
+    if any(read.using != many[0].using for read, _ in single):
+        raise ValueError("rows_together reads one database")
+    plans = [read._plan(connection) for read, _ in reads]
+    if not order and " ORDER BY " in plans[0].sql:
+        raise ValueError("give rows_together the order of its many read (its ORDER BY may be lost)")
+    if any(not 0 <= column < plans[0].width or way not in ("ASC", "DESC") for column, way in order):
+        raise ValueError(f"order: (column of the many read, 'ASC' or 'DESC') pairs, not {order!r}")
+    key = (connection.vendor, connection.settings_dict.get("NAME"), tuple(id(p) for p in plans), order)
+    sql = _TOGETHER.get(key)
+    if sql is None:
+        parts = ["SELECT * FROM (SELECT 1 AS cp_one) cp_one"]
+        for n, plan in enumerate(plans):
+            limit = " LIMIT 1" if n else ""
+            # The ORM compiled each read with its parameters left as placeholders: nothing is spliced.
+            joined = (
+                f"LEFT JOIN (SELECT 1 AS cp_hit, cp_q{n}.* FROM ({plan.sql}) cp_q{n}{limit}) cp_r{n} ON 1=1"  # noqa: S608
+            )
+            parts.append(joined)
+        if order:  # positions in the joined row: cp_one, cp_hit, then the many read's columns
+            parts.append("ORDER BY " + ", ".join(f"{column + 3} {way}" for column, way in order))
+        sql = _TOGETHER[key] = " ".join(parts)
+    params = [
+        p for (read, arguments), plan in zip(reads, plans, strict=True) for p in read._params(plan, arguments)
+    ]
+    with _cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    found: list[list] = [[] for _ in reads]
+    for row in fetched:
+        start = 1
+        for n, plan in enumerate(plans):
+            if row[start] is not None and (n == 0 or not found[n]):
+                found[n].append(
+                    reads[n][0]._convert(plan, list(row[start + 1 : start + 1 + plan.width]), connection)
+                )
+            start += 1 + plan.width
+    return found[0], [rows[0] if rows else None for rows in found[1:]]
+
+
+_TOGETHER: dict[tuple, str] = {}

@@ -78,13 +78,21 @@ def check(request, params: Query[CheckIn]):
 def answer(gate, plate: str, colour: str | None) -> dict:
     """The check's answer for a verified gate (CheckOut's fields, in its order); raises CampusPassError
     for a bad plate or colour. One definition for this view and the fast path (fastpath.py)."""
+    plate, colour = checked_plate(plate, colour)
+    return answer_for_state(gate, desired.plate_state(plate), colour)
+
+
+def checked_plate(plate: str, colour: str | None) -> tuple[str, str]:
+    """The plate and colour as the registry spells them; raises CampusPassError (400)."""
     try:
-        plate, colour = plate_kinds.plate_and_colour(plate, colour)
+        return plate_kinds.plate_and_colour(plate, colour)
     except plate_kinds.InvalidPlate as exc:
         raise CampusPassError(exc.reason, code="plate") from None
     except ValueError as exc:
         raise CampusPassError(str(exc), code="colour") from None
-    state = desired.plate_state(plate)
+
+
+def answer_for_state(gate, state: desired.PlateState, colour: str) -> dict:
     reason = desired.answer_for_gate(state, gate)
     if reason != desired.UNKNOWN and state.colour != colour:
         reason = desired.UNKNOWN  # same characters, other colour: another car

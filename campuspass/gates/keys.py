@@ -106,15 +106,27 @@ _GATE_READ = CompiledRead(
 )
 
 
+def _gate_from_row(row) -> Gate:
+    split = len(_GATE_COLUMNS)
+    gate = Gate.from_db("default", _GATE_COLUMNS, row[:split])
+    gate.group = GateGroup.from_db("default", _GROUP_COLUMNS, row[split:]) if gate.group_id else None
+    return gate
+
+
 def gate_by_key(key_id: str) -> Gate | None:
     """The gate of a device key with its group, in one indexed read whose SQL is built once."""
     rows = _GATE_READ.rows(key_id)
-    if not rows:
-        return None
-    split = len(_GATE_COLUMNS)
-    gate = Gate.from_db("default", _GATE_COLUMNS, rows[0][:split])
-    gate.group = GateGroup.from_db("default", _GROUP_COLUMNS, rows[0][split:]) if gate.group_id else None
-    return gate
+    return _gate_from_row(rows[0]) if rows else None
+
+
+def gate_read(key_id: str) -> tuple[CompiledRead, tuple]:
+    """The read of `gate_by_key` to run with others in one round trip (compiled.rows_together);
+    `gate_from_read` makes its row a Gate."""
+    return _GATE_READ, (key_id[:32],)
+
+
+def gate_from_read(row) -> Gate | None:
+    return _gate_from_row(row) if row is not None else None
 
 
 @dataclass(frozen=True)
@@ -122,8 +134,18 @@ class Caller:
     gate: Gate
 
 
-def verify(request) -> Caller:
-    """Check a device's request; raises Refused with a code and a Chinese message."""
+@dataclass(frozen=True)
+class Signed:
+    """A request's signature headers, checked for everything that needs no database."""
+
+    key_id: str
+    timestamp: str
+    nonce: str
+    signature: str
+
+
+def signed_parts(request) -> Signed:
+    """The signature headers, the timestamp window and the nonce's form; raises Refused."""
     headers = request.headers
     key_id = headers.get("X-Gate-Key", "")
     timestamp = headers.get("X-Gate-Timestamp", "")
@@ -133,27 +155,40 @@ def verify(request) -> Caller:
         raise Refused(
             "missing_headers", "缺少签名头：X-Gate-Key、X-Gate-Timestamp、X-Gate-Nonce、X-Gate-Signature。"
         )
-    # The checks that need no database first.
     when = parse_int(timestamp, maximum=2**40)  # ASCII digits only: "²".isdigit() is true, int("²") fails
     if when is None or abs(time.time() - when) > WINDOW_SECONDS:
         raise Refused("timestamp", "时间戳无效或与服务器相差超过 300 秒，请校准设备时钟。")
     if not NONCE_RE.fullmatch(nonce):
         raise Refused("nonce_format", "X-Gate-Nonce 应为 16–64 位字母、数字、- 或 _。")
-    gate = gate_by_key(key_id[:32])  # read every request: a revoked key or disabled gate stops at once
+    return Signed(key_id[:32], timestamp, nonce, signature)
+
+
+def authenticate(request, signed: Signed, gate: Gate | None) -> Caller:
+    """The checks that need the key's gate (read every request: a revoked key or disabled gate stops
+    at once), then the signature, the nonce's first use and the heartbeat; raises Refused."""
     if gate is None:
         raise Refused("unknown_key", "密钥 ID 不存在，请在保卫处后台“道闸同步”中查看本设备的密钥。")
     if gate.key_revoked_at is not None or not gate.enabled:
         raise Refused("key_revoked", "本设备的密钥已被吊销或设备已停用，请联系保卫处重新签发。")
     secret = derive_secret(gate.key_id, gate.key_salt)
-    expected = sign(secret, request.method, request.path, request.GET, timestamp, nonce, request.body)
-    if not hmac.compare_digest(expected.encode(), signature.encode()):
+    expected = sign(
+        secret, request.method, request.path, request.GET, signed.timestamp, signed.nonce, request.body
+    )
+    if not hmac.compare_digest(expected.encode(), signed.signature.encode()):
         raise Refused("signature", "签名不正确，请按接口文档核对待签名字符串和密钥。")
-    if not first_use(gate.key_id, nonce):
+    if not first_use(gate.key_id, signed.nonce):
         raise Refused("replay", "该 nonce 已使用过，请每次请求生成新的 nonce。")
     now = timezone.now()
     if gate.last_heartbeat_at is None or (now - gate.last_heartbeat_at).total_seconds() > 60:
         Gate.objects.filter(pk=gate.pk).update(last_heartbeat_at=now)
     return Caller(gate)
+
+
+def verify(request) -> Caller:
+    """Check a device's request; raises Refused with a code and a Chinese message. The checks that
+    need no database first (signed_parts), then the gate row and the rest (authenticate)."""
+    signed = signed_parts(request)
+    return authenticate(request, signed, gate_by_key(signed.key_id))
 
 
 NONCE_SECONDS = 2 * WINDOW_SECONDS  # a nonce is remembered past the last second its timestamp passes

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from campuspass.core.compiled import CompiledRead
+from campuspass.core.compiled import CompiledRead, rows_together
 from campuspass.registry.models import Pass, Staff, Vehicle
 from campuspass.settings.base import PREPARE_THRESHOLD
 
@@ -57,6 +57,40 @@ def test_the_sql_is_built_once_and_the_value_is_a_parameter(two_plates):
     with CaptureQueriesContext(connection) as queries:
         assert read.rows("京A12345' OR '1'='1") == []
     assert built == [] and len(queries.captured_queries) == 1
+
+
+def staff_of(staff_no):
+    return Staff.objects.filter(staff_no=staff_no).order_by().values_list("pk", "name", "created_at")
+
+
+def vehicles_of(staff_no):
+    return Vehicle.objects.filter(owner__staff_no=staff_no).order_by("-plate").values_list("plate", "pk")
+
+
+def test_rows_together_gives_each_reads_rows_in_one_statement(two_plates):
+    passes, staff, vehicles = (
+        CompiledRead(passes_of, 1),
+        CompiledRead(staff_of, 1),
+        CompiledRead(vehicles_of, 1),
+    )
+    cases = [("京A12345", "80000001"), ("京Z99999", "80000001"), ("京B54321", "00000000"), ("京Z99999", "0")]
+    for plate, staff_no in cases:
+        with CaptureQueriesContext(connection) as queries:
+            many, (one, first) = rows_together(
+                (passes, (plate,)), (staff, (staff_no,)), (vehicles, (staff_no,)), order=((0, "ASC"),)
+            )
+        assert len(queries.captured_queries) == 1
+        assert many == passes.rows(plate)
+        assert one == (staff.rows(staff_no) or [None])[0]
+        # a read of several rows beside the first gives its first row only
+        assert first == (vehicles.rows(staff_no) or [None])[0]
+    many, _ = rows_together((vehicles, ("80000001",)), (passes, ("京A12345",)), order=((0, "DESC"),))
+    assert [plate for plate, _ in many] == ["京B54321", "京A12345"]  # the many read's own order
+    with pytest.raises(ValueError, match="order"):  # an ordered read without its order
+        rows_together((vehicles, ("80000001",)), (passes, ("京A12345",)))
+    with pytest.raises(ValueError, match="order"):
+        rows_together((vehicles, ("80000001",)), order=((2, "ASC"),))
+    assert isinstance(rows_together((staff, ("80000001",)))[0][0][2], dt.datetime)  # converted
 
 
 def test_an_argument_the_orm_transforms_is_refused():

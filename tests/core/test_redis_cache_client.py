@@ -38,3 +38,14 @@ def test_same_keys_and_values_as_djangos_backend():
     ours.delete("k")
     assert django.add("k", 3, 30) is True and ours.get("k") == 3
     django.delete("k")
+
+
+def test_replies_are_parsed_by_hiredis():
+    """redis[hiredis] (issue 13): the C parser halves the client's CPU per command (a gate check's
+    nonce, every session read) against redis-py's Python parser; redis-py picks it when installed."""
+    from redis._parsers import _HiredisParser
+
+    cache = RedisCache(URL, {})
+    pool = cache._cache.get_client(write=True).connection_pool
+    connection = pool.make_connection()  # not connected: only its parser is looked at
+    assert isinstance(connection._parser, _HiredisParser)

@@ -109,12 +109,21 @@ later_paths: list = []
         ("permit", {"plate": "京O12345"}, (400, "plate")),
         ("permit", {"plate": ""}, (400, "plate")),
         ("permit", {"plate": "京A12345", "colour": "purple"}, (400, "colour")),
+        ("several", {"plate": "京A12345"}, (200, "ok")),  # expired, current and upcoming passes
+        ("upcoming", {"plate": "京A12345"}, (200, "not_yet_valid")),
+        ("nothing", {"plate": "京A12345"}, (200, "unknown_plate")),
     ],
 )
 def test_answers_as_the_whole_stack_does(stacks, device, make_permit, today, setup, params, expected):
-    if setup == "expired":
-        make_permit(valid_from=today - dt.timedelta(days=400), valid_to=today - dt.timedelta(days=1))
-    else:
+    if setup in ("expired", "several"):
+        make_permit(
+            valid_from=today - dt.timedelta(days=400), valid_to=today - dt.timedelta(days=1), year=2001
+        )
+    if setup in ("upcoming", "several"):
+        make_permit(
+            valid_from=today + dt.timedelta(days=10), valid_to=today + dt.timedelta(days=400), year=2099
+        )
+    if setup not in ("expired", "upcoming", "nothing"):
         permit = make_permit()
     if setup == "suspended":
         services.suspend_pass(plate="京A12345", reason="违规停车", acting_user=None)
@@ -130,6 +139,36 @@ def test_answers_as_the_whole_stack_does(stacks, device, make_permit, today, set
     assert (fast.status_code, body.get("reason_code", body.get("code"))) == expected
     if expected == (200, "ok"):
         assert body == {"allowed": True, "valid_until": permit.valid_to.isoformat(), "reason_code": "ok"}
+
+
+@pytest.mark.parametrize("registered", [True, False])
+def test_a_plain_check_is_one_database_statement(stacks, device, make_permit, registered, settings):
+    """The gate row, the plate's passes and the deny list in one round trip (compiled.rows_together);
+    the heartbeat's UPDATE only once a minute; the nonce in the shared cache (Redis in production)."""
+    settings.GATE_NONCE_STORE = "cache"
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if registered:
+        make_permit()
+    fast, _ = stacks
+    params = {"plate": "京A12345"}
+    assert fast.get(PATH, params, headers=signed(device, params)).status_code == 200  # the heartbeat
+    with CaptureQueriesContext(connection) as queries:
+        answer = fast.get(PATH, params, headers=signed(device, params))
+    assert answer.json()["reason_code"] == ("ok" if registered else "unknown_plate")
+    assert len(queries.captured_queries) == 1, [q["sql"] for q in queries.captured_queries]
+
+
+def test_a_bad_plate_is_told_only_to_a_signed_request(stacks, device):
+    fast, full = both(stacks, device, {"plate": "京O12345"}, headers={})
+    assert_same(fast, full)
+    assert (fast.status_code, fast.json()["code"]) == (401, "missing_headers")
+    params = {"plate": "京O12345"}
+    wrong = keys.signed_headers(device[1], "not-the-secret", "GET", PATH, params)
+    fast, full = both(stacks, device, params, headers=wrong)
+    assert_same(fast, full)
+    assert (fast.status_code, fast.json()["code"]) == (401, "signature")
 
 
 def test_refusals_are_the_same_json_with_the_same_status(stacks, device):
