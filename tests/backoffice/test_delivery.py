@@ -247,6 +247,26 @@ def test_print_list_per_building_with_masked_phones_and_a_signature_column(campa
     assert second.plate not in html
 
 
+def test_a_long_print_list_holds_its_first_rows_by_building_and_says_how_to_print_the_rest(
+    campaign, office_client, monkeypatch
+):
+    from campuspass.backoffice import views_delivery
+
+    monkeypatch.setattr(views_delivery, "PRINT_LIMIT", 2)
+    client, _ = office_client(roles.COUNTER)
+    yifu = [delivery_order(campaign, address=f"逸夫楼3层30{n}") for n in range(2)]
+    pharmacy = delivery_order(campaign, address="药学院 305室")
+    html = client.get(reverse("backoffice:delivery-print")).content.decode()
+    assert html.count("<tr><td>") == 2
+    assert "共 3 个" in html and "只列出按楼栋排在前面的 2 个（共 3 个）" in html and "按楼栋或配送员" in html
+    # buildings in name order: 药学院 (yao) before 逸夫楼 (yi); the rest of 逸夫楼 is told, not listed
+    assert pharmacy.plate in html and sum(order.plate in html for order in yifu) == 1
+    assert "本清单 1 / 共 2" in html
+    html = client.get(reverse("backoffice:delivery-print"), {"building": "逸夫楼"}).content.decode()
+    assert all(order.plate in html for order in yifu) and pharmacy.plate not in html
+    assert "只列出" not in html and "逸夫楼（2）" in html
+
+
 def test_print_list_per_courier_and_a_courier_prints_only_their_own(campaign, office_client, make_user):
     courier = make_user(roles.COURIER, "c1")
     mine = delivery_order(campaign)
