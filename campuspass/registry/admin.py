@@ -50,6 +50,15 @@ ACTIVE_STATES = {
 # --- search ----------------------------------------------------------------------------------------
 
 
+def pass_years() -> list[int]:
+    """The years from the largest to the smallest on file: two index reads (the year leads the unique
+    (year, number) index), not a DISTINCT over every pass (1,275,000 at full size)."""
+    bounds = Pass.objects.aggregate(low=Min("year"), high=Max("year"))
+    if bounds["low"] is None:
+        return []
+    return list(range(bounds["high"], bounds["low"] - 1, -1))
+
+
 class YearFilter(admin.SimpleListFilter):
     """年度 from the smallest to the largest year on file: two index reads (the year leads the
     unique (year, number) index), not Django's DISTINCT over every pass."""
@@ -58,10 +67,7 @@ class YearFilter(admin.SimpleListFilter):
     parameter_name = "year"
 
     def lookups(self, request, model_admin):
-        bounds = Pass.objects.aggregate(low=Min("year"), high=Max("year"))
-        if bounds["low"] is None:
-            return []
-        return [(str(y), f"{y} 年度") for y in range(bounds["high"], bounds["low"] - 1, -1)]
+        return [(str(y), f"{y} 年度") for y in pass_years()]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -506,7 +512,7 @@ class PassAdmin(ServiceAdmin):
         return HttpResponseRedirect(reverse("admin:registry_pass_import_job", args=[job.pk]))
 
     def export_view(self, request):
-        years = list(Pass.objects.order_by("-year").values_list("year", flat=True).distinct())
+        years = pass_years()
         form = ExportForm(request.GET or None, years=years)
         if request.GET and form.is_valid():
             year = form.cleaned_data["year"]

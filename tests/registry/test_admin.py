@@ -293,6 +293,19 @@ def test_export_download(admin_client, registry):
     assert entry.actor == admin_client.user and entry.data["rows"] == 2
 
 
+def test_export_years_are_read_from_the_year_index_bounds(admin_client, registry):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from campuspass.registry.admin import pass_years
+
+    low, high = min(pass_years()), max(pass_years())
+    with CaptureQueriesContext(connection) as queries:
+        html = admin_client.get(reverse("admin:registry_pass_export")).content.decode()
+    assert f'value="{high}"' in html and f'value="{low}"' in html
+    assert not any("DISTINCT" in q["sql"] for q in queries.captured_queries)
+
+
 # --- permissions ---
 
 
