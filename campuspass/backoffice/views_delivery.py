@@ -113,6 +113,7 @@ def delivery(request):
             "total": pending,
             "listed": listed + len(mine),
             "list_limit": LIST_LIMIT,
+            "print_limit": PRINT_LIMIT,
             "buildings": all_buildings,
             "building": building,
             "courier_filter": courier_filter,
