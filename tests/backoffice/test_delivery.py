@@ -258,7 +258,11 @@ def test_a_long_print_list_holds_its_first_rows_by_building_and_says_how_to_prin
     pharmacy = delivery_order(campaign, address="药学院 305室")
     html = client.get(reverse("backoffice:delivery-print")).content.decode()
     assert html.count("<tr><td>") == 2
-    assert "共 3 个" in html and "只列出按楼宇顺序排在前面的 2 个（共 3 个）" in html and "按楼宇或配送员" in html
+    assert (
+        "共 3 个" in html
+        and "只列出按楼宇顺序排在前面的 2 个（共 3 个）" in html
+        and "按楼宇或配送员" in html
+    )
     # buildings in name order: 药学院 (yao) before 逸夫楼 (yi); the rest of 逸夫楼 is told, not listed
     assert pharmacy.plate in html and sum(order.plate in html for order in yifu) == 1
     assert "本清单 1 / 共 2" in html

@@ -175,6 +175,17 @@ def test_back_refresh_second_tab_photo_cancel_and_result(phone, shots, live_serv
     page.wait_for_url("**/result/?cancelled=1")
     assert "已取消支付" in page.content() and "支付结果确认中" not in page.content()
     shot("payment-cancelled")
+    # The result page left open on an unpaid order: a minute of reloads, then it stops and waits for
+    # the button (decision 0042); the button starts a new minute.
+    page.goto(f"{live_server.url}/m/orders/{order.pk}/result/?n=60")
+    assert "支付结果确认中" in page.content() and 'http-equiv="refresh"' not in page.content()
+    shot("result-stopped-reloading")
+    page.get_by_role("link", name="刷新支付结果").click()
+    page.wait_for_url("**/result/**")
+    assert "支付结果确认中" in page.content() and "n=1" in page.content()
+    page.go_back()
+    page.go_back()
+    page.wait_for_url("**/result/?cancelled=1")
     page.get_by_role("link", name="继续支付").click()
     page.wait_for_url("**/pay/")
     page.get_by_role("button", name="立即支付").click()
