@@ -2,6 +2,7 @@
 import, and a failure leaves nothing half-written (decision 0021)."""
 
 import json
+import sys
 import threading
 
 import pytest
@@ -189,9 +190,11 @@ def writer_threads(monkeypatch):
 @pytest.mark.django_db(transaction=True)
 def test_chunks_written_by_the_writer_thread_leave_what_writing_in_turn_leaves(tmp_path, monkeypatch):
     threads = writer_threads(monkeypatch)
+    interval = sys.getswitchinterval()
     existing_registry(tmp_path)
     import_passes(path=tricky_file(tmp_path))
     threaded = registry_state(), audit_state()
+    assert sys.getswitchinterval() == interval  # shortened for the writer, restored after
     if connection.vendor == "postgresql":  # a writer thread of its own; SQLite writes in turn
         assert threads and all(thread is not threading.main_thread() for thread in threads)
     Pass.objects.all().delete()
@@ -220,8 +223,10 @@ def test_a_failure_in_the_writer_undoes_every_chunk(tmp_path, monkeypatch):
         real_flush(self, writes)
 
     monkeypatch.setattr(imports.Importer, "_flush", flaky_flush)
+    interval = sys.getswitchinterval()
     with pytest.raises(RuntimeError, match="disk full"):
         import_passes(path=tricky_file(tmp_path))
+    assert sys.getswitchinterval() == interval
     assert len(calls) == 3  # nothing written after the failure
     assert registry_state() == before
     assert LogEntry.objects.filter(action="registry.import.rolled_back").count() == 1
