@@ -24,7 +24,7 @@ class LogEntry(models.Model):
         related_name="+",
     )
     actor_label = models.CharField("操作人名称", max_length=150)
-    action = models.CharField("操作", max_length=100, db_index=True)
+    action = models.CharField("操作", max_length=100)  # indexed in Meta: one pattern index
     content_type = models.ForeignKey(
         ContentType,
         verbose_name="对象类型",
@@ -36,8 +36,11 @@ class LogEntry(models.Model):
     )
     object_id = models.CharField("对象 ID", max_length=64, blank=True)
     object_repr = models.CharField("对象", max_length=200, blank=True)
-    plate = models.CharField("车牌号", max_length=16, blank=True, db_index=True)
-    staff_no = models.CharField("工号", max_length=32, blank=True, db_index=True)
+    # Searched by exact value only (a whole plate, a staff number): a plain B-tree each, declared in
+    # Meta, without the `varchar_pattern_ops` copy that db_index=True adds on PostgreSQL for
+    # LIKE 'prefix%' — no query of the log asks for a prefix of either (decision 0021 addendum).
+    plate = models.CharField("车牌号", max_length=16, blank=True)
+    staff_no = models.CharField("工号", max_length=32, blank=True)
     reason = models.TextField("原因", blank=True)
     data = models.JSONField("数据", default=dict, blank=True)
 
@@ -45,7 +48,14 @@ class LogEntry(models.Model):
         verbose_name = "审计日志"
         verbose_name_plural = "审计日志"
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["content_type", "object_id"], name="core_log_object_idx")]
+        indexes = [
+            models.Index(fields=["content_type", "object_id"], name="core_log_object_idx"),
+            # An action is looked up by =, IN and LIKE 'prefix%' (the action filter, the audit
+            # screen): one varchar_pattern_ops index serves all three (db_index=True made two).
+            models.Index(fields=["action"], name="core_log_action_idx", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["plate"], name="core_log_plate_idx"),
+            models.Index(fields=["staff_no"], name="core_log_staff_no_idx"),
+        ]
 
     def __str__(self) -> str:
         # Beijing time, as everywhere a person reads the log.

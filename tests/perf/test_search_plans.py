@@ -161,3 +161,18 @@ def test_the_searched_columns_keep_a_fine_histogram():
         ("renewals_renewalorder", "plate", 10_000),
         ("staff_no_upper_trgm", "upper", 10_000),
     ]
+
+
+def test_no_pattern_copy_of_a_column_searched_only_whole_or_by_substring():
+    """Staff numbers, plates and mobile numbers are looked up whole (unique and plain B-trees), by
+    substring (trigram) or by the phone's tail (RIGHT(mobile, 4)), never by a prefix: the
+    varchar_pattern_ops copies Django adds for LIKE 'prefix%' are gone (each costs every imported row
+    an index entry). The name keeps its pattern index (a two-character name is looked up as a prefix)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename IN ('registry_staff', 'registry_vehicle')"
+            " AND indexdef LIKE '%%pattern_ops%%'"
+        )
+        assert [row[0].split(" USING ")[1] for row in cursor.fetchall()] == [
+            "btree (name varchar_pattern_ops)"
+        ]

@@ -1,8 +1,12 @@
 """A large import commits chunk by chunk (other writers go on between chunks), its dry run equals the
 import, and a failure leaves nothing half-written (decision 0021)."""
 
+import json
+import sys
+import threading
+
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from campuspass.core.models import LogEntry
 from campuspass.registry import imports
@@ -157,3 +161,98 @@ def test_an_import_whose_process_died_is_undone_before_the_next_one(tmp_path, mo
     assert registry_state() == before
     assert Staff.objects.filter(staff_no="20010009").count() == 0
     assert not Vehicle.objects.filter(plate="京D44444").exists() and Pass.objects.count() == 3
+
+
+def audit_state():
+    """The import's audit rows as comparable values (their keys and times aside)."""
+    return sorted(
+        (action, object_repr, plate, staff_no, json.dumps(data, sort_keys=True, ensure_ascii=False))
+        for action, object_repr, plate, staff_no, data in LogEntry.objects.filter(
+            action__startswith="registry."
+        )
+        .exclude(action="registry.import.completed")
+        .values_list("action", "object_repr", "plate", "staff_no", "data")
+    )
+
+
+def writer_threads(monkeypatch):
+    """The threads each chunk was written from (in the order written)."""
+    real_flush, threads = imports.Importer._flush, []
+
+    def flush(self, writes):
+        threads.append(threading.current_thread())
+        real_flush(self, writes)
+
+    monkeypatch.setattr(imports.Importer, "_flush", flush)
+    return threads
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chunks_written_by_the_writer_thread_leave_what_writing_in_turn_leaves(tmp_path, monkeypatch):
+    threads = writer_threads(monkeypatch)
+    interval = sys.getswitchinterval()
+    existing_registry(tmp_path)
+    import_passes(path=tricky_file(tmp_path))
+    threaded = registry_state(), audit_state()
+    assert sys.getswitchinterval() == interval  # shortened for the writer, restored after
+    if connection.vendor == "postgresql":  # a writer thread of its own; SQLite writes in turn
+        assert threads and all(thread is not threading.main_thread() for thread in threads)
+    Pass.objects.all().delete()
+    Vehicle.objects.all().delete()
+    Staff.objects.all().delete()
+    LogEntry.objects.all().delete()
+    del threads[:]
+    with transaction.atomic():  # inside a caller's transaction each chunk is written at once
+        existing_registry(tmp_path)
+        import_passes(path=tricky_file(tmp_path))
+    assert threads and all(thread is threading.main_thread() for thread in threads)
+    assert (registry_state(), audit_state()) == threaded
+    assert threaded[0]["passes"] and threaded[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_in_the_writer_undoes_every_chunk(tmp_path, monkeypatch):
+    existing_registry(tmp_path)
+    before = registry_state()
+    real_flush, calls = imports.Importer._flush, []
+
+    def flaky_flush(self, writes):
+        calls.append(threading.current_thread())
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+        real_flush(self, writes)
+
+    monkeypatch.setattr(imports.Importer, "_flush", flaky_flush)
+    interval = sys.getswitchinterval()
+    with pytest.raises(RuntimeError, match="disk full"):
+        import_passes(path=tricky_file(tmp_path))
+    assert sys.getswitchinterval() == interval
+    assert len(calls) == 3  # nothing written after the failure
+    assert registry_state() == before
+    assert LogEntry.objects.filter(action="registry.import.rolled_back").count() == 1
+    assert not LogEntry.objects.filter(action="registry.import.completed", data__file="tricky.csv").exists()
+    assert not list(imports.journal_dir().glob("*.journal"))
+    assert not any(thread.name == "campuspass-import-writer" for thread in threading.enumerate())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_while_deciding_stops_the_writer_and_undoes_its_chunks(tmp_path, monkeypatch):
+    existing_registry(tmp_path)
+    before = registry_state()
+    real_apply, chunks = imports.Importer.apply_chunk, []
+
+    def flaky_apply(self, rows, *, write=True):
+        chunks.append(rows)
+        if len(chunks) == 4:
+            raise RuntimeError("bad row")
+        real_apply(self, rows, write=write)
+
+    written = writer_threads(monkeypatch)
+    monkeypatch.setattr(imports.Importer, "apply_chunk", flaky_apply)
+    with pytest.raises(RuntimeError, match="bad row"):
+        import_passes(path=tricky_file(tmp_path))
+    assert len(written) >= 2  # earlier chunks had been written (and committed) before the failure
+    assert registry_state() == before
+    assert LogEntry.objects.filter(action="registry.import.rolled_back").count() == 1
+    assert not list(imports.journal_dir().glob("*.journal"))
+    assert not any(thread.name == "campuspass-import-writer" for thread in threading.enumerate())

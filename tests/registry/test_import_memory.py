@@ -175,3 +175,48 @@ def test_only_pass_numbers_and_plates_that_repeat_go_to_the_first_accepted_table
     assert "第5行" in report.rejected[0]["reason"]
     # Row 5's number and plate (the plate is used by row 5 only, but its number by two rows).
     assert written == ["n2018:YXB201800003"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the plans are PostgreSQL's")
+def test_the_imports_lookups_probe_an_index_per_key_whatever_the_planner_expects():
+    """A chunk's 1,000 keys as `= ANY(…)` are priced as 1,000 matching rows: below a few hundred
+    thousand rows the planner reads the whole table instead (and for new keys finds nothing). Each
+    key looked up on its own, LIMIT 1, is an index probe however small or large the tables are."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO registry_staff (staff_no, name, department, mobile, status, created_at, updated_at)"
+            " SELECT 'S' || n, '职工' || n, '', '139' || lpad(n::text, 8, '0'), 'active', now(), now()"
+            " FROM generate_series(1, 3000) AS n"
+        )
+        cursor.execute(
+            "INSERT INTO registry_vehicle (plate, vehicle_type, brand_model, color, plate_colour, plate_type,"
+            " owner_id, created_at, updated_at)"
+            " SELECT '京A' || lpad(n::text, 5, '0'), '', '', '', 'blue', '02', id, now(), now()"
+            " FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM registry_staff) AS s"
+        )
+        cursor.execute("ANALYZE registry_staff, registry_vehicle")
+    sql = (
+        "SELECT v.id, v.plate, v.owner_id, s.staff_no FROM registry_vehicle v"
+        " JOIN registry_staff s ON s.id = v.owner_id WHERE v.plate IN ({})"
+    )
+    new_plates = [f"京B{n:05d}" for n in range(1000)]
+    executed = []
+
+    def remember(execute, statement, params, many, context):
+        executed.append((statement, params))
+        return execute(statement, params, many, context)
+
+    with connection.execute_wrapper(remember):
+        assert imports._select(sql, new_plates) == []
+        assert len(imports._select(sql, ["京A00001", "京B00001", "京A00002"])) == 2
+
+    def plan(statement, params):
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + statement, params)
+            return "\n".join(line for (line,) in cursor.fetchall())
+
+    as_one_array = plan(sql.replace("IN ({})", "= ANY(%s)"), [new_plates])
+    assert "Seq Scan on registry_" in as_one_array  # what the planner picks for the array by itself
+    per_key = plan(*executed[0])
+    assert "Seq Scan on registry_" not in per_key and "Hash" not in per_key, per_key
+    assert "Index Scan using registry_vehicle_plate_key" in per_key
