@@ -177,6 +177,27 @@ def test_only_pass_numbers_and_plates_that_repeat_go_to_the_first_accepted_table
     assert written == ["n2018:YXB201800003"]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner's statistics are PostgreSQL's")
+def test_a_large_registry_is_analysed_early_then_as_it_doubles(monkeypatch):
+    """A new year's rows beside a large registry: the first ANALYZE after ANALYZE_MIN_ROWS rows,
+    not after as many rows as the registry holds (its year unknown to the planner until then)."""
+    monkeypatch.setattr(imports, "ANALYZE_MIN_ROWS", 10)
+    statistics = imports._PlannerStatistics()
+    statistics.known = 1000  # the planner knows of a registry of 1,000 passes
+    analysed = []
+
+    def remember(execute, statement, params, many, context):
+        if statement.startswith("ANALYZE"):
+            analysed.append(statistics.written)
+        return execute(statement, params, many, context)
+
+    with connection.execute_wrapper(remember):
+        for _ in range(120):  # 1,200 rows written, 10 a chunk
+            statistics.after_chunk(10)
+    # at 10 rows (the first), then each time as many as the planner knows of: 1,010, ...
+    assert analysed == [10, 1010]
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the plans are PostgreSQL's")
 def test_the_imports_lookups_probe_an_index_per_key_whatever_the_planner_expects():
     """A chunk's 1,000 keys as `= ANY(…)` are priced as 1,000 matching rows: below a few hundred
