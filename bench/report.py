@@ -744,6 +744,14 @@ def measurement_lines(result: dict, folder: Path, prefix: str, title: str) -> li
             f"peak RSS {i['peak_rss_mb']} MB, exit code {i['exit_code']}, imported {i.get('imported')}, rejected {i.get('rejected')}.",
             "",
         ]
+        if i.get("note"):
+            lines += [f"Note: {i['note']}.", ""]
+        before = result.get("import_in_run")
+        if before:
+            lines += [
+                f"In the run itself the import took {before['seconds']} s: {before.get('note', '')}.",
+                "",
+            ]
     lines += [
         line.replace("## Whole renewal flow", "### Whole renewal flow", 1)
         for line in flow_lines(result.get("flow") or {})
