@@ -72,7 +72,8 @@ def _reverse_namespaces(resolver: URLResolver, parents: str = "") -> int:
 
 def warm_up() -> dict[str, int]:
     """Import every view (through the URLconf), compile every template into the engines' cached
-    loaders and load the default language's catalogue. Returns what was done (for the log)."""
+    loaders, load the default language's catalogue and run each app's own `warm_up()` (its
+    AppConfig's, where it has one). Returns what was done (for the log)."""
     with translation.override(settings.LANGUAGE_CODE):
         urls = _walk(get_resolver())
         namespaces = _reverse_namespaces(get_resolver())
@@ -80,6 +81,15 @@ def warm_up() -> dict[str, int]:
         for code, _ in settings.LANGUAGES:  # LocaleMiddleware's checks (cached: they scan the disk)
             translation.check_for_language(code)
         translation.get_supported_language_variant(settings.LANGUAGE_CODE)
+    hooks = 0
+    for config in apps.get_app_configs():  # what an app itself loads lazily on a hot path
+        warm = getattr(config, "warm_up", None)
+        if callable(warm):
+            try:
+                warm()
+                hooks += 1
+            except Exception:  # noqa: BLE001 - never a reason not to start: it happens on first use
+                logger.warning("%s: not warmed up before forking", config.label, exc_info=True)
     compiled = failed = 0
     for engine in engines.all():
         for name in template_names():
@@ -94,6 +104,6 @@ def warm_up() -> dict[str, int]:
                 logger.warning("template %s not compiled before forking", name, exc_info=True)
                 failed += 1
     connections.close_all()
-    done = {"templates": compiled, "skipped": failed, "urls": urls, "namespaces": namespaces}
+    done = {"templates": compiled, "skipped": failed, "urls": urls, "namespaces": namespaces, "apps": hooks}
     logger.info("warmed up before forking: %s", done)
     return done

@@ -79,3 +79,32 @@ def test_a_template_that_fails_to_compile_never_stops_the_start(monkeypatch, cap
     done = warmup.warm_up()
     assert done["skipped"] >= 1 and done["templates"] > 100
     assert "selfservice/home.html" in caplog.text
+
+
+def test_the_payment_simulators_key_is_loaded_before_forking(settings, tmp_path, monkeypatch):
+    """An app's own warm-up (its AppConfig.warm_up): the payments app loads the simulator's key
+    pair, which each worker otherwise read on its first payment notification."""
+    from campuspass.payments.simulator import keys
+
+    settings.PAYMENT_PROVIDER = "simulator"
+    settings.PAYMENT_SIMULATOR_DIR = tmp_path / "paysim"
+    monkeypatch.setattr(keys, "_cache", {})
+    monkeypatch.setattr(warmup.connections, "close_all", lambda: None)
+    done = warmup.warm_up()
+    assert done["apps"] >= 1
+    assert str(tmp_path / "paysim" / keys.KEYS_FILE) in keys._cache
+
+
+def test_an_app_warm_up_that_fails_does_not_stop_the_start(monkeypatch, caplog):
+    from django.apps import apps
+
+    config = apps.get_app_config("payments")
+
+    def broken():
+        raise OSError("no such directory")
+
+    monkeypatch.setattr(config, "warm_up", broken, raising=False)
+    monkeypatch.setattr(warmup.connections, "close_all", lambda: None)
+    done = warmup.warm_up()
+    assert done["templates"] > 100
+    assert "payments: not warmed up before forking" in caplog.text
