@@ -15,9 +15,11 @@ threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
-# Recycle workers now and then (slow leaks in third-party code cannot build up).
-max_requests = 2000
-max_requests_jitter = 200
+# Recycle workers now and then (slow leaks in third-party code cannot build up). 10,000: at the gate
+# check's rate (1,000+ req/s) 2,000 replaced a worker every few seconds, each with new database
+# connections and statements to plan again (decision 0043 addendum 2).
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+max_requests_jitter = max_requests // 10
 # Load the app once in the master: quicker forks, and a broken configuration fails at start.
 preload_app = True
 # nginx sets X-Forwarded-*; gunicorn only needs to trust the local proxy for wsgi.url_scheme.
