@@ -123,10 +123,10 @@ def rows_together(
     Returns `(rows of many, row or None for each of single)`, the same values each read's `rows()`
     gives, in the same order.
 
-    The statement joins the reads side by side, `(SELECT 1) LEFT JOIN (read) ON TRUE ...`, each read
+    The statement joins the reads side by side, `(SELECT 1) LEFT JOIN (read) ON 1=1 ...`, each read
     wrapped with a leading 1 that tells a row from an absent one; the single reads give one row, so
-    the result has one row per row of `many` (in its order, the only side with more than one row) or
-    one row when it has none).
+    the result has one row per row of `many` (the only side with more than one row), or one row
+    when it has none.
 
     `many`'s own ORDER BY does not survive the join on every database (SQLite may read the joined
     side first), so its order is given again as `order`: pairs (index of a column of its

@@ -95,20 +95,26 @@ def _registry_rows(plate: str):
             deny_colour=Subquery(open_deny.values("plate_colour")[:1]),
             suspended=Exists(open_suspension),
         )
-        .order_by("passes__valid_from", "passes__pk")
-        .values_list(
-            "plate_colour",
-            "plate_type",
-            "deny_colour",
-            "passes__pk",
-            "passes__review_status",
-            "passes__issued_by_order__status",
-            "passes__valid_from",
-            "passes__valid_to",
-            "suspended",
-            "passes__gate_groups__code",
-        )
+        .order_by(*_REGISTRY_ORDER_BY)
+        .values_list(*_REGISTRY_COLUMNS)
     )
+
+
+_REGISTRY_COLUMNS = (
+    "plate_colour",
+    "plate_type",
+    "deny_colour",
+    "passes__pk",
+    "passes__review_status",
+    "passes__issued_by_order__status",
+    "passes__valid_from",
+    "passes__valid_to",
+    "suspended",
+    "passes__gate_groups__code",
+)
+_REGISTRY_ORDER_BY = ("passes__valid_from", "passes__pk")
+# The same order by column position, for compiled.rows_together (the gate check's one statement).
+REGISTRY_ORDER = tuple((_REGISTRY_COLUMNS.index(name), "ASC") for name in _REGISTRY_ORDER_BY)
 
 
 _REGISTRY_ROWS = CompiledRead(_registry_rows, 1)  # the SQL built once, not per check (issue 13)
@@ -134,9 +140,6 @@ def plate_reads(plate: str) -> tuple[tuple[CompiledRead, tuple], tuple[CompiledR
     gate check, with order=REGISTRY_ORDER): the registry's rows and the open deny entry of a plate
     without a vehicle."""
     return (_REGISTRY_ROWS, (plate,)), (_DENY_COLOUR, (plate,))
-
-
-REGISTRY_ORDER = ((6, "ASC"), (3, "ASC"))  # _registry_rows' order_by: passes__valid_from, passes__pk
 
 
 def _first(rows: list) -> list | None:
