@@ -308,3 +308,25 @@ def test_the_import_goal_reads_the_latest_of_the_largest_imports(tmp_path, monke
     monkeypatch.setattr(report, "ROOT", tmp_path)
     cell = report.import_goal_cell()
     assert cell.startswith("1,000,000 rows: 300 s, 150 MB (`bench/import_pg_analyze-1000000.json`)"), cell
+
+
+def test_a_later_notification_run_at_the_same_size_is_shown_beside_the_full_runs(tmp_path, monkeypatch):
+    from bench import report
+
+    monkeypatch.setattr(report, "ROOT", tmp_path)
+    (tmp_path / "bench").mkdir()
+    full = {"measured_at": "2026-11-30T04:00:00+00:00", "generated": {"passes": 10}}
+    cell = "p99 197 ms — **not met**"
+    assert report.notify_rerun_cell(cell, full) == cell  # no such file
+    rerun = {"generated": {"passes": 10}, "notifications": [{"p99_ms": 32.2}, {"p99_ms": 32.6}]}
+    path = tmp_path / "bench" / "results-full-notify.json"
+    for measured_at, passes, shown in (
+        ("2026-11-30T05:00:00+00:00", 10, True),
+        ("2026-11-30T03:00:00+00:00", 10, False),  # older than the full run
+        ("2026-11-30T05:00:00+00:00", 20, False),  # another size
+    ):
+        path.write_text(json.dumps({**rerun, "measured_at": measured_at, "generated": {"passes": passes}}))
+        text = report.notify_rerun_cell(cell, full)
+        assert (text != cell) is shown
+        if shown:
+            assert text.startswith(cell) and "p99 32 / 33 ms — met" in text
