@@ -150,7 +150,9 @@ def failing_site():
 
 def test_a_step_answering_500_is_an_error_not_a_completion(failing_site):
     pool = PlatePool(range(20_000, 20_003))  # three staff members, then the pool is empty
-    level = run_level(failing_site, 2, 5.0, pool, sms=None)
+    # A long window: the level must end with the last plate, long before it (a 5 s window was
+    # sometimes outlasted by three failing requests on a loaded machine).
+    level = run_level(failing_site, 2, 30.0, pool, sms=None)
 
     assert [r.outcome for r in level.renewals] == ["error"] * 3
     assert all("lookup: 500" in r.error for r in level.renewals)
@@ -158,7 +160,7 @@ def test_a_step_answering_500_is_an_error_not_a_completion(failing_site):
     figure = summarise(level, cpus=2)
     assert figure["completed"] == 0 and figure["renewals_per_s"] == 0.0
     assert figure["errors"] == 3
-    assert figure["plates_ran_out"] and level.seconds < 5.0  # the window ended with the last plate
+    assert figure["plates_ran_out"] and level.seconds < 30.0  # the window ended with the last plate
 
 
 def test_the_report_has_a_row_per_number_of_staff_and_a_plot(tmp_path):
