@@ -17,10 +17,10 @@ from campuspass.core.phones import mask_phone
 from campuspass.renewals.models import RenewalOrder
 from campuspass.renewals.selectors import current_campaign
 from campuspass.renewals.services.fulfilment import (
-    OTHER_BUILDING,
     delivered_on,
     delivery_buildings,
     first_by_building,
+    in_building,
     order_assign_courier,
     order_claim_deliveries,
     order_delivery_failed,
@@ -34,11 +34,6 @@ from .roles import COURIER, can, role_required, roles_of
 User = get_user_model()
 LIST_LIMIT = 200  # orders listed under their buildings; the others are reached by the filters
 PRINT_LIMIT = 1000  # rows of one printed list (about 40 A4 pages); more: print by building or courier
-
-
-def _stored(building: str) -> list[str]:
-    """The values `delivery_building` holds for a building of the filter ("其他" is also "")."""
-    return [building, ""] if building == OTHER_BUILDING else [building]
 
 
 def _couriers():
@@ -94,7 +89,7 @@ def delivery(request):
     every = delivery_buildings(rest)
     wanted = [(name, count) for name, count in every if not building or name == building]
     counted = dict(wanted)
-    chosen = rest.filter(delivery_building__in=_stored(building)) if building else rest
+    chosen = in_building(rest, building) if building else rest
     groups, listed = _first_groups(chosen, LIST_LIMIT, counted)
     pending = len(mine) + sum(count for _, count in wanted)
     if unfiltered:  # `every` is of every pending delivery: its buildings are the filter's choices
@@ -231,7 +226,7 @@ def print_list(request):
     if own_list:
         # A courier prints their own list, with the full numbers they need to call (each audited).
         orders, courier_filter = orders.filter(courier=request.user), str(request.user.pk)
-    chosen = orders.filter(delivery_building__in=_stored(building)) if building else orders
+    chosen = in_building(orders, building) if building else orders
     # Counted by building in one statement, the rows of the first PRINT_LIMIT only (a list of every
     # pending delivery was 27,000 rows, issue 13).
     counts = dict(delivery_buildings(chosen))

@@ -41,6 +41,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -721,53 +722,36 @@ class Importer:
         content_types = ContentType.objects.get_for_models(Staff, Vehicle, Pass)
         audit_data = insert_converter(LogEntry, "data")
         actor_id, actor_label, reason = self.actor_id, self.actor_label, self.reason
+        # The columns' values in the order of their field lists (the same for an INSERT and an UPDATE).
+        staff_values, vehicle_values = attrgetter(*STAFF_FIELDS), attrgetter(*VEHICLE_FIELDS)
         return [
             _Write(
                 "insert",
                 Staff,
                 ["staff_no", *STAFF_FIELDS, "created_at", "updated_at"],
                 pending.new_staff,
-                lambda s: (s.staff_no, s.name, s.department, s.mobile, s.status, created, created),
+                lambda s: (s.staff_no, *staff_values(s), created, created),
             ),
             _Write(
                 "update",
                 Staff,
                 [*STAFF_FIELDS, "updated_at"],
                 list(pending.dirty_staff.values()),
-                lambda s: (s.name, s.department, s.mobile, s.status, now, s.pk),
+                lambda s: (*staff_values(s), now, s.pk),
             ),
             _Write(
                 "insert",
                 Vehicle,
                 ["plate", *VEHICLE_FIELDS, "owner", "created_at", "updated_at"],
                 pending.new_vehicles,
-                lambda v: (
-                    v.plate,
-                    v.vehicle_type,
-                    v.brand_model,
-                    v.color,
-                    v.plate_colour,
-                    v.plate_type,
-                    v.owner.pk,
-                    created,
-                    created,
-                ),
+                lambda v: (v.plate, *vehicle_values(v), v.owner.pk, created, created),
             ),
             _Write(
                 "update",
                 Vehicle,
                 [*VEHICLE_FIELDS, "owner", "updated_at"],
                 list(pending.dirty_vehicles.values()),
-                lambda v: (
-                    v.vehicle_type,
-                    v.brand_model,
-                    v.color,
-                    v.plate_colour,
-                    v.plate_type,
-                    v.owner.pk,
-                    now,
-                    v.pk,
-                ),
+                lambda v: (*vehicle_values(v), v.owner.pk, now, v.pk),
             ),
             # Moved passes are updated one statement per row, in row order: each move was checked
             # against the state left by the rows before it, so that order never breaks "one pass per

@@ -30,3 +30,8 @@ def building_of(address: str) -> str:
     match = _DIGIT_RE.search(text)
     head = text[: match.start()] if match else text
     return head.strip(_TRIM) or OTHER_BUILDING
+
+
+def stored_as(building: str) -> list[str]:
+    """The values `RenewalOrder.delivery_building` holds for a building ("其他" is also "")."""
+    return [building, ""] if building == OTHER_BUILDING else [building]

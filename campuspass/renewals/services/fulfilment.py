@@ -27,7 +27,7 @@ from campuspass.core.audit import log_action
 from campuspass.core.errors import CampusPassError
 from campuspass.core.roles import COURIER
 
-from ..buildings import OTHER_BUILDING
+from ..buildings import OTHER_BUILDING, stored_as
 from ..models import Campaign, RenewalOrder
 from ..transitions import FULFILMENT, lock_all, move
 from .orders import lock_order
@@ -381,12 +381,17 @@ def delivery_buildings(orders: QuerySet[RenewalOrder]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: _building_order(item[0]))
 
 
+def in_building(orders: QuerySet[RenewalOrder], building: str) -> QuerySet[RenewalOrder]:
+    """`orders` of one building of delivery_buildings' list (by the building kept on each order)."""
+    return orders.filter(delivery_building__in=stored_as(building))
+
+
 def first_by_building(orders: QuerySet[RenewalOrder], limit: int) -> list[tuple[str, int]]:
     """The first `limit` of `orders` as the delivery screen lists them — by building ("其他" last),
     then in the list's order — as (building, order key): read in that order from the index of
     pending deliveries by building (order_delivery_building_idx), the named buildings first and
     "其他" only if they leave room (one statement, two at most)."""
-    other = ["", OTHER_BUILDING]
+    other = stored_as(OTHER_BUILDING)
     named = (
         orders.exclude(delivery_building__in=other)
         .order_by("delivery_building", "decided_at", "pk")
