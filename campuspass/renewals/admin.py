@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import Q
 from django.urls import reverse
 
+from campuspass.core.changelists import LightRowsMixin
 from campuspass.core.paging import matching
 from campuspass.core.phones import mask_phone
 from campuspass.registry.admin import SEARCH_LIMIT, CappedPaginator
@@ -96,7 +97,7 @@ class RefundInline(admin.TabularInline):
 
 
 @admin.register(RenewalOrder)
-class RenewalOrderAdmin(ReadOnlyAdmin):
+class RenewalOrderAdmin(LightRowsMixin, ReadOnlyAdmin):
     list_display = [
         "out_trade_no",
         "plate",
@@ -130,7 +131,8 @@ class RenewalOrderAdmin(ReadOnlyAdmin):
         condition |= Q(pk__in=list(paid))
         return matching(queryset, condition), False
 
-    list_select_related = ["staff"]
+    # new_pass: an approved order's status (待生效 / 使用中 / 已过期) is read from its new pass's dates
+    list_select_related = ["staff", "new_pass"]
     exclude = ["id_photo"]
     inlines = [RefundInline]
     date_hierarchy = "created_at"
