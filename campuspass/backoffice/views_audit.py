@@ -64,7 +64,7 @@ def filter_entries(data: dict) -> QuerySet[LogEntry]:
             )
         # A staff number no longer in the registry is still found in the log.
         staff_nos.add(person)
-        entries = entries.filter(staff_no__in=staff_nos)
+        entries = entries.filter(staff_no__any=staff_nos)
     plate = (data.get("plate") or "").strip()
     if plate:
         entries = entries.filter(plate_q(Query.read(plate), "plate"))

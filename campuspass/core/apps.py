@@ -11,6 +11,7 @@ class CoreConfig(AppConfig):
         # migration, so this changes nothing in the database).
         if apps.is_installed("django_tasks_db"):
             apps.get_app_config("django_tasks_database").verbose_name = "后台任务"
+        from . import lookups  # noqa: F401 -- registers `field__any` (core/lookups.py)
         from .logcontext import connect_task_signals
 
         connect_task_signals()

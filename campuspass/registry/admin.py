@@ -253,7 +253,7 @@ class StaffAdmin(ServiceAdmin):
     readonly_fields = ("created_at", "updated_at")
 
     def search_condition(self, query, people, vehicles):
-        return Q(pk__in=people)
+        return Q(pk__any=people)
 
     @admin.display(description="手机号")
     def masked_mobile(self, obj):
@@ -300,7 +300,7 @@ class VehicleAdmin(ServiceAdmin):
     search_fields = ("plate", "owner__name", "owner__staff_no")  # read by NormalisedSearchMixin
 
     def search_condition(self, query, people, vehicles):
-        return Q(pk__in=vehicles) | Q(owner_id__in=people)
+        return Q(pk__any=vehicles) | Q(owner_id__any=people)
 
     autocomplete_fields = ("owner",)
     readonly_fields = ("created_at", "updated_at")
@@ -366,7 +366,7 @@ class PassAdmin(ServiceAdmin):
 
     def search_condition(self, query, people, vehicles):
         number = "".join(query.text.split())
-        return Q(number__iexact=number) | Q(vehicle_id__in=vehicles) | Q(holder_id__in=people)
+        return Q(number__iexact=number) | Q(vehicle_id__any=vehicles) | Q(holder_id__any=people)
 
     autocomplete_fields = ("vehicle", "holder")
     readonly_fields = ("created_at", "updated_at")

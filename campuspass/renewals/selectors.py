@@ -170,7 +170,7 @@ def find_orders(raw: object, *, campaign: Campaign | None):
         people.update(dict.fromkeys(lookup[:50]))
     staff_ids_found = list(people)
     return (
-        orders.filter(staff_id__in=staff_ids_found)
+        orders.filter(staff_id__any=staff_ids_found)
         .select_related("staff", "new_pass", "handed_out_by", "campaign", "courier")
         .order_by("staff__name", "plate", "-created_at")
     )
