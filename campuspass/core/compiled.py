@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import QuerySet
 
@@ -50,6 +50,31 @@ def _cursor(connection):
     connection.validate_thread_sharing()
     raw = ServerBindingCursor(connection.connection)
     return _LoggedCursor(raw, connection) if connection.queries_logged else CursorWrapper(raw, connection)
+
+
+def _fetch(connection, sql: str, params) -> list[tuple]:
+    """The read's rows; once more on a new connection when the kept one turns out to have gone.
+
+    The server-binding cursor (`_cursor`) is made on the raw connection, so Django's health check
+    (CONN_HEALTH_CHECKS: a `SELECT 1` before a request's first statement on a kept connection) does
+    not run before these reads. Here the read itself is the check: when it fails on a kept connection
+    psycopg has found broken (the server restarted, the link dropped), the connection is closed and
+    the read sent again on a new one, as the health check would have done first. That is safe
+    because a read changes nothing. A failure on a sound connection (a statement timeout, say), on a
+    connection opened for this read, or inside a transaction is raised as before."""
+    kept = connection.connection is not None and not connection.in_atomic_block
+    try:
+        with _cursor(connection) as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    except (OperationalError, InterfaceError):
+        raw = connection.connection
+        if not kept or not (raw is None or getattr(raw, "broken", False) or getattr(raw, "closed", False)):
+            raise
+    connection.close()
+    with _cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 @dataclass(frozen=True)
@@ -108,9 +133,8 @@ class CompiledRead:
     def rows(self, *arguments) -> list[list]:
         connection = connections[self.using]
         plan = self._plan(connection)
-        with _cursor(connection) as cursor:
-            cursor.execute(plan.sql, self._params(plan, arguments))
-            return [self._convert(plan, list(row), connection) for row in cursor.fetchall()]
+        fetched = _fetch(connection, plan.sql, self._params(plan, arguments))
+        return [self._convert(plan, list(row), connection) for row in fetched]
 
 
 def rows_together(
@@ -158,9 +182,7 @@ def rows_together(
     params = [
         p for (read, arguments), plan in zip(reads, plans, strict=True) for p in read._params(plan, arguments)
     ]
-    with _cursor(connection) as cursor:
-        cursor.execute(sql, params)
-        fetched = cursor.fetchall()
+    fetched = _fetch(connection, sql, params)
     found: list[list] = [[] for _ in reads]
     for row in fetched:
         start = 1

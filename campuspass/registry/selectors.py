@@ -165,7 +165,9 @@ def staff_ids(
     if query.plate and vehicles:
         lookups.append([owner for _, owner in vehicles])
         lookups.append(
-            Pass.objects.filter(vehicle_id__any=[pk for pk, _ in vehicles]).values_list("holder_id", flat=True)
+            Pass.objects.filter(vehicle_id__any=[pk for pk, _ in vehicles]).values_list(
+                "holder_id", flat=True
+            )
         )
     if query.phone:
         lookups.append(staff.filter(mobile=query.phone))
