@@ -25,14 +25,22 @@ def test_the_env_template_lists_every_setting_read_from_the_environment():
 
 
 def test_the_template_loads_in_a_shell_like_systemd_reads_it():
-    out = subprocess.run(
-        ["bash", "-c", 'set -a; . deploy/campuspass.env.example; printf %s "$SMS_TEMPLATE_CODES"'],
+    """deploy/backup.sh and the replay source the file with `set -e`: a value with a space left
+    unquoted ran its second word as a command there (OTP_TOTP_ISSUER=CampusPass 保卫处)."""
+    done = subprocess.run(
+        [
+            "bash",
+            "-c",
+            "set -euo pipefail; set -a; . deploy/campuspass.env.example; "
+            'printf "%s\\n%s" "$SMS_TEMPLATE_CODES" "$OTP_TOTP_ISSUER"',
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
-    ).stdout
-    assert out == '{"otp": "SMS_000000000"}'
+    )
+    assert done.stderr == ""
+    assert done.stdout.split("\n") == ['{"otp": "SMS_000000000"}', "CampusPass 保卫处"]
 
 
 @pytest.mark.parametrize("unit", sorted(p.name for p in (ROOT / "deploy/systemd").glob("*.service")))
