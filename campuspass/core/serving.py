@@ -9,7 +9,8 @@ moment were served by one worker in about half of the benchmark's runs: each sea
 as long (p50 46–49 ms against 26–27 ms, the same page, the same database; decision 0043 addendum 3).
 
 Here a worker that already holds connections waits a moment before accepting: ``ACCEPT_DEFER``
-seconds per connection it holds (at most ``ACCEPT_DEFER_MAX``). A worker holding none accepts at once,
+seconds per connection it holds (2 ms unless GUNICORN_ACCEPT_DEFER_MS says otherwise; at most five
+times that). A worker holding none accepts at once,
 so a new connection goes to the worker holding the fewest. The loser of the race finds the queue empty
 (EAGAIN) and goes on as before. The wait happens only when a connection is opened — with keep-alive,
 rarely — and only in the worker's event loop: its threads go on serving meanwhile.
@@ -17,14 +18,29 @@ rarely — and only in the worker's event loop: its threads go on serving meanwh
 
 from __future__ import annotations
 
+import os
 import time
 
 from gunicorn.workers.gthread import ThreadWorker
 
-#: Seconds a worker waits before accepting, per connection it already holds.
-ACCEPT_DEFER = 0.002
+
+def _defer_seconds(raw: str) -> float:
+    try:
+        milliseconds = float(raw)
+    except ValueError:
+        milliseconds = -1
+    if not 0 <= milliseconds <= 1000:
+        raise ValueError(
+            f"GUNICORN_ACCEPT_DEFER_MS must be a number of milliseconds from 0 to 1000, not {raw!r}"
+        )
+    return milliseconds / 1000
+
+
+#: Seconds a worker waits before accepting, per connection it already holds (GUNICORN_ACCEPT_DEFER_MS,
+#: default 2 ms; 0 turns the balancing off).
+ACCEPT_DEFER = _defer_seconds(os.environ.get("GUNICORN_ACCEPT_DEFER_MS", "2"))
 #: The longest wait, however many connections a worker holds.
-ACCEPT_DEFER_MAX = 0.01
+ACCEPT_DEFER_MAX = 5 * ACCEPT_DEFER
 
 
 def accept_delay(held: int) -> float:
