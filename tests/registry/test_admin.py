@@ -343,6 +343,18 @@ def test_anonymous_is_sent_to_login(client):
     assert response.status_code == 302 and "login" in response["Location"]
 
 
+def test_admin_lists_have_the_whole_width_and_a_way_home(admin_client, registry):
+    """No list of every model beside each page (issue 13): the pass list's columns all show; the
+    breadcrumb's 首页 leads to the index, which lists every model the user may see."""
+    html = admin_client.get(reverse("admin:registry_pass_changelist")).content.decode()
+    assert 'id="nav-sidebar"' not in html
+    assert f'<a href="{reverse("admin:index")}">首页</a>' in html
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    for model in ("staff", "vehicle", "pass"):
+        assert reverse(f"admin:registry_{model}_changelist") in index
+    assert reverse("admin:renewals_renewalorder_changelist") in index
+
+
 def test_home_page_links_resolve(client):
     assert client.get("/").status_code == 200
 
