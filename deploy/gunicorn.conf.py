@@ -15,7 +15,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 # gunicorn's threaded worker, except that a new connection goes to the worker holding the fewest
 # (campuspass/core/serving.py): two users at once are not left to share one worker's interpreter.
 worker_class = "campuspass.core.serving.BalancedThreadWorker"
-# WeChat Pay and SMS calls happen in tasks, not requests; a request longer than this is a fault.
+# WeChat Pay and SMS calls happen in tasks, not requests. For the threaded worker this is how long a
+# worker's event loop may stay silent before the master replaces it, not a limit on one request (the
+# full-size .xlsx exports take about a minute; nginx gives them 5).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5

@@ -64,14 +64,16 @@ def _fetch(connection, sql: str, params) -> list[tuple]:
     connection opened for this read, or inside a transaction is raised as before."""
     kept = connection.connection is not None and not connection.in_atomic_block
     try:
-        with _cursor(connection) as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
+        return _run(connection, sql, params)
     except (OperationalError, InterfaceError):
         raw = connection.connection
         if not kept or not (raw is None or getattr(raw, "broken", False) or getattr(raw, "closed", False)):
             raise
     connection.close()
+    return _run(connection, sql, params)
+
+
+def _run(connection, sql: str, params) -> list[tuple]:
     with _cursor(connection) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
