@@ -7,18 +7,32 @@ resolved it again to merge the list's filters into it. ``LightRowsMixin`` draws 
 without either: the checkbox is one ``format_html`` and the link is the change URL reversed and
 given the list's filters once per page, with each row's key put in. A first page that holds the
 whole result is not counted separately.
+
+The rows themselves are drawn by ``light_result_list`` (the ``{% light_result_list cl %}`` tag of
+``admin/light_change_list.html``): the same cells as Django's ``items_for_result``, but each column is
+read once per page (which attribute, which class, which empty display, whether it links), a cell's
+display is computed once per distinct value of its column (a year, a status, a date repeat down a
+page), and a row is handed to the template as one string instead of one per cell. A list with
+editable fields (a formset) is left to Django.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import uuid
 from urllib.parse import quote as url_quote
 
 from django.contrib.admin import helpers
+from django.contrib.admin.templatetags import admin_list
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
-from django.contrib.admin.utils import quote
+from django.contrib.admin.utils import display_for_field, display_for_value, lookup_field, quote
 from django.contrib.admin.views.main import ChangeList
-from django.urls import reverse
-from django.utils.html import format_html
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import models
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 _KEY = "0cp0key0"  # stands for the row's key in the page's one reversed change URL
@@ -37,6 +51,7 @@ class LightChangeList(ChangeList):
         self.row_filters = self.preserved_filters
         self.preserved_filters = ""
         self._row_url: tuple[str, str] | None = None
+        self._row_link: tuple[str, str] | None = None
 
     def get_results(self, request):
         """The first page is read first, one row more than it shows: when that is the whole
@@ -76,10 +91,211 @@ class LightChangeList(ChangeList):
         head, tail = self._row_url
         return f"{head}{url_quote(str(quote(pk)))}{tail}"
 
+    def row_link(self, result) -> str:
+        """The row's link as items_for_result writes it: ``url_for_result`` passed through
+        ``add_preserved_filters`` (with the emptied ``preserved_filters``, which only re-encodes the
+        query). For an integer key that second step is done once per page, on the URL with the key
+        left out; raises NoReverseMatch as ``url_for_result`` does."""
+        pk = getattr(result, self.pk_attname)
+        context = {"preserved_filters": self.preserved_filters, "opts": self.opts}
+        if not isinstance(pk, int):
+            return add_preserved_filters(context, self.url_for_result(result))
+        if self._row_link is None:
+            self.url_for_result(result)  # the page's URL (self._row_url)
+            head, tail = self._row_url
+            head, _key, tail = add_preserved_filters(context, f"{head}{_KEY}{tail}").partition(_KEY)
+            self._row_link = (head, tail)
+        head, tail = self._row_link
+        return f"{head}{url_quote(str(quote(pk)))}{tail}"
+
+
+# A cell's display depends only on its value (and the request's language and time zone, fixed while a
+# page is drawn) for values of these types: they are remembered per column for the page.
+_SAME_DISPLAY = frozenset(
+    {str, int, bool, float, decimal.Decimal, dt.date, dt.datetime, dt.time, uuid.UUID, type(None)}
+)
+
+
+class _Column:
+    """One column of ``cl.list_display`` as ``items_for_result`` reads it, settled once per page.
+
+    ``read`` is how a row's value is fetched when that does not depend on the row (a model field's
+    attribute, the admin's or the list's callable); None for any other column, whose every cell goes
+    through Django's own steps (``_generic_display``)."""
+
+    def __init__(self, cl, index: int, name, first_row, link: bool, tag: str):
+        self.name, self.link, self.tag = name, link, tag
+        self.base = f"field-{admin_list._coerce_field_name(name, index)}"
+        self.classes = [self.base]
+        self.empty = cl.model_admin.get_empty_value_display()
+        self.shown: dict = {}  # (type, value) -> (display, class attribute)
+        self.field = self.attr = self.read = None
+        self.boolean = False
+        self._settle(cl.model_admin, first_row)
+        self.plain = _class_attribute(self.classes)  # the class attribute of this column's cells
+        self.dated = _class_attribute([*self.classes, "nowrap"])  # of a plain value that is a date
+
+    def _settle(self, model_admin, first_row) -> None:
+        name = self.name
+        try:
+            field, attr, _value = lookup_field(name, first_row, model_admin)
+        except ObjectDoesNotExist:
+            return  # the first row cannot tell: every cell is read as Django reads it
+        if field is not None:  # a model field: the value is the row's attribute of that name
+            self.read = self._read_attribute
+            if field.auto_created:
+                return  # shown as a plain value (items_for_result: f.auto_created)
+            self.field = field
+            if isinstance(field, (models.DateField, models.TimeField, models.ForeignKey)):
+                self.classes.append("nowrap")
+        elif callable(name) or (hasattr(model_admin, name) and name != "__str__"):
+            self.attr = attr  # the same callable for every row
+            self.read = attr
+            self.empty = getattr(attr, "empty_value_display", self.empty)
+            self.boolean = getattr(attr, "boolean", False)
+            if name == "action_checkbox":
+                self.classes = ["action-checkbox"]
+
+    def _read_attribute(self, row):
+        return getattr(row, self.name)
+
+    def display(self, row, model_admin):
+        """(what the cell shows, its class attribute), as items_for_result computes them."""
+        if self.read is None:
+            return _generic_display(self, row, model_admin)
+        try:
+            value = self.read(row)
+        except ObjectDoesNotExist:
+            return model_admin.get_empty_value_display(), _class_attribute([self.base])
+        if isinstance(value, str) and value.strip() == "":
+            value = ""
+        field = self.field
+        if field is not None and isinstance(field.remote_field, models.ManyToOneRel):
+            related = getattr(row, field.name)  # a foreign key shows the related object
+            return (self.empty if related is None else related), self.plain
+        key = (type(value), value) if type(value) in _SAME_DISPLAY else None
+        if key is not None and key in self.shown:
+            return self.shown[key]
+        if field is None:
+            shown = display_for_value(value, self.empty, self.boolean)
+            answer = (shown, self.dated if isinstance(value, (dt.date, dt.time)) else self.plain)
+        else:
+            answer = (display_for_field(value, field, self.empty, avoid_link=self.link), self.plain)
+        if key is not None:
+            self.shown[key] = answer
+        return answer
+
+
+def _class_attribute(classes: list[str]):
+    return format_html(' class="{}"', " ".join(classes))
+
+
+def _generic_display(column: _Column, row, model_admin):
+    """A column whose reading depends on the row (an attribute path, a property): Django's steps."""
+    classes = [column.base]
+    empty = model_admin.get_empty_value_display()
+    try:
+        field, attr, value = lookup_field(column.name, row, model_admin)
+    except ObjectDoesNotExist:
+        return empty, _class_attribute(classes)
+    empty = getattr(attr, "empty_value_display", empty)
+    if isinstance(value, str) and value.strip() == "":
+        value = ""
+    if field is None or field.auto_created:
+        if column.name == "action_checkbox":
+            classes = ["action-checkbox"]
+        boolean = getattr(attr, "boolean", False)
+        if isinstance(attr, property) and hasattr(attr, "fget"):
+            boolean = getattr(attr.fget, "boolean", False)
+        shown = display_for_value(value, empty, boolean)
+        if isinstance(value, (dt.date, dt.time)):
+            classes.append("nowrap")
+    else:
+        if isinstance(field.remote_field, models.ManyToOneRel):
+            related = getattr(row, field.name)
+            shown = empty if related is None else related
+        else:
+            shown = display_for_field(value, field, empty, avoid_link=column.link)
+        if isinstance(field, (models.DateField, models.TimeField, models.ForeignKey)):
+            classes.append("nowrap")
+    return shown, _class_attribute(classes)
+
+
+def _columns(cl) -> list[_Column]:
+    first_row = cl.result_list[0]
+    columns, first = [], True
+    for index, name in enumerate(cl.list_display):
+        if cl.list_display_links is None:
+            link = False
+        elif first and not cl.list_display_links:
+            link = True
+        else:
+            link = name in cl.list_display_links
+        tag = "th" if link and first else "td"
+        if link:
+            first = False
+        columns.append(_Column(cl, index, name, first_row, link, tag))
+    return columns
+
+
+def _rows(cl):
+    """Each row of the page as one string: the cells items_for_result yields, joined."""
+    if not cl.result_list:
+        return []
+    model_admin = cl.model_admin
+    columns = _columns(cl)
+    key_name = str(cl.to_field) if cl.to_field else cl.lookup_opts.pk.attname
+    if isinstance(cl, LightChangeList):
+        link_of = cl.row_link
+    else:
+        context = {"preserved_filters": cl.preserved_filters, "opts": cl.opts}
+        link_of = lambda row: add_preserved_filters(context, cl.url_for_result(row))  # noqa: E731
+    rows = []
+    for row in cl.result_list:
+        cells = []
+        for column in columns:
+            shown, class_attribute = column.display(row, model_admin)
+            if column.link:
+                try:
+                    url = link_of(row)
+                except NoReverseMatch:
+                    shown_or_link = shown
+                else:
+                    popup = (
+                        format_html(' data-popup-opener="{}"', row.serializable_value(key_name))
+                        if cl.is_popup
+                        else ""
+                    )
+                    shown_or_link = format_html('<a href="{}"{}>{}</a>', url, popup, shown)
+                cells.append(
+                    f"<{column.tag}{class_attribute}>{conditional_escape(shown_or_link)}</{column.tag}>"
+                )
+            else:
+                cells.append(f"<td{class_attribute}>{conditional_escape(shown)}</td>")
+        # every part of a cell is escaped above (conditional_escape, format_html)
+        rows.append(admin_list.ResultList(None, [mark_safe("".join(cells))]))  # noqa: S308
+    return rows
+
+
+def light_result_list(cl) -> dict:
+    """Django's ``result_list`` context (admin_list.result_list) with the rows drawn by ``_rows``."""
+    if cl.formset is not None:
+        return admin_list.result_list(cl)
+    headers = list(admin_list.result_headers(cl))
+    return {
+        "cl": cl,
+        "result_hidden_fields": [],
+        "result_headers": headers,
+        "num_sorted_fields": sum(1 for h in headers if h["sortable"] and h["sorted"]),
+        "results": _rows(cl),
+    }
+
 
 class LightRowsMixin:
-    """For a ModelAdmin: the light change list and a checkbox drawn without the widget templates
-    (the same HTML as ``forms.CheckboxInput``'s)."""
+    """For a ModelAdmin: the light change list, its rows drawn by ``light_result_list``, and a
+    checkbox drawn without the widget templates (the same HTML as ``forms.CheckboxInput``'s)."""
+
+    change_list_template = "admin/light_change_list.html"
 
     def get_changelist(self, request, **kwargs):
         return LightChangeList
