@@ -31,8 +31,8 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.urls import NoReverseMatch, reverse
-from django.utils.html import conditional_escape, format_html
-from django.utils.safestring import mark_safe
+from django.utils.html import conditional_escape, escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 _KEY = "0cp0key0"  # stands for the row's key in the page's one reversed change URL
@@ -301,9 +301,10 @@ class LightRowsMixin:
         return LightChangeList
 
     def action_checkbox(self, obj):
-        return format_html(
-            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
-            helpers.ACTION_CHECKBOX_NAME,
-            str(obj.pk),
-            format_html(_("Select this object for an action - {}"), str(obj)),
+        # format_html's steps, written out: the translated label is the format (not escaped), the
+        # object's name is escaped into it, and the whole label is already safe in the outer tag
+        label = _("Select this object for an action - {}").format(escape(str(obj)))
+        return SafeString(
+            f'<input type="checkbox" name="{escape(helpers.ACTION_CHECKBOX_NAME)}" value="{escape(str(obj.pk))}"'
+            f' class="action-select" aria-label="{label}">'
         )
