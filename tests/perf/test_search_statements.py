@@ -219,7 +219,7 @@ def test_the_checkbox_is_djangos_html(world):
     from campuspass.registry.admin import StaffAdmin
 
     staff = wanted.staff
-    for name in (staff.name, '<b>"王&小明\'</b>', "{0} {}"):
+    for name in (staff.name, "<b>\"王&小明'</b>", "{0} {}"):
         staff.name = name  # markup, quotes and braces in the object's name are escaped alike
         ours = StaffAdmin(Staff, admin.site).action_checkbox(staff)
         djangos = admin.ModelAdmin(Staff, admin.site).action_checkbox(staff)

@@ -355,6 +355,29 @@ def test_admin_lists_have_the_whole_width_and_a_way_home(admin_client, registry)
     assert reverse("admin:renewals_renewalorder_changelist") in index
 
 
+def test_the_list_of_every_model_is_built_only_where_it_is_shown(admin_client, registry, monkeypatch):
+    """Without the sidebar an admin list does not build the list of every app and model (its
+    ~35 URL reversals); the index and an app's page still show theirs."""
+    from django.contrib.admin import AdminSite
+
+    built = []
+    real = AdminSite._build_app_dict
+    monkeypatch.setattr(AdminSite, "_build_app_dict", lambda *a, **k: built.append(1) or real(*a, **k))
+    for name in ("registry_pass", "registry_staff", "renewals_renewalorder"):
+        assert admin_client.get(reverse(f"admin:{name}_changelist")).status_code == 200
+    assert (
+        admin_client.get(reverse("admin:registry_pass_change", args=[registry["p1"].pk])).status_code == 200
+    )
+    assert built == []
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    assert built and reverse("admin:registry_pass_changelist") in index
+    registry_page = admin_client.get(reverse("admin:app_list", args=["registry"]))
+    assert registry_page.status_code == 200
+    assert reverse("admin:registry_staff_changelist") in registry_page.content.decode()
+    assert "renewalorder" not in registry_page.content.decode()
+    assert admin_client.get("/admin/nosuchapp/").status_code == 404
+
+
 def test_home_page_links_resolve(client):
     assert client.get("/").status_code == 200
 
