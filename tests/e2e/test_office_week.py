@@ -180,3 +180,43 @@ def test_reviewer_undo_centred_zoom_and_ctrl_enter(office, shots, live_server, l
             break
         page.wait_for_timeout(100)
     assert second.status == RenewalOrder.Status.REJECTED and "照片中工号看不清" in second.reject_reason
+
+
+def test_a_person_with_every_role_sees_the_whole_bar_and_the_counter_fits_a_narrow_window(
+    office, shots, live_server, live_settings
+):
+    """Every screen in the bar (a person holding all five roles) stays inside the dark bar at 1280 px
+    (its fixed height used to let the second row of links run out of it), and at 800 and 414 px the
+    counter's card keeps its hand-out form inside the card."""
+    from django.contrib.auth.models import Group
+
+    campaign = make_campaign()
+    order = approved_order(campaign)
+    user = office_user("everyone1", "管理员")
+    for role in ("审核员", "窗口", "财务", "配送"):
+        user.groups.add(Group.objects.get(name=role))
+    page = office
+    shot = shots(page, "office-narrow")
+    sign_in(page, live_server.url, "everyone1")
+    inside = """() => {
+        const bar = document.querySelector('header.bar').getBoundingClientRect();
+        const out = [...document.querySelectorAll('header.bar a, header.bar button, header.bar span')]
+            .filter(e => { const r = e.getBoundingClientRect();
+                           return r.top < bar.top || r.bottom > bar.bottom || r.right > bar.right; })
+            .map(e => e.textContent.trim());
+        return out;
+    }"""
+    fits = """() => [...document.querySelectorAll('.order-card')].flatMap(card => {
+        const box = card.getBoundingClientRect();
+        return [...card.querySelectorAll('button, a, input, dd')]
+            .filter(e => { const r = e.getBoundingClientRect(); return r.right > box.right + 0.5; })
+            .map(e => e.textContent.trim() || e.name);
+    })"""
+    for width in (1280, 800, 414):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto(f"{live_server.url}/office/counter/?q={order.plate}")
+        assert page.get_by_role("button", name="发放").is_visible()
+        assert page.evaluate(inside) == [], width
+        assert page.evaluate(fits) == [], width
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), width
+        shot(f"counter-{width}")
