@@ -4,7 +4,7 @@ A registry search that matches a common name fills a page of 50 rows; Django's a
 time drawing them than searching (docs/decisions/0038, addendum 2): per row it rendered the action
 checkbox through the form-widget templates, and for the row's link it reversed the change URL and
 resolved it again to merge the list's filters into it. ``LightRowsMixin`` draws the same HTML
-without either: the checkbox is one ``format_html`` and the link is the change URL reversed and
+without either: the checkbox is one string of escaped parts and the link is the change URL reversed and
 given the list's filters once per page, with each row's key put in. A first page that holds the
 whole result is not counted separately.
 
