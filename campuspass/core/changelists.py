@@ -129,7 +129,7 @@ class _Column:
         self.classes = [self.base]
         self.empty = cl.model_admin.get_empty_value_display()
         self.shown: dict = {}  # (type, value) -> (display, class attribute)
-        self.field = self.attr = self.read = None
+        self.field = self.read = None
         self.boolean = False
         self._settle(cl.model_admin, first_row)
         self.plain = _class_attribute(self.classes)  # the class attribute of this column's cells
@@ -149,8 +149,7 @@ class _Column:
             if isinstance(field, (models.DateField, models.TimeField, models.ForeignKey)):
                 self.classes.append("nowrap")
         elif callable(name) or (hasattr(model_admin, name) and name != "__str__"):
-            self.attr = attr  # the same callable for every row
-            self.read = attr
+            self.read = attr  # the same callable for every row
             self.empty = getattr(attr, "empty_value_display", self.empty)
             self.boolean = getattr(attr, "boolean", False)
             if name == "action_checkbox":

@@ -120,7 +120,7 @@ class RenewalOrderAdmin(LightRowsMixin, ReadOnlyAdmin):
         if not query.text:
             return queryset, False
         compact = "".join(query.text.split())
-        condition = Q(out_trade_no__iexact=compact) | Q(staff_id__in=staff_ids(query, limit=SEARCH_LIMIT))
+        condition = Q(out_trade_no__iexact=compact) | Q(staff_id__any=staff_ids(query, limit=SEARCH_LIMIT))
         if query.plate:
             condition |= Q(plate=query.plate)
         elif query.plate_part:
@@ -128,7 +128,7 @@ class RenewalOrderAdmin(LightRowsMixin, ReadOnlyAdmin):
         # every method named, so the unique (method, reference) index serves the lookup
         paid = Payment.objects.filter(method__in=Payment.Method.values, reference=compact)
         paid = paid.values_list("order_id", flat=True)[:SEARCH_LIMIT]
-        condition |= Q(pk__in=list(paid))
+        condition |= Q(pk__any=list(paid))
         return matching(queryset, condition), False
 
     # new_pass: an approved order's status (待生效 / 使用中 / 已过期) is read from its new pass's dates
