@@ -182,3 +182,95 @@ def test_no_rows_no_columns(admin_user):
     cl = changelist(EveryColumn(Vehicle, admin.site), admin_user)
     assert cl.result_list == [] or not list(cl.result_list)
     assert changelists.light_result_list(cl)["results"] == []
+
+
+# --- the date drill-down of a page that holds the whole result -------------------------------------
+
+UTC = dt.UTC
+
+
+def order_changelist(user, **params):
+    from campuspass.renewals.models import RenewalOrder
+
+    request = RequestFactory().get("/admin/renewals/renewalorder/", params)
+    request.user = user
+    cl = admin.site.get_model_admin(RenewalOrder).get_changelist_instance(request)
+    cl.formset = None
+    return cl
+
+
+def dated(orders, *moments):
+    """The orders created at these moments (UTC), one each."""
+    from campuspass.renewals.models import RenewalOrder
+
+    for order, moment in zip(orders, moments, strict=False):
+        RenewalOrder.objects.filter(pk=order.pk).update(created_at=dt.datetime(*moment, tzinfo=UTC))
+
+
+# Each: the orders' creation moments (UTC), then the drill-down's own parameters. 2025-12-31 17:30
+# UTC is 2026-01-01 01:30 in Shanghai: the years, months and days are the office's, not UTC's.
+DRILL_DOWNS = {
+    "years": ([(2024, 3, 1, 8), (2025, 5, 2, 9), (2025, 12, 31, 17, 30), (2026, 2, 3)], {}),
+    "months of one year": ([(2025, 1, 5), (2025, 3, 6), (2025, 3, 7), (2025, 11, 8)], {}),
+    "days of one month": ([(2025, 3, 5), (2025, 3, 6, 23), (2025, 3, 6, 1), (2025, 3, 30)], {}),
+    "a year chosen": ([(2025, 1, 5), (2025, 3, 6), (2025, 12, 31, 17, 30), (2024, 2, 1)], {"created_at__year": "2025"}),
+    "a month chosen": ([(2025, 3, 5), (2025, 3, 6, 23), (2025, 4, 1)], {"created_at__year": "2025", "created_at__month": "3"}),
+    "a day chosen": ([(2025, 3, 6, 1), (2025, 3, 6, 2)], {"created_at__year": "2025", "created_at__month": "3", "created_at__day": "6"}),
+    "one order": ([(2025, 6, 1, 16, 30)], {}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", DRILL_DOWNS)
+@pytest.mark.parametrize("searched", [False, True])
+def test_a_whole_result_dates_its_drill_down_from_its_rows_as_the_database_does(
+    world, admin_user, django_assert_num_queries, case, searched
+):
+    _, orders = world
+    moments, params = DRILL_DOWNS[case]
+    dated(orders, *moments)
+    if searched:
+        params = {**params, "q": orders[0].staff.name}
+    cl = order_changelist(admin_user, **params)
+    assert cl.whole_result and cl.result_list
+    with django_assert_num_queries(0):
+        ours = changelists.light_date_hierarchy(cl)
+    assert ours == admin_list.date_hierarchy(cl)  # Django's answer, from the database
+    assert ours["choices"]
+
+
+def test_an_empty_result_has_an_empty_drill_down_without_a_query(
+    world, admin_user, django_assert_num_queries
+):
+    cl = order_changelist(admin_user, q="不存在的人")
+    assert cl.whole_result and not cl.result_list
+    with django_assert_num_queries(0):
+        ours = changelists.light_date_hierarchy(cl)
+    assert ours == admin_list.date_hierarchy(cl) == {"show": True, "back": None, "choices": []}
+
+
+def test_a_result_longer_than_its_page_asks_the_database(world, admin_user, monkeypatch):
+    from campuspass.renewals.models import RenewalOrder
+
+    _, orders = world
+    dated(orders, (2024, 3, 1), (2025, 5, 2), (2025, 6, 2), (2026, 2, 3))
+    monkeypatch.setattr(admin.site.get_model_admin(RenewalOrder), "list_per_page", 2)
+    cl = order_changelist(admin_user)
+    assert not cl.whole_result and len(cl.result_list) == 2
+    ours = changelists.light_date_hierarchy(cl)
+    # the years of every order, not only of the two on the page
+    assert [c["title"] for c in ours["choices"]] == ["2024", "2025", "2026"]
+    assert ours == admin_list.date_hierarchy(cl)
+
+
+def test_the_order_search_page_draws_its_drill_down_without_searching_again(world, admin_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _, orders = world
+    dated(orders, (2024, 3, 1), (2025, 5, 2), (2025, 12, 31, 17, 30), (2026, 2, 3))
+    with CaptureQueriesContext(connection) as queries:
+        html = page(admin_client, "renewals_renewalorder", {"q": orders[2].staff.name})
+    searched = [q["sql"] for q in queries if "renewals_renewalorder" in q["sql"]]
+    assert len(searched) == 1, searched  # the page's rows, nothing else over the orders
+    assert 'href="?created_at__year=2026&amp;q=' in html  # 2025-12-31 17:30 UTC: 2026 in Shanghai
+    assert "created_at__year=2024" not in html  # the search's one order, not every order's years
