@@ -13,6 +13,11 @@ every error listed (any 5xx, a refused connection, an answer the flow did not ex
 never came, a payment the database lost), per-step latency, and the load generator's own CPU time —
 a Python client shares the two cores with the server, so its share is part of the reading.
 
+Also measured: the CPU time each part of the system spent in the window (the web workers, the task
+workers, PostgreSQL, Redis, the client, anything else), read from /proc, and from it the CPU seconds
+one renewal costs and the cores a rate of GOAL_PER_SECOND renewals would keep busy: the capacity a
+renewal week needs, whatever the machine the run was on.
+
 The server is `bench/run.py`'s gunicorn (bench.settings, plain HTTP on loopback, one trusted proxy);
 this module starts the task workers the flow needs (the SMS outbox, the payment simulator's
 notifications) with the same environment and stops them at the end. `bench/run.py` calls `measure`;
@@ -115,6 +120,7 @@ class LevelRecord:
     retried: list[str] = field(default_factory=list)  # 502/503/504 or a dead connection, tried again
     client_cpu_s: float = 0.0
     machine_busy: float | None = None  # share of all CPUs busy during the window (/proc/stat)
+    cpu_by_role: dict[str, float] | None = None  # CPU seconds of each part in the window (/proc)
     database: dict = field(default_factory=dict)
     pool_exhausted: bool = False  # the window ended early: no plate left to renew
 
@@ -178,6 +184,7 @@ def summarise(record: LevelRecord, cpus: int) -> dict:
         # The client's CPU time over the window's wall time on all CPUs: its share of the machine.
         "client_cpu_share": round(record.client_cpu_s / (seconds * cpus), 3) if seconds else None,
         "machine_busy_share": None if record.machine_busy is None else round(record.machine_busy, 3),
+        **capacity(record.cpu_by_role, len(completed)),
         "median_renewal_s": round(statistics.median(durations), 2) if durations else None,
         # What one renewal asks of the server: with the bare reference view's req/s (bench/run.py),
         # the ceiling this many requests per renewal would leave even if each cost no more than it.
@@ -199,6 +206,75 @@ def _cpu_times() -> tuple[float, float] | None:
         return None
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
     return sum(fields) - idle, sum(fields)
+
+
+ROLES = ("web", "tasks", "database", "redis", "client", "other")
+
+
+def _role(pid: int, client: int) -> str:
+    """Which part of the system a process is: gunicorn (the web workers and their master), a task
+    worker (`db_worker`), PostgreSQL (the server and every backend), Redis, this client, or other."""
+    if pid == client:
+        return "client"
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "other"
+    if b"gunicorn" in command:
+        return "web"
+    if b"db_worker" in command:
+        return "tasks"
+    if name == "postgres" or command.startswith(b"postgres"):
+        return "database"
+    if name.startswith("redis-server"):
+        return "redis"
+    return "other"
+
+
+def process_cpu() -> dict[str, float] | None:
+    """CPU seconds (user + system) used so far by every process on the machine, summed by role
+    (`_role`), or None off Linux. A process's own time plus the time of its children that have ended
+    (cutime, cstime): when a backend or a replaced gunicorn worker ends within a window, its time
+    moves to its parent's count, so the difference of two readings still holds it. A process that
+    both starts and ends between two readings is counted in its parent's."""
+    try:
+        pids = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    client = os.getpid()
+    totals = dict.fromkeys(ROLES, 0.0)
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue  # ended since the listing: its time is in its parent's count
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state is fields[0]
+        used = sum(int(x) for x in fields[11:15]) / tick  # utime, stime, cutime, cstime
+        totals[_role(pid, client)] += used
+    return totals
+
+
+def capacity(cpu_by_role: dict[str, float] | None, completed: int) -> dict:
+    """The CPU seconds one renewal cost in the window, by role and in all, and how many cores a rate
+    of GOAL_PER_SECOND renewals would keep fully busy (the client's own share left out: in the
+    renewal week it runs on the staff's phones)."""
+    if not cpu_by_role or not completed:
+        return {}
+    per_renewal = {role: round(seconds / completed, 4) for role, seconds in cpu_by_role.items()}
+    server = sum(seconds for role, seconds in cpu_by_role.items() if role != "client") / completed
+    return {
+        "cpu_s_by_role": {role: round(seconds, 2) for role, seconds in cpu_by_role.items()},
+        "cpu_s_per_renewal": per_renewal,
+        "server_cpu_s_per_renewal": round(server, 4),
+        "cores_for_goal": {
+            role: round(GOAL_PER_SECOND * seconds / completed, 2)
+            for role, seconds in cpu_by_role.items()
+            if role != "client"
+        },
+        "server_cores_for_goal": round(GOAL_PER_SECOND * server, 1),
+    }
 
 
 def _own_cpu() -> float:
@@ -406,14 +482,16 @@ def run_level(
         warm_statuses = Counter(stats.status)
         stats.latency.clear()
         stats.status.clear()
-    cpu_before, machine_before = _own_cpu(), _cpu_times()
+    cpu_before, machine_before, roles_before = _own_cpu(), _cpu_times(), process_cpu()
     while clock() < seconds and any(thread.is_alive() for thread in threads):
         time.sleep(min(0.2, max(0.0, seconds - clock())))
     if clock() < seconds:  # every thread ended early: the reserved plates are used up
         record.seconds = max(clock(), 0.001)
         record.pool_exhausted = True
     record.client_cpu_s = _own_cpu() - cpu_before
-    machine_after = _cpu_times()
+    machine_after, roles_after = _cpu_times(), process_cpu()
+    if roles_before is not None and roles_after is not None:
+        record.cpu_by_role = {role: max(0.0, roles_after[role] - roles_before[role]) for role in ROLES}
     if machine_before and machine_after and machine_after[1] > machine_before[1]:
         record.machine_busy = (machine_after[0] - machine_before[0]) / (machine_after[1] - machine_before[1])
     stop.set()

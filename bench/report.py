@@ -169,6 +169,7 @@ def flow_lines(flow: dict) -> list[str]:
             f"| {whole.get('p50', '—')}/{whole.get('p99', '—')} | {per or '—'} | {ceiling} "
             f"| {level['client_cpu_share'] * 100:.0f} | {'—' if busy is None else f'{busy * 100:.0f}'} |"
         )
+    lines += capacity_lines(flow)
     lines += ["", "In the database after each window (orders the window made):", ""]
     for level in flow["levels"]:
         db = level["database"]
@@ -186,6 +187,51 @@ def flow_lines(flow: dict) -> list[str]:
         f"({flow['queued_tasks_dropped_before']}, wrk's lookups' SMS and bench/notify.py's deliveries) were dropped first.",
         "",
     ]
+    return lines
+
+
+CAPACITY_ROLES = (
+    ("web", "web workers"),
+    ("tasks", "task workers"),
+    ("database", "PostgreSQL"),
+    ("redis", "Redis"),
+    ("other", "other"),
+)
+
+
+def capacity_lines(flow: dict) -> list[str]:
+    """What one renewal costs in CPU, by part of the system, and the cores the goal's rate needs."""
+    levels = [level for level in flow["levels"] if level.get("cpu_s_per_renewal")]
+    if not levels:
+        return []
+    goal = levels[0]["goal_per_s"]
+    lines = [
+        "",
+        "### What one renewal costs, and the cores the renewal week needs",
+        "",
+        "CPU seconds each part of the system spent in the window (user + system, from /proc: the",
+        "gunicorn processes, the `db_worker` processes, every PostgreSQL process, Redis, the client, the",
+        "rest), over the renewals completed in it; then the cores that part would keep fully busy at",
+        f"{goal:.0f} renewals/s. The client is left out of the cores: in the renewal week it is the",
+        "staff's phones. The measure is the work, not the machine's speed: on a quicker core each",
+        "second is less, so the cores are an upper bound for hosts like the one measured here.",
+        "",
+        "| staff | "
+        + " | ".join(f"{label} CPU s" for _, label in CAPACITY_ROLES)
+        + " | server CPU s per renewal | client CPU s | "
+        + " | ".join(f"{label} cores" for _, label in CAPACITY_ROLES)
+        + f" | server cores for {goal:.0f}/s |",
+        "|---" * (2 * len(CAPACITY_ROLES) + 4) + "|",
+    ]
+    for level in levels:
+        per, cores = level["cpu_s_per_renewal"], level["cores_for_goal"]
+        lines.append(
+            f"| {level['staff']} | "
+            + " | ".join(f"{per.get(role, 0):.3f}" for role, _ in CAPACITY_ROLES)
+            + f" | {level['server_cpu_s_per_renewal']:.3f} | {per.get('client', 0):.3f} | "
+            + " | ".join(f"{cores.get(role, 0):.1f}" for role, _ in CAPACITY_ROLES)
+            + f" | {level['server_cores_for_goal']} |"
+        )
     return lines
 
 

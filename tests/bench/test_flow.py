@@ -5,8 +5,10 @@ server. No timings are asserted; the flow itself runs in `make bench`, or alone 
 (about a minute on SQLite: migrate, a registry, gunicorn and two task workers)."""
 
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
@@ -166,7 +168,8 @@ def test_a_step_answering_500_is_an_error_not_a_completion(failing_site):
 def test_the_report_has_a_row_per_number_of_staff_and_a_plot(tmp_path):
     from bench.report import write_report
 
-    levels = [summarise(record(staff=k), cpus=2) for k in (8, 32)]
+    cpu = {"web": 1.2, "tasks": 0.3, "database": 0.6, "redis": 0.03, "client": 0.9, "other": 0.0}
+    levels = [summarise(record(staff=k, cpu_by_role=cpu if k == 32 else None), cpus=2) for k in (8, 32)]
     for level in levels:
         level["database"].update(payments_applied_by={"query": 3}, notifications_undelivered=0)
     machine = {
@@ -208,6 +211,13 @@ def test_the_report_has_a_row_per_number_of_staff_and_a_plot(tmp_path):
     # 19 requests per renewal; 380 req/s of the bare view → at most 20 renewals/s; client CPU 20 %
     # of the machine, the machine 90 % busy
     assert "| 19.0 | 20.0 | 20 | 90 |" in text
+    # the capacity table: a row for the level that measured its processes (32), none for the other
+    assert "### What one renewal costs, and the cores the renewal week needs" in text
+    assert (
+        "| 32 | 0.400 | 0.100 | 0.200 | 0.010 | 0.000 | 0.710 | 0.300 | 16.0 | 4.0 | 8.0 | 0.4 | 0.0 | 28.4 |"
+        in text
+    )
+    assert "| 8 | 0." not in text
     assert "Not yet in the benchmark" not in text
     assert "**Whole renewal flow**: at most 0.3 renewals/s" in text  # below the goal: still open
     assert (tmp_path / "performance" / "flow.png").stat().st_size > 1000
@@ -220,3 +230,51 @@ def test_an_error_in_the_warm_up_is_still_an_error(failing_site):
     figure = summarise(level, cpus=2)
     assert figure["errors"] == 2 and figure["completed"] == 0
     assert all(r.ended < 2.0 for r in level.renewals)  # both before the window ended
+
+
+def test_the_cpu_one_renewal_costs_by_part_and_the_cores_the_goal_needs():
+    """3 renewals completed in the window (see `record`): each role's CPU seconds over 3, and the
+    cores 40 renewals/s would keep busy, the client's own share left out."""
+    cpu = {"web": 1.2, "tasks": 0.3, "database": 0.6, "redis": 0.03, "client": 0.9, "other": 0.0}
+    figure = summarise(record(cpu_by_role=cpu), cpus=2)
+    assert figure["completed"] == 3
+    assert figure["cpu_s_per_renewal"]["web"] == 0.4
+    assert figure["cpu_s_per_renewal"]["client"] == 0.3
+    assert figure["server_cpu_s_per_renewal"] == pytest.approx((1.2 + 0.3 + 0.6 + 0.03) / 3, abs=1e-4)
+    assert figure["cores_for_goal"] == {
+        "web": 16.0,
+        "tasks": 4.0,
+        "database": 8.0,
+        "redis": 0.4,
+        "other": 0.0,
+    }
+    assert figure["server_cores_for_goal"] == 28.4
+    # nothing measured (off Linux) or nothing completed: no capacity figures, no division by zero
+    assert "cores_for_goal" not in summarise(record(cpu_by_role=None), cpus=2)
+    assert "cores_for_goal" not in summarise(record(cpu_by_role=cpu, renewals=[]), cpus=2)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_process_cpu_counts_this_process_as_the_client_and_a_child_by_its_command(tmp_path):
+    import subprocess
+    import sys
+
+    from bench.flow import ROLES, process_cpu
+
+    before = process_cpu()
+    assert set(before) == set(ROLES)
+    spin = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
+    # a child whose command names db_worker counts as a task worker while it runs, then (ended and
+    # reaped) in this process's own count as its child
+    script = tmp_path / "db_worker.py"
+    script.write_text(spin + "import sys; sys.stdout.write('done'); sys.stdout.flush(); time.sleep(2)\n")
+    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE)
+    assert child.stdout.read(4) == b"done"
+    running = process_cpu()
+    assert running["tasks"] - before["tasks"] >= 0.25
+    child.wait()
+    end = time.process_time() + 0.2
+    while time.process_time() < end:
+        pass
+    after = process_cpu()
+    assert after["client"] - before["client"] >= 0.25 + 0.15  # its own spin and its child's
