@@ -332,15 +332,33 @@ def _select(sql: str, keys: Iterable[Any]) -> list[tuple]:
         return []
     with bulk_cursor() as cursor:
         if connection.vendor == "postgresql":
-            array = "bigint[]" if isinstance(keys[0], int) else "text[]"
+            array, parameter = _key_array(keys)
             cursor.execute(
-                f"SELECT found.* FROM unnest(%s::{array}) AS k(key)"  # noqa: S608 - our own SQL
+                f"SELECT found.* FROM unnest({array}) AS k(key)"  # noqa: S608 - our own SQL
                 f" CROSS JOIN LATERAL ({sql.replace('IN ({})', '= k.key')} LIMIT 1) AS found",
-                [keys],
+                [parameter],
             )
         else:
             cursor.execute(sql.format(", ".join(["%s"] * len(keys))), keys)
         return cursor.fetchall()
+
+
+KEY_SEPARATOR = "\x1f"  # a control character: cell_text removes them, so no key of a row holds one
+
+
+def _key_array(keys: list) -> tuple[str, Any]:
+    """PostgreSQL: the chunk's keys as one array expression and its one parameter. Integers and keys
+    are sent as ONE text parameter that the server splits (`string_to_array`): as a list parameter,
+    psycopg's array dumper quoted the 1,000 keys one by one in Python, about 1.5 ms of the import's
+    CPU per lookup (four per chunk), where joining them is a few microseconds. Text that cannot be
+    split back unchanged (a key holding the separator, or an empty key, which splitting would lose)
+    goes as a list parameter, as before."""
+    if isinstance(keys[0], int):
+        return "string_to_array(%s, ',')::bigint[]", ",".join(map(str, keys))
+    text = KEY_SEPARATOR.join(keys)
+    if text.count(KEY_SEPARATOR) != len(keys) - 1 or not all(keys):
+        return "%s::text[]", keys
+    return "string_to_array(%s, chr(31))", text
 
 
 def _as_date(value: Any) -> dt.date | None:

@@ -241,3 +241,25 @@ def test_the_imports_lookups_probe_an_index_per_key_whatever_the_planner_expects
     per_key = plan(*executed[0])
     assert "Seq Scan on registry_" not in per_key and "Hash" not in per_key, per_key
     assert "Index Scan using registry_vehicle_plate_key" in per_key
+
+
+def test_a_chunks_keys_travel_as_one_text_parameter_and_come_back_whole():
+    """`_key_array`: integers and keys joined into one text parameter (the server splits it), except
+    text that splitting would not give back unchanged, which goes as a list as before."""
+    assert imports._key_array([3, 10, 7]) == ("string_to_array(%s, ',')::bigint[]", "3,10,7")
+    assert imports._key_array(["京A00001", "S1"]) == ("string_to_array(%s, chr(31))", "京A00001\x1fS1")
+    assert imports._key_array(["S1", "a\x1fb"]) == ("%s::text[]", ["S1", "a\x1fb"])  # holds the separator
+    assert imports._key_array(["S1", ""]) == ("%s::text[]", ["S1", ""])  # an empty key would be lost
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the split is PostgreSQL's")
+@pytest.mark.parametrize(
+    "keys",
+    [["京A00001"], ["京A00001", "京B00001", "京A00002"], ["京A00001", "a\x1fb"], ["", "京A00002"], [1, 2]],
+    ids=["one", "three", "separator inside", "empty key", "integers"],
+)
+def test_the_server_gets_back_exactly_the_keys_sent(keys):
+    array, parameter = imports._key_array(keys)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT k FROM unnest({array}) WITH ORDINALITY AS u(k, n) ORDER BY n", [parameter])
+        assert [k for (k,) in cursor.fetchall()] == keys
