@@ -773,10 +773,12 @@ def main(argv: list[str] | None = None) -> dict:
         "total_seconds": round(time.perf_counter() - started, 1),
     }
     Path(options.out).write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
-    from bench.report import load_result, write_report
+    from bench.report import load_result, remember_full_run, write_report
 
     if Path(options.doc) == DEFAULT_DOC and Path(options.out).parent == ROOT / "bench":
         # the page shows both sizes: this run and the other size's committed figures
+        if not options.quick and not options.only:
+            remember_full_run(result)  # the host-speed table of every full run (bench/full-runs.json)
         other = load_result("results-full.json" if options.quick else "results.json")
         write_report(result, DEFAULT_DOC, other=other)
     else:

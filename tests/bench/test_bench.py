@@ -330,3 +330,61 @@ def test_a_later_notification_run_at_the_same_size_is_shown_beside_the_full_runs
         assert (text != cell) is shown
         if shown:
             assert text.startswith(cell) and "p99 32 / 33 ms — met" in text
+
+
+def test_each_full_run_is_remembered_once_with_its_hosts_speed(tmp_path):
+    """bench/full-runs.json: one line per full-size run (the same run written again replaces its
+    line), oldest first, with the reference views' rates beside the figures that follow the host."""
+    from bench.report import full_runs_lines, remember_full_run
+
+    def figure(rps, p95, **extra):
+        rounds = [
+            {
+                "requests": 10,
+                "rps": rps,
+                "p50_ms": 1.0,
+                "p95_ms": p95,
+                "p99_ms": p95,
+                "max_ms": p95,
+                "errors": 0,
+            }
+        ]
+        return {**summarise(rounds), **extra}
+
+    def run(when, bare):
+        reference = {"bare": figure(bare, 2.0), "pk": figure(bare / 2, 3.0)}
+        return {
+            "measured_at": when,
+            "size": "full",
+            "web": {
+                "home /m/": figure(bare / 2, 9.0, ratio_pk=1.0, ratio_bare=0.5, connections=32, **reference),
+                "counter search: phone": figure(40.0, 3000 / bare),
+                "admin order search: name": figure(30.0, 6000 / bare),
+                "gate check /api/gate/v1/check": figure(bare * 0.6, 15.0, ratio_bare=0.6, connections=32),
+            },
+            "notifications": [{"p99_ms": 40.0}, {"p99_ms": 120.0}],
+            "flow": {
+                "levels": [{"renewals_per_s": 5.0, "staff": 8, "errors": 0, "server_cpu_s_per_renewal": 0.31}]
+            },
+            "import": {"rows": 100_000, "seconds": 12.4, "cpu_seconds": 8.6},
+        }
+
+    path = tmp_path / "full-runs.json"
+    remember_full_run(run("2026-11-30T10:00:00+00:00", 1500.0), path)
+    remember_full_run(run("2026-11-29T10:00:00+00:00", 3000.0), path)
+    runs = remember_full_run(run("2026-11-30T10:00:00+00:00", 1400.0), path)  # the same run again
+    assert [r["measured_at"][:10] for r in runs] == ["2026-11-29", "2026-11-30"]
+    assert runs[1]["bare_rps"] == 1400.0 and runs[1]["pk_rps"] == 700.0
+    assert runs[0]["counter_p95_ms"] == 1.0 and runs[0]["admin_p95_ms"] == 2.0
+    assert runs[0]["notify_p99_ms"] == 120.0 and runs[0]["server_cpu_s_per_renewal"] == 0.31
+    # staff ×(b) met, counter met, admin met, gate not (0.6×), notifications not (120 ms), flow not
+    assert (runs[0]["goals_met"], runs[0]["goals_measured"]) == (3, 6)
+    lines = full_runs_lines(path)
+    assert "## The same code on quicker and slower hosts" in lines
+    assert (
+        "| 2026-11-29 10:00 | 3,000 | 1,500 | 1.0 | 1,800 | 0.6 | 15 | 120 | 1 | 2 | 5.0 | 0.31 | 12 (9) | 3 of 6 |"
+        in lines
+    )
+    rows = [line[:13] for line in lines if line.startswith("| 2026-")]
+    assert rows == ["| 2026-11-29 ", "| 2026-11-30 "]
+    assert full_runs_lines(tmp_path / "none.json") == []
