@@ -918,6 +918,21 @@ def _figures(result: dict | None, prefix: str) -> list[dict]:
     return [f for name, f in ((result or {}).get("web") or {}).items() if name.startswith(prefix)]
 
 
+# The figures each search goal is read from, by the start of their names.
+SEARCH_GOALS = {
+    "counter": ("counter search",),
+    "admin": ("admin staff search", "admin vehicle search", "admin pass search", "admin order search"),
+}
+
+
+def _search_figures(result: dict | None, goal: str) -> list[dict]:
+    return [f for prefix in SEARCH_GOALS[goal] for f in _figures(result, prefix)]
+
+
+def _worst_p95(figures: list[dict]) -> float | None:
+    return max((f.get("p95_ms") or f["p99_ms"] for f in figures), default=None)
+
+
 def _goal_cells(result: dict | None) -> dict[str, str]:
     """What one run shows for each goal of the issue (— when it did not measure it)."""
     if not result:
@@ -950,13 +965,10 @@ def _goal_cells(result: dict | None) -> dict[str, str]:
     if notes:
         p99s = [run["p99_ms"] for run in notes]
         cells["notify"] = "p99 " + " / ".join(f"{v:.0f}" for v in p99s) + f" ms — {verdict(max(p99s) <= 100)}"
-    for key, prefixes in (
-        ("counter", ["counter search"]),
-        ("admin", ["admin staff search", "admin vehicle search", "admin pass search", "admin order search"]),
-    ):
-        figures = [f for prefix in prefixes for f in _figures(result, prefix)]
+    for key in SEARCH_GOALS:
+        figures = _search_figures(result, key)
         if figures:
-            worst = max(f.get("p95_ms") or f["p99_ms"] for f in figures)
+            worst = _worst_p95(figures)
             cells[key] = f"worst p95 {worst:.0f} ms over {len(figures)} figure(s) — {verdict(worst <= 50)}"
     dashboards = [
         web[name] for name in ("dashboard /office/ (2 connections)", "dashboard /office/") if name in web
@@ -1082,13 +1094,6 @@ def run_summary(result: dict) -> dict:
     cells = _goal_cells(result)
     home = web.get("home /m/") or {}
     gate = next(iter(_figures(result, "gate check")), None) or {}
-    searches = {
-        key: max((f.get("p95_ms") or f["p99_ms"] for p in prefixes for f in _figures(result, p)), default=None)
-        for key, prefixes in (
-            ("counter_p95_ms", ["counter search"]),
-            ("admin_p95_ms", ["admin staff search", "admin vehicle search", "admin pass search", "admin order search"]),
-        )
-    }  # fmt: skip
     levels = (result.get("flow") or {}).get("levels") or []
     costs = [level["server_cpu_s_per_renewal"] for level in levels if level.get("server_cpu_s_per_renewal")]
     notes = result.get("notifications") or []
@@ -1103,7 +1108,8 @@ def run_summary(result: dict) -> dict:
         "gate_ratio_bare": gate.get("ratio_bare"),
         "gate_p99_ms": gate.get("p99_ms"),
         "notify_p99_ms": max((run["p99_ms"] for run in notes), default=None),
-        **searches,
+        "counter_p95_ms": _worst_p95(_search_figures(result, "counter")),
+        "admin_p95_ms": _worst_p95(_search_figures(result, "admin")),
         "flow_best_per_s": max((level["renewals_per_s"] for level in levels), default=None),
         "server_cpu_s_per_renewal": min(costs, default=None),
         "import_rows": imported.get("rows"),
